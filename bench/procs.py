@@ -1,0 +1,167 @@
+"""Run a command as a measured child process: wall time, CPU time, peak RSS.
+
+Peak RSS comes from `wait4` (the kernel's ru_maxrss of that child, exact, in KB on Linux) and,
+as a cross-check for programs that spawn workers, from polling the summed VmRSS of the whole
+process tree every 20 ms. A `stop_when` predicate over stderr lines lets a server that never
+exits by itself (the Rust data server) be stopped once it reports that it is done; VmHWM is
+read from /proc just before it is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PYTHON = sys.executable
+
+
+@dataclass
+class ProcResult:
+    cmd: list[str]
+    returncode: int
+    wall: float  # seconds from spawn to exit (or to the stop line)
+    cpu: float  # user + system seconds of the child and its reaped descendants
+    maxrss_mb: float  # ru_maxrss from wait4, MB
+    tree_peak_mb: float  # sampled peak of the summed RSS of the process tree, MB
+    stdout: str
+    stderr: str
+    stop_at: float | None = None  # seconds from spawn to the stop line, when one was awaited
+    hwm_mb: float | None = None  # VmHWM read just before a stop
+    lines: list[tuple[float, str]] = field(default_factory=list)  # (t, stderr line)
+
+    def json_lines(self) -> list[str]:
+        return [ln for ln in self.stdout.splitlines() if ln.startswith("{")]
+
+
+def _status_kb(pid: int, key: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _tree(pid: int) -> list[int]:
+    pids, stack = [], [pid]
+    while stack:
+        p = stack.pop()
+        pids.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+def tree_rss_kb(pid: int) -> int:
+    return sum(_status_kb(p, "VmRSS") or 0 for p in _tree(pid))
+
+
+def run_measured(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float = 3600.0,
+    stop_when: Callable[[str], bool] | None = None,
+    poll: float = 0.02,
+) -> ProcResult:
+    """Run `cmd`, measure it, return its output. Stdout goes to a temp file (no pipe stalls)."""
+    out_f = tempfile.TemporaryFile(mode="w+b")
+    env_full = {**os.environ, **(env or {})}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), stdout=out_f, stderr=subprocess.PIPE, env=env_full, cwd=cwd)
+    lines: list[tuple[float, str]] = []
+    stopped = threading.Event()
+    stop_info: dict[str, float] = {}
+
+    def read_err() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            lines.append((time.perf_counter() - t0, line))
+            if stop_when is not None and not stopped.is_set() and stop_when(line):
+                stop_info["t"] = time.perf_counter() - t0
+                stop_info["hwm"] = float(_status_kb(proc.pid, "VmHWM") or 0)
+                stopped.set()
+
+    reader = threading.Thread(target=read_err, daemon=True)
+    reader.start()
+    peak = 0
+    deadline = t0 + timeout
+    while True:
+        if stopped.is_set():
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        peak = max(peak, tree_rss_kb(proc.pid))
+        if _exited(proc.pid):
+            break
+        if time.perf_counter() > deadline:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        stopped.wait(poll)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    reader.join(timeout=5)
+    out_f.seek(0)
+    stdout = out_f.read().decode("utf-8", "replace")
+    out_f.close()
+    return ProcResult(
+        cmd=list(cmd),
+        returncode=proc.returncode,
+        wall=stop_info.get("t", wall),
+        cpu=usage.ru_utime + usage.ru_stime,
+        maxrss_mb=usage.ru_maxrss / 1024,
+        tree_peak_mb=peak / 1024,
+        stdout=stdout,
+        stderr="\n".join(ln for _, ln in lines),
+        stop_at=stop_info.get("t"),
+        hwm_mb=stop_info["hwm"] / 1024 if "hwm" in stop_info else None,
+        lines=lines,
+    )
+
+
+def _exited(pid: int) -> bool:
+    """True once the child has exited, without reaping it (wait4 collects its rusage later)."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def median(xs: Sequence[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def dir_bytes(path: str | Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
+def warm_cache(path: str | Path) -> int:
+    """Read every file once so that all measured tools start from the same warm page cache."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                while chunk := f.read(1 << 22):
+                    total += len(chunk)
+    return total
