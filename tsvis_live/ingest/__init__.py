@@ -1,0 +1,1 @@
+"""Turning a log directory into committed points: discover files, tail them, commit batches."""

@@ -1,0 +1,127 @@
+"""One pass over a logdir: read what is new in every file and commit it.
+
+Reading and decoding happen on the calling thread; commits go to the database's writer thread,
+so decoding the next window overlaps with writing the previous one. Every commit carries the
+file's new offset, so a pass can be interrupted at any moment and resumed without loss or
+duplication. Each commit is handed to `on_commit` (the hub) after it lands.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection, select
+
+from tsvis_live.formats.detect import LogFile
+from tsvis_live.ingest.discover import discover
+from tsvis_live.ingest.tailer import Span, Tailer
+from tsvis_live.store import schema as t
+from tsvis_live.store.database import Database
+from tsvis_live.store.writer import Commit, FileState, StoreWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    files_done: int = 0
+    files_total: int = 0
+    bytes_done: int = 0
+    bytes_total: int = 0
+    events: int = 0
+    points: int = 0
+    skipped: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def _load_states(conn: Connection) -> tuple[dict[str, FileState], dict[str, dict[str, str]]]:
+    states = {}
+    for row in conn.execute(select(t.files, t.runs.c.name.label("run")).join(t.runs, t.runs.c.id == t.files.c.run_id)):
+        m = row._mapping
+        states[m["path"]] = FileState(**{k: m[k] for k in FileState.__dataclass_fields__})
+    plugins: dict[str, dict[str, str]] = {}
+    q = select(t.runs.c.name, t.series.c.tag, t.series.c.plugin).join(t.runs, t.runs.c.id == t.series.c.run_id)
+    for run, tag, plugin in conn.execute(q.where(t.series.c.plugin.is_not(None))):
+        plugins.setdefault(run, {})[tag] = plugin
+    return states, plugins
+
+
+class Ingester:
+    """Keeps a session database in step with its logdir, one pass at a time."""
+
+    def __init__(self, db: Database, logdir: Path, on_commit: Callable[[Commit], None] | None = None) -> None:
+        self.db = db
+        self.logdir = Path(logdir)
+        self.on_commit = on_commit
+        self.writer = StoreWriter()
+        self.states, plugins = db.read_sync(_load_states)
+        self.tailer = Tailer(plugins)
+
+    def _state_for(self, logfile: LogFile) -> FileState:
+        rel = logfile.path.relative_to(self.logdir).as_posix()
+        state = self.states.get(rel)
+        if state is None:
+            run = logfile.run_dir.relative_to(self.logdir).as_posix() or "."
+            state = FileState(path=rel, run=run, format=logfile.format)
+        return state
+
+    def _submit(self, span: Span) -> Future[Commit]:
+        return self.db.submit(lambda conn: self.writer.commit(conn, span.state, span.batch, span.replace))
+
+    def pass_once(
+        self, files: list[LogFile] | None = None, progress: Callable[[Progress], None] | None = None
+    ) -> Progress:
+        """Read every (or the given) log file up to its end and commit what is new."""
+        logfiles = discover(self.logdir) if files is None else files
+        prog = Progress(files_total=len(logfiles))
+        for lf in logfiles:
+            state = self._state_for(lf)
+            try:
+                prog.bytes_total += max(0, lf.path.stat().st_size - state.offset)
+            except OSError:
+                pass
+        for lf in logfiles:
+            self._ingest_file(lf, prog, progress)
+            prog.files_done += 1
+            if progress:
+                progress(prog)
+        return prog
+
+    def _ingest_file(self, lf: LogFile, prog: Progress, progress: Callable[[Progress], None] | None) -> None:
+        state = self._state_for(lf)
+        pending: tuple[Future[Commit], Span] | None = None
+        while True:
+            span = self.tailer.read(lf, state)
+            if pending is not None:
+                self._finish(*pending, prog)
+                if span is not None and span.state.id is None:
+                    span.state.id = pending[1].state.id
+                pending = None
+                if progress:
+                    progress(prog)
+            if span is None or not span.changed:
+                return
+            pending = (self._submit(span), span)
+            state = span.state
+            if span.bytes_read == 0 or state.status != "ok" or state.offset >= state.size:
+                self._finish(*pending, prog)
+                return
+
+    def _finish(self, future: Future[Commit], span: Span, prog: Progress) -> None:
+        commit = future.result()
+        self.states[span.state.path] = span.state
+        prog.bytes_done += span.bytes_read
+        prog.events += span.batch.events
+        prog.points += commit.points
+        prog.skipped += span.batch.skipped
+        if self.on_commit is not None and (commit.updates or commit.categories):
+            self.on_commit(commit)

@@ -1,0 +1,150 @@
+"""Read what is new in one log file since its stored offset.
+
+Event files are tailed: only bytes past the offset are read, a short final record waits for
+the next pass, a corrupt record is skipped and counted, broken framing marks the file. A file
+that shrank or whose identity (inode, first bytes) changed is read again from zero, and the
+store drops its old points in the same transaction. Whole-file formats (projector configs,
+JSON graphs) are re-read entirely when their size or mtime changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tsvis_live.formats import tfrecord
+from tsvis_live.formats.detect import TAILED_FORMATS, LogFile
+from tsvis_live.formats.events import DecodeError, EventDecoder
+from tsvis_live.formats.wholefile import read_whole_file
+from tsvis_live.records import Batch
+from tsvis_live.store.writer import FileState
+
+log = logging.getLogger(__name__)
+
+HEAD_SIZE = 64  # bytes compared to tell a replaced file from a grown one
+WINDOW = 16 << 20  # bytes read per step (and per transaction) from a large file
+
+
+@dataclass
+class Span:
+    """The result of one read: the file's next state, its points, and whether to replace."""
+
+    state: FileState
+    batch: Batch
+    replace: bool
+    bytes_read: int
+
+    @property
+    def changed(self) -> bool:
+        return self.replace or self.bytes_read > 0 or not self.batch.is_empty()
+
+
+def _identity(path: Path) -> tuple[os.stat_result, bytes] | None:
+    try:
+        st = path.stat()
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_SIZE)
+    except OSError:
+        return None
+    return st, head
+
+
+def _was_replaced(state: FileState, st: os.stat_result, head: bytes) -> bool:
+    if state.id is None:
+        return False
+    if st.st_ino != state.inode or st.st_size < state.offset:
+        return True
+    return head[: len(state.head)] != state.head
+
+
+class Tailer:
+    """Per-file reading state (decoders keep each tag's plugin between reads)."""
+
+    def __init__(self, known_plugins: dict[str, dict[str, str]] | None = None) -> None:
+        self._decoders: dict[str, EventDecoder] = {}
+        self._known = known_plugins or {}
+
+    def _decoder(self, state: FileState) -> EventDecoder:
+        dec = self._decoders.get(state.path)
+        if dec is None:
+            dec = self._decoders[state.path] = EventDecoder(dict(self._known.get(state.run, {})))
+        return dec
+
+    def read(self, logfile: LogFile, state: FileState, window: int = WINDOW) -> Span | None:
+        """Read the next span of `logfile`; None when the file is gone or unchanged."""
+        ident = _identity(logfile.path)
+        if ident is None:
+            return None
+        st, head = ident
+        replaced = _was_replaced(state, st, head)
+        if replaced:
+            log.info("%s was replaced or truncated; reading it again", state.path)
+            state = replace(state, offset=0, status="ok", error=None, events=0, skipped=0)
+            self._decoders.pop(state.path, None)
+        if logfile.format in TAILED_FORMATS:
+            return self._read_events(logfile, state, st, head, replaced, window)
+        return self._read_whole(logfile, state, st, head, replaced)
+
+    def _read_whole(
+        self, logfile: LogFile, state: FileState, st: os.stat_result, head: bytes, replaced: bool
+    ) -> Span | None:
+        if state.id is not None and not replaced and (st.st_size, st.st_mtime_ns) == (state.size, state.mtime_ns):
+            return None
+        nxt = replace(state, inode=st.st_ino, head=head, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                      offset=st.st_size, status="ok", error=None)
+        try:
+            batch = read_whole_file(logfile)
+        except (ValueError, OSError) as exc:
+            nxt.status, nxt.error = "broken", str(exc)
+            batch = Batch()
+        nxt.events = batch.events
+        return Span(nxt, batch, replace=state.id is not None, bytes_read=st.st_size)
+
+    def _read_events(
+        self, logfile: LogFile, state: FileState, st: os.stat_result, head: bytes, replaced: bool, window: int
+    ) -> Span | None:
+        new_head = head if len(head) > len(state.head) else state.head
+        nxt = replace(state, inode=st.st_ino, head=new_head, size=st.st_size, mtime_ns=st.st_mtime_ns)
+        if state.id is not None and not replaced and (state.status != "ok" or st.st_size == state.offset):
+            if new_head != state.head:
+                return Span(nxt, Batch(), replace=False, bytes_read=0)
+            return None
+        batch = Batch()
+        try:
+            data = self._read_window(logfile.path, state.offset, window)
+        except OSError as exc:
+            log.warning("cannot read %s: %s", logfile.path, exc)
+            return None
+        decoder = self._decoder(nxt)
+        end = state.offset
+        try:
+            for record in tfrecord.scan(data, base=state.offset):
+                end = record.end
+                if record.data is None:
+                    batch.skipped += 1
+                    continue
+                try:
+                    decoder.decode(record.data, batch)
+                except DecodeError as exc:
+                    log.debug("%s: skipping record at byte %d: %s", state.path, record.start, exc)
+                    batch.skipped += 1
+        except tfrecord.BrokenFraming as exc:
+            log.warning("%s: %s; the rest of the file is ignored", state.path, exc)
+            nxt.status, nxt.error = "broken", str(exc)
+        nxt.offset = end
+        nxt.events += batch.events
+        nxt.skipped += batch.skipped
+        return Span(nxt, batch, replace=replaced, bytes_read=end - state.offset)
+
+    @staticmethod
+    def _read_window(path: Path, offset: int, window: int) -> bytes:
+        """Bytes from `offset`: at least one whole record when the file holds it."""
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read(window)
+            need = tfrecord.pending_length(data)
+            if need is not None and need > len(data) and need <= tfrecord.MAX_RECORD_SIZE + 16:
+                data += fh.read(need - len(data))
+        return data

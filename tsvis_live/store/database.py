@@ -1,0 +1,120 @@
+"""One session database: a single writer thread, pooled readers, an async facade.
+
+SQLite allows one writer at a time, so one thread owns the write connection and drains a queue
+of jobs, each run in its own transaction; readers take pooled connections and, thanks to WAL,
+never wait for the writer. The async methods let the web layer await either side without
+blocking the event loop. Alembic migrations run when the file is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_STOP = object()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # with WAL: a process crash loses no commit
+    cur.execute("PRAGMA foreign_keys=OFF")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA cache_size=-32000")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.close()
+
+
+def migrate(conn: Connection) -> None:
+    """Bring the schema to the newest revision (Alembic), inside the given connection."""
+    location = resources.files("tsvis_live.migrations")
+    config = Config()
+    config.set_main_option("script_location", str(location))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+
+
+class Database:
+    """A session's SQLite file with its writer thread and reader pool."""
+
+    def __init__(self, path: Path, readers: int = 4) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(
+            f"sqlite:///{self.path}",
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=readers,
+            max_overflow=readers,
+        )
+        event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="tsvis-read")
+        with self.engine.connect() as conn:
+            migrate(conn)
+            conn.commit()
+        self._writer = threading.Thread(target=self._drain, name="tsvis-writer", daemon=True)
+        self._writer.start()
+        self._closed = False
+
+    # -- writer side -------------------------------------------------------------------
+    def _drain(self) -> None:
+        with self.engine.connect() as conn:
+            while True:
+                job = self._jobs.get()
+                if job is _STOP:
+                    return
+                fn, future = job
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    with conn.begin():
+                        result = fn(conn)
+                except BaseException as exc:  # the job's caller decides what it means
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+
+    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
+        """Queue `fn(conn)` to run in one transaction on the writer thread."""
+        if self._closed:
+            raise RuntimeError(f"database {self.path} is closed")
+        future: Future[T] = Future()
+        self._jobs.put((fn, future))
+        return future
+
+    def write_sync(self, fn: Callable[[Connection], T]) -> T:
+        return self.submit(fn).result()
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        return await asyncio.wrap_future(self.submit(fn))
+
+    # -- reader side -------------------------------------------------------------------
+    def read_sync(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self.read_sync, fn)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(_STOP)
+        self._writer.join(timeout=30)
+        self._readers.shutdown(wait=True)
+        self.engine.dispose()
