@@ -1,0 +1,165 @@
+"""Turn results.json into Markdown tables, printed and spliced into docs/benchmarks.md.
+
+Only the text between the `<!-- bench:begin -->` and `<!-- bench:end -->` markers of
+docs/benchmarks.md is regenerated; the notes around it are hand-written and kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+NOT_MEASURED = "not yet measured"
+
+
+def _f(x: float | None, fmt: str = "{:,.2f}") -> str:
+    return NOT_MEASURED if x is None else fmt.format(x)
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def machine_md(m: dict) -> str:
+    return (
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gb']} GB RAM, Linux {m['kernel']}; "
+        f"Python {m['python']}, tensorboard {m['tensorboard']}, tensorboard-data-server "
+        f"{m['tensorboard_data_server']}, protobuf {m['protobuf']}, SQLite {m['sqlite']}; "
+        f"{m['date']}, commit {m['commit']}."
+    )
+
+
+def logdir_md(g: dict) -> str:
+    p = g["params"]
+    return (
+        f"Logdir (`bench/genlogs.py`, key {g['key']}): {g['runs']} runs, {g['files']} event files, "
+        f"{g['bytes'] / 1e6:.1f} MB; {g['scalars']:,} scalar events ({p['scalar_tags']} tags x "
+        f"{p['steps']:,} steps per run), {g['histograms']:,} histogram events ({p['hist_tags']} tags "
+        f"every {p['hist_every']} steps, {p['buckets']} buckets), {g['images']} images. "
+        "Every third run is TF2-style (tensor summaries), the others tensorboardX/PyTorch-style; odd "
+        "runs are split into two files."
+    )
+
+
+def ingest_md(res: dict) -> str:
+    ing = res.get("ingest")
+    peers = res.get("peers", {})
+    events = res["logdir"]["scalars"] + res["logdir"]["histograms"] + res["logdir"]["images"]
+    header = ["loader", "time s (median)", "runs (s)", "events/s", "peak RSS MB", "CPU s",
+              "tsvis-live speed ratio", "tsvis-live RSS ratio"]
+    rows = []
+    ours_eps = ing["events_per_s"] if ing and "error" not in ing else None
+    ours_rss = ing["peak_rss_mb"] if ours_eps else None
+    if ours_eps:
+        rows.append([
+            "**tsvis-live ingest** (end to end, process wall)", _f(ing["wall_s"]),
+            ", ".join(f"{x:.2f}" for x in ing["wall_s_all"]), _f(ours_eps, "{:,.0f}"),
+            _f(ing["peak_rss_mb"], "{:,.0f}"), _f(ing["cpu_s"]), "1.00x", "1.00x",
+        ])
+    else:
+        rows.append(["**tsvis-live ingest**", NOT_MEASURED + (f" ({ing['error']})" if ing else ""),
+                     "", "", "", "", "", ""])
+    for name, p in peers.items():
+        eps = p.get("events_per_s") or (events / p["load_s"])
+        rows.append([
+            name, _f(p["load_s"], "{:,.3f}"), ", ".join(f"{x:.3f}" for x in p["load_s_all"]),
+            _f(eps, "{:,.0f}"), _f(p["peak_rss_mb"], "{:,.0f}"), _f(p["cpu_s"]),
+            _ratio(ours_eps, eps), _ratio(ours_rss, p["peak_rss_mb"]),
+        ])
+    parts = [_table(header, rows), "",
+             "Speed ratio = tsvis-live events/s / the loader's events/s (> 1: tsvis-live faster). "
+             "RSS ratio = tsvis-live peak RSS / the loader's (< 1: tsvis-live smaller). "
+             "tsvis-live's time is the whole process (interpreter start, imports, migrations, "
+             "parse, commit); the peers' times are their own load measure only (TensorBoard Python: "
+             "`AddRunsFromDirectory` + `Reload()`; RustBoard: its `Finished load cycle` line), "
+             "which favours the peers. Page cache warm for all."]
+    if ours_eps:
+        sec = ing["second_run"]
+        db = ing["db_bytes"]
+        src = res["logdir"]["bytes"]
+        parts += ["", _table(["tsvis-live", "value", "target", "met"], [
+            ["events persisted / s", f"{ours_eps:,.0f}", ">= 250,000", "yes" if ours_eps >= 250_000 else "**no**"],
+            ["events / s by its own clock", _f(ing.get("events_per_s_own"), "{:,.0f}"), "", ""],
+            ["peak RSS", f"{ing['peak_rss_mb']:.0f} MB", "<= 250 MB", "yes" if ing["peak_rss_mb"] <= 250 else "**no**"],
+            ["database size", f"{db / 1e6:.1f} MB ({db / src:.2f}x the {src / 1e6:.1f} MB of event files)",
+             "<= event files", "yes" if db <= src else "**no**"],
+            ["events stored / skipped", f"{ing['events']:,} / {ing['skipped']}", f"{events:,}", ""],
+            ["second run, unchanged logdir", f"{_f(sec['wall_s'])} s, events parsed {sec['events']}, bytes {sec['bytes']}",
+             "no parsing", "yes" if sec["events"] and all(e == 0 for e in sec["events"]) else "check"],
+        ])]
+    return "\n".join(parts)
+
+
+def api_md(res: dict) -> str:
+    api = res.get("api") or {}
+    if not api or api.get("error"):
+        why = f" ({api['error']})" if api.get("error") else ""
+        return f"API benchmarks (issue 3): **{NOT_MEASURED}**{why}."
+    rows = []
+    r = api.get("restart")
+    if r:
+        rows.append(["restart-to-ready (process start to full `/api/scalar`)", _f(r.get("ours_s"), "{:.3f} s"), "< 1 s",
+                     "; ".join(f"{k}: {v:.2f} s" for k, v in r.get("peers", {}).items())])
+    s = api.get("scalar_1m")
+    if s:
+        rows.append(["`/api/scalar` 1M points, downsampled to <= 2000 (p50 / p90)",
+                     f"{s['p50_ms']:.1f} / {s['p90_ms']:.1f} ms ({s['points']} points)", "p50 < 50 ms", ""])
+        if s.get("full_ms") is not None:
+            rows.append(["`/api/scalar` 1M points, full series", f"{s['full_ms']:.0f} ms, {s['full_bytes'] / 1e6:.1f} MB, "
+                         f"server RSS +{s.get('full_rss_delta_mb', 0):.0f} MB", "streamed", ""])
+    c = api.get("category_1000x50")
+    if c:
+        rows.append(["`/api/init` + `/api/getCategory`, 1000 runs x 50 tags (p50)",
+                     f"{c['p50_ms']:.1f} ms", "< 200 ms", ""])
+    return _table(["measure", "tsvis-live", "target", "peers"], rows)
+
+
+def live_md(res: dict) -> str:
+    live = res.get("live") or {}
+    if not live or live.get("error"):
+        why = f" ({live['error']})" if live.get("error") else ""
+        return (f"Live benchmarks (issue 4): **{NOT_MEASURED}**{why}. Peers for reference: "
+                "TensorBoard shows a point after up to 5 s reload + 30 s frontend poll; TS-VIS re-reads every 2 s.")
+    rows = [[k, v] for k, v in live.items()]
+    return _table(["measure", "value"], rows)
+
+
+def render(res: dict) -> str:
+    return "\n\n".join([
+        machine_md(res["machine"]), logdir_md(res["logdir"]),
+        "### Ingest (issue 2)", ingest_md(res),
+        "### API (issue 3)", api_md(res),
+        "### Live (issue 4)", live_md(res),
+    ])
+
+
+DOC_HEAD = """# Benchmarks
+
+Reproduce: `python -m bench.run` (full, ~10 min: TensorBoard's Python loader dominates) or
+`python -m bench.run --quick` (smoke test, small logdir, does not touch this file). Raw numbers
+land in `bench/out/results.json`. The tables below are regenerated by `bench/run.py`; the notes
+after them are written by hand.
+
+"""
+
+
+def write_doc(doc: Path, body: str) -> None:
+    block = f"{BEGIN}\n{body}\n{END}"
+    if doc.exists():
+        text = doc.read_text()
+        if BEGIN in text and END in text:
+            pre, rest = text.split(BEGIN, 1)
+            _, post = rest.split(END, 1)
+            doc.write_text(pre + block + post)
+            return
+        doc.write_text(text.rstrip() + "\n\n" + block + "\n")
+        return
+    doc.write_text(DOC_HEAD + block + "\n\n## Notes\n")
