@@ -1,0 +1,1 @@
+"""Following logs live: the watcher that notices new bytes and the hub that fans commits out."""

@@ -1,0 +1,142 @@
+"""Sessions: one logdir, one SQLite file, one ingest thread, one hub.
+
+A session is identified by its logdir's real path, so restarting the server on the same logdir
+reopens the same database: everything stored answers at once and only bytes written meanwhile
+are read. When the logdir disappears the stored session stays browsable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tsvis_live.ingest.ingester import Ingester, Progress
+from tsvis_live.store.database import Database
+from tsvis_live.stream import watcher
+from tsvis_live.stream.hub import LocalHub
+
+log = logging.getLogger(__name__)
+
+
+class PathRefused(ValueError):
+    """A requested id/trainJobName would leave the log root."""
+
+
+def session_id_for(logdir: Path) -> str:
+    return hashlib.sha256(str(Path(logdir).resolve()).encode()).hexdigest()[:16]
+
+
+def database_path(data_dir: Path, logdir: Path) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(logdir).resolve().name)[:40] or "root"
+    return Path(data_dir) / f"{slug}-{session_id_for(logdir)}.sqlite"
+
+
+class Session:
+    def __init__(self, logdir: Path, data_dir: Path, poll: float | None = None) -> None:
+        self.logdir = Path(logdir).resolve()
+        self.id = session_id_for(self.logdir)
+        self.db = Database(database_path(data_dir, self.logdir))
+        self.hub = LocalHub()
+        self.poll = poll
+        self.ready = asyncio.Event()  # set once the data on disk at start is stored
+        self.progress = Progress()
+        self._stop = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"tsvis-ingest-{self.id[:6]}")
+        self._task: asyncio.Task | None = None
+        self.ingester = Ingester(self.db, self.logdir, on_commit=self.hub.publish)
+
+    @property
+    def read_only(self) -> bool:
+        """True when the logdir is gone: the stored data is served, nothing new arrives."""
+        return not self.logdir.is_dir()
+
+    async def start(self) -> None:
+        self.hub.bind(asyncio.get_running_loop())
+        self._task = asyncio.create_task(self._run(), name=f"session-{self.id}")
+
+    async def _pass(self, files=None) -> None:
+        loop = asyncio.get_running_loop()
+
+        def report(p: Progress) -> None:
+            self.progress = p
+
+        try:
+            await loop.run_in_executor(self._executor, lambda: self.ingester.pass_once(files, report))
+        except Exception:
+            log.exception("ingest pass over %s failed; will retry", self.logdir)
+
+    async def _run(self) -> None:
+        await self._pass()
+        self.ready.set()
+        log.info("session %s ready: %s", self.id, self.logdir)
+        async for files in watcher.changes(self.logdir, self.poll, self._stop):
+            await self._pass(files)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._executor.shutdown(wait=True)
+        self.db.close()
+
+
+class SessionManager:
+    """Opens sessions on demand: one fixed logdir, or `ROOT/<id>/<trainJobName>` per request."""
+
+    def __init__(self, data_dir: Path, logdir: Path | None = None, logroot: Path | None = None,
+                 poll: float | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.logdir = Path(logdir).resolve() if logdir else None
+        self.logroot = Path(logroot).resolve() if logroot else None
+        self.poll = poll
+        self.sessions: dict[str, Session] = {}
+        self._lock = asyncio.Lock()
+
+    def resolve(self, user: str | None, job: str | None) -> Path:
+        """The logdir a request names; in --logdir mode always that logdir."""
+        if self.logdir is not None:
+            return self.logdir
+        if self.logroot is None:
+            raise PathRefused("the server has no log root")
+        for name, value in (("id", user), ("trainJobName", job)):
+            if not value:
+                raise PathRefused(f"parameter {name!r} is required")
+            if "\x00" in value or value.startswith(("/", "\\")) or ".." in Path(value).parts or Path(value).is_absolute():
+                raise PathRefused(f"parameter {name!r} must be a relative name inside the log root")
+        path = (self.logroot / user / job).resolve()
+        try:
+            path.relative_to(self.logroot)
+        except ValueError:
+            raise PathRefused("the requested logdir lies outside the log root") from None
+        return path
+
+    async def open(self, logdir: Path) -> Session:
+        sid = session_id_for(logdir)
+        async with self._lock:
+            session = self.sessions.get(sid)
+            if session is None:
+                loop = asyncio.get_running_loop()
+                session = await loop.run_in_executor(None, Session, logdir, self.data_dir, self.poll)
+                self.sessions[sid] = session
+                await session.start()
+        return session
+
+    def get(self, session_id: str | None) -> Session | None:
+        if session_id and session_id in self.sessions:
+            return self.sessions[session_id]
+        if len(self.sessions) == 1 and (not session_id or self.logdir is not None):
+            return next(iter(self.sessions.values()))
+        return None
+
+    async def close(self) -> None:
+        for session in list(self.sessions.values()):
+            await session.stop()
+        self.sessions.clear()

@@ -1,0 +1,86 @@
+"""Fan committed points out to live subscribers.
+
+`Hub` is the one interface publishers and subscribers see. `LocalHub` delivers in-process: the
+ingest thread publishes a `Commit`, and the event loop puts it on every subscriber's bounded
+queue. A subscriber whose queue is full is marked overflowed instead of slowing anyone down; it
+must resynchronise from the store. A multi-process deployment would implement the same interface
+over an external broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from tsvis_live.store.writer import Commit
+
+log = logging.getLogger(__name__)
+
+
+class Subscriber:
+    """One consumer's bounded inbox of commits."""
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self.queue: asyncio.Queue[Commit] = asyncio.Queue(maxsize)
+        self.overflowed = False
+        self.wakeup = asyncio.Event()
+
+    def offer(self, commit: Commit) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(commit)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            while not self.queue.empty():  # free the memory now; the client refetches
+                self.queue.get_nowait()
+        self.wakeup.set()
+
+
+class Hub(Protocol):
+    def publish(self, commit: Commit) -> None: ...
+    def subscribe(self, maxsize: int = 256) -> Subscriber: ...
+    def unsubscribe(self, sub: Subscriber) -> None: ...
+
+
+class LocalHub:
+    """In-process hub; `publish` is safe to call from any thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop
+        self._subscribers: set[Subscriber] = set()
+        self.published = 0
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def publish(self, commit: Commit) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._deliver(commit)
+        else:
+            loop.call_soon_threadsafe(self._deliver, commit)
+
+    def _deliver(self, commit: Commit) -> None:
+        self.published += 1
+        for sub in list(self._subscribers):
+            sub.offer(commit)
+
+    def subscribe(self, maxsize: int = 256) -> Subscriber:
+        sub = Subscriber(maxsize)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._subscribers.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
