@@ -1,0 +1,192 @@
+"""`tsvis-live`: serve a logdir live (the default), or `tsvis-live ingest` it once."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tsvis_live.ingest.ingester import Ingester, Progress
+from tsvis_live.session import database_path
+from tsvis_live.store import reader
+from tsvis_live.store.database import Database
+
+log = logging.getLogger("tsvis_live")
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("tsvis-live"))
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="where session databases live (default: the user's data dir)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tsvis-live", description="Live training-visualization server "
+                                "(subcommand: `tsvis-live ingest --logdir DIR` for a one-shot ingest).")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--logdir", type=Path, help="the log directory to watch and serve")
+    src.add_argument("--logroot", type=Path, help="multi-user mode: serve ROOT/<id>/<trainJobName>")
+    src.add_argument("--demo", action="store_true", help="serve a generated demo logdir that keeps growing")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=6006)
+    p.add_argument("--token", help="required access token (mandatory when --host is not loopback)")
+    p.add_argument("--poll", type=float, default=None, metavar="SECONDS",
+                   help="poll the logdir every SECONDS instead of waiting for file events (network file systems)")
+    p.add_argument("--ui", choices=["dashboard", "tsvis"], default="dashboard",
+                   help="which web UI to serve at / (tsvis needs `pip install tsvis --no-deps`)")
+    _common(p)
+    return p
+
+
+def _ingest_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tsvis-live ingest", description="Read a logdir into its session database once.")
+    p.add_argument("--logdir", type=Path, required=True)
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(p)
+    return p
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ProgressBar:
+    """A one-line progress display on stderr (plain periodic lines when not a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        now = p.seconds
+        if now - self._last < (0.1 if self.tty else 2.0) and p.files_done < p.files_total:
+            return
+        self._last = now
+        frac = p.bytes_done / p.bytes_total if p.bytes_total else 1.0
+        bar = "#" * int(frac * 30)
+        rate = p.events / now if now > 0 else 0.0
+        line = (f"[{bar:<30}] {frac:6.1%}  files {p.files_done}/{p.files_total}  "
+                f"{p.bytes_done / 1e6:,.1f}/{p.bytes_total / 1e6:,.1f} MB  {rate:,.0f} events/s")
+        sys.stderr.write(("\r" + line) if self.tty else line + "\n")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.tty:
+            sys.stderr.write("\n")
+
+
+def summarize(db: Database) -> dict:
+    def query(conn):
+        runs = reader.list_runs(conn)
+        kinds = Counter(kind for _run, kind, _tag, _c in reader.list_series(conn))
+        files = reader.files(conn)
+        return runs, kinds, files
+
+    runs, kinds, files = db.read_sync(query)
+    return {
+        "runs": len(runs),
+        "tags": dict(sorted(kinds.items())),
+        "files": len(files),
+        "broken_files": [f["path"] for f in files if f["status"] != "ok"],
+        "stored_events": sum(f["events"] for f in files),
+        "stored_skipped": sum(f["skipped"] for f in files),
+    }
+
+
+def ingest_main(argv: list[str]) -> int:
+    args = _ingest_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logdir = args.logdir.resolve()
+    if not logdir.is_dir():
+        print(f"tsvis-live: logdir {logdir} does not exist or is not a directory", file=sys.stderr)
+        return 2
+    data_dir = args.data_dir or default_data_dir()
+    db = Database(database_path(data_dir, logdir))
+    try:
+        bar = ProgressBar(enabled=not args.quiet and not args.json)
+        prog = Ingester(db, logdir).pass_once(progress=bar)
+        bar.done()
+        summary = {
+            "logdir": str(logdir), "database": str(db.path), "seconds": round(prog.seconds, 3),
+            "bytes": prog.bytes_done, "events": prog.events, "points": prog.points,
+            "skipped": prog.skipped, **summarize(db),
+        }
+        summary["events_per_second"] = round(prog.events / prog.seconds) if prog.seconds > 0 else 0
+    finally:
+        db.close()
+    summary["database_bytes"] = Path(summary["database"]).stat().st_size
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        tags = ", ".join(f"{n} {k}" for k, n in summary["tags"].items()) or "none"
+        print(f"ingested {summary['bytes'] / 1e6:,.1f} MB in {summary['seconds']:.2f} s: "
+              f"{summary['events']:,} events ({summary['events_per_second']:,}/s), {summary['points']:,} points, "
+              f"{summary['skipped']} records skipped")
+        print(f"session: {summary['runs']} runs, tags: {tags}; database {summary['database']} "
+              f"({summary['database_bytes'] / 1e6:,.1f} MB)")
+        if summary["broken_files"]:
+            print(f"files with broken framing (partly read): {', '.join(summary['broken_files'])}")
+    return 0
+
+
+def serve_main(argv: list[str]) -> int:
+    args = _serve_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not _is_loopback(args.host) and not args.token:
+        print(f"tsvis-live: refusing to listen on {args.host} without --token "
+              "(anyone on the network could read your logs)", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from tsvis_live.http.app import create_app
+    from tsvis_live.session import SessionManager
+
+    data_dir = args.data_dir or default_data_dir()
+    logdir = args.logdir
+    if args.demo:
+        from tsvis_live.demo import start_demo
+
+        logdir = start_demo(data_dir / "demo-logdir")
+    if logdir is None and args.logroot is None:
+        print("tsvis-live: give --logdir DIR (or --logroot ROOT, or --demo)", file=sys.stderr)
+        return 2
+    if logdir is not None and not Path(logdir).exists():
+        log.warning("logdir %s does not exist (yet); serving what is stored and waiting for it", logdir)
+    manager = SessionManager(data_dir, logdir=logdir, logroot=args.logroot, poll=args.poll)
+    app = create_app(manager, ui=args.ui, token=args.token)
+    print(f"tsvis-live: serving {logdir or args.logroot} at http://{args.host}:{args.port}/", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets",
+                timeout_graceful_shutdown=3)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "ingest":
+        return ingest_main(argv[1:])
+    if argv and argv[0] == "serve":
+        argv = argv[1:]
+    return serve_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
