@@ -1,0 +1,207 @@
+"""API benchmarks of a real `tsvis-live` server process (issue 3).
+
+- Restart-to-ready: on the ingest benchmark's logdir, already ingested into a data directory,
+  the time from spawning the server to a complete `/api/scalar` answer (every point of one
+  series). The peers have no store, so their comparison is their time to (re)load everything,
+  from process start (TensorBoard Python: interpreter + `Reload()`; RustBoard: process start to
+  `Finished load cycle`), taken from the peer measurements of the same run.
+- `/api/scalar` on one 1M-point series: downsampled to <= 2000 points (`/api/live/scalars?
+  max_points=2000`, and `/api/scalar?max_points=2000` if the server honours it), p50/p90 over
+  many requests; plus the full series once (time, bytes, server RSS growth).
+- `/api/init` + `/api/getCategory` on 1000 runs x 50 tags, p50/p90.
+
+    python -m bench.api_bench [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import genlogs
+from bench.procs import PYTHON, run_measured
+from bench.server import REPO, Server
+
+OUT = Path(__file__).resolve().parent / "out"
+SERIES_1M = genlogs.GenParams(runs=1, scalar_tags=1, steps=1_000_000, hist_tags=0, images_per_run=0)
+SERIES_1M_QUICK = genlogs.GenParams(runs=1, scalar_tags=1, steps=100_000, hist_tags=0, images_per_run=0)
+CATS = genlogs.GenParams(runs=1000, scalar_tags=50, steps=5, hist_tags=0, images_per_run=0)
+CATS_QUICK = genlogs.GenParams(runs=100, scalar_tags=50, steps=5, hist_tags=0, images_per_run=0)
+
+
+class ServerUnavailable(RuntimeError):
+    pass
+
+
+def server_available() -> bool:
+    return importlib.util.find_spec("tsvis_live.http.app") is not None
+
+
+def ingest(logdir: Path, data_dir: Path) -> dict:
+    cmd = [PYTHON, "-m", "tsvis_live.cli", "ingest", "--logdir", str(logdir), "--data-dir",
+           str(data_dir), "--json", "--quiet"]
+    r = run_measured(cmd, cwd=REPO, timeout=3600)
+    lines = r.json_lines()
+    if r.returncode != 0 or not lines:
+        raise ServerUnavailable(f"ingest failed ({r.returncode}): {r.stderr[-300:]}")
+    return json.loads(lines[-1])
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def _series(payload: dict, tag: str) -> list:
+    data = payload.get("data") or {}
+    return data.get(tag) or [] if isinstance(data, dict) else []
+
+
+def _ready_check(run: str, tag: str, expected: int):
+    state = {"init": False}
+
+    def check(s: Server) -> bool:
+        if not state["init"]:
+            status, _ = s.get("/api/init", id="bench", trainJobName="bench")
+            state["init"] = status == 200
+            if not state["init"]:
+                return False
+        status, body = s.get_json("/api/scalar", run=run, tag=tag)
+        return status == 200 and len(_series(body, tag)) == expected
+
+    return check
+
+
+def restart_to_ready(logdir: Path, params: genlogs.GenParams, repeats: int, peers: dict, log) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="api-restart-", dir=OUT / "tmp"))
+    try:
+        ingest(logdir, work)
+        run, tag = genlogs.run_name(params.runs - 1), genlogs.scalar_tag(0)
+        times, rss = [], []
+        for i in range(repeats):
+            with Server(logdir, work) as s:
+                t = s.wait_until(_ready_check(run, tag, params.steps), timeout=300)
+                times.append(t)
+                rss.append(s.rss_mb("VmHWM"))
+            log(f"[api] restart-to-ready #{i + 1}: {t:.3f} s, server peak RSS {rss[-1]:.0f} MB")
+        peer_times = {name: p["wall_s"] for name, p in peers.items()}
+        return {"ours_s": statistics.median(times), "all_s": [round(t, 3) for t in times],
+                "server_peak_rss_mb": statistics.median(rss), "run": run, "tag": tag,
+                "points": params.steps, "peers": peer_times}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _timed(s: Server, n: int, path: str, **params: object) -> tuple[list[float], bytes]:
+    times, body = [], b""
+    for _ in range(n):
+        t = time.perf_counter()
+        status, body = s.get(path, **params)
+        times.append((time.perf_counter() - t) * 1000)
+        if status != 200:
+            raise ServerUnavailable(f"{path} -> {status}: {body[:200]!r}")
+    return times, body
+
+
+def scalar_1m(quick: bool, repeats: int, log) -> dict:
+    params = SERIES_1M_QUICK if quick else SERIES_1M
+    logdir, _ = genlogs.ensure_logdir(params)
+    run, tag = genlogs.run_name(0), genlogs.scalar_tag(0)
+    work = Path(tempfile.mkdtemp(prefix="api-1m-", dir=OUT / "tmp"))
+    n = 30 if quick else 100
+    try:
+        ingest(logdir, work)
+        with Server(logdir, work) as s:
+            s.wait_until(_ready_check(run, tag, params.steps), timeout=600)  # also warms caches
+            rss0 = s.rss_mb()
+            _timed(s, 3, "/api/live/scalars", run=run, tag=tag, max_points=2000)
+            live, body = _timed(s, n, "/api/live/scalars", run=run, tag=tag, max_points=2000)
+            d = json.loads(body)
+            d = d.get("data", d)
+            got = len(d.get("steps", []))
+            out = {"points": params.steps, "returned": got, "p50_ms": statistics.median(live),
+                   "p90_ms": pct(live, 0.9), "endpoint": "/api/live/scalars?max_points=2000"}
+            ds, body = _timed(s, n, "/api/scalar", run=run, tag=tag, max_points=2000)
+            got2 = len(_series(json.loads(body), tag))
+            out["api_scalar_max_points"] = {"returned": got2, "p50_ms": statistics.median(ds),
+                                            "p90_ms": pct(ds, 0.9)}
+            if got2 and got2 <= 2000:  # the TS-VIS endpoint downsamples too: quote it
+                out.update(p50_ms=min(out["p50_ms"], statistics.median(ds)))
+            full, body = _timed(s, max(1, repeats), "/api/scalar", run=run, tag=tag)
+            out.update(full_ms=statistics.median(full), full_bytes=len(body),
+                       full_points=len(_series(json.loads(body), tag)),
+                       full_rss_delta_mb=s.rss_mb("VmHWM") - rss0, server_rss_mb=s.rss_mb())
+        log(f"[api] 1M series: downsampled p50 {out['p50_ms']:.1f} ms ({got} points); "
+            f"/api/scalar?max_points {out['api_scalar_max_points']}; full {out['full_ms']:.0f} ms, "
+            f"{out['full_bytes'] / 1e6:.1f} MB, RSS +{out['full_rss_delta_mb']:.0f} MB")
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def categories(quick: bool, log) -> dict:
+    params = CATS_QUICK if quick else CATS
+    logdir, _ = genlogs.ensure_logdir(params)
+    work = Path(tempfile.mkdtemp(prefix="api-cat-", dir=OUT / "tmp"))
+    try:
+        ingest(logdir, work)
+        with Server(logdir, work) as s:
+            s.wait_until(lambda s: s.get("/api/init", id="bench", trainJobName="bench")[0] == 200, timeout=300)
+            times, runs = [], 0
+            for _ in range(30):
+                t = time.perf_counter()
+                a, _ = s.get("/api/init", id="bench", trainJobName="bench")
+                b, body = s.get("/api/getCategory", id="bench", trainJobName="bench")
+                times.append((time.perf_counter() - t) * 1000)
+                if a != 200 or b != 200:
+                    raise ServerUnavailable(f"init/getCategory -> {a}/{b}")
+                runs = len(json.loads(body).get("data") or {})
+            out = {"runs": params.runs, "tags": params.scalar_tags, "runs_returned": runs,
+                   "p50_ms": statistics.median(times[3:]), "p90_ms": pct(times[3:], 0.9),
+                   "bytes": len(body), "server_rss_mb": s.rss_mb()}
+        log(f"[api] init+getCategory {params.runs}x{params.scalar_tags}: p50 {out['p50_ms']:.1f} ms, "
+            f"{runs} runs returned, {len(body) / 1e3:.0f} kB")
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure_api(logdir: Path, quick: bool, repeats: int, peers: dict, log=print) -> dict:
+    if not server_available():
+        return {"error": "the server (tsvis_live.http.app) does not exist yet"}
+    (OUT / "tmp").mkdir(parents=True, exist_ok=True)
+    params = genlogs.QUICK if quick else genlogs.FULL
+    res: dict = {}
+    for name, fn in (
+        ("restart", lambda: restart_to_ready(logdir, params, repeats, peers, log)),
+        ("scalar_1m", lambda: scalar_1m(quick, repeats, log)),
+        ("category_1000x50", lambda: categories(quick, log)),
+    ):
+        try:
+            res[name] = fn()
+        except (ServerUnavailable, RuntimeError, TimeoutError, OSError, ValueError) as e:
+            log(f"[api] {name} failed: {e}")
+            res[name] = {"error": str(e)[:300]}
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="tsvis-live API benchmarks")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    params = genlogs.QUICK if args.quick else genlogs.FULL
+    logdir, _ = genlogs.ensure_logdir(params)
+    res = measure_api(logdir, args.quick, args.repeats, {}, log=lambda m: print(m, file=sys.stderr))
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
