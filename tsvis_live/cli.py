@@ -115,6 +115,7 @@ def summarize(db: Database) -> dict:
 def ingest_main(argv: list[str]) -> int:
     args = _ingest_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     logdir = args.logdir.resolve()
     if not logdir.is_dir():
         print(f"tsvis-live: logdir {logdir} does not exist or is not a directory", file=sys.stderr)
@@ -151,6 +152,7 @@ def ingest_main(argv: list[str]) -> int:
 def serve_main(argv: list[str]) -> int:
     args = _serve_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if not _is_loopback(args.host) and not args.token:
         print(f"tsvis-live: refusing to listen on {args.host} without --token "
               "(anyone on the network could read your logs)", file=sys.stderr)

@@ -63,20 +63,22 @@ def scan(window: bytes, base: int = 0, check_data_crc: bool = True) -> Iterator[
     pos = 0
     unpack_u64 = _U64.unpack_from
     unpack_u32 = _U32.unpack_from
+    crc = _crc32c.crc32c
     while size - pos >= HEADER_SIZE:
         (length,) = unpack_u64(window, pos)
-        (length_crc,) = unpack_u32(window, pos + 8)
-        if masked_crc32c(view[pos : pos + 8]) != length_crc:
+        c = crc(view[pos : pos + 8])  # the mask is inlined: this loop runs once per event
+        if ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF != unpack_u32(window, pos + 8)[0]:
             raise BrokenFraming(base + pos, "length checksum mismatch")
         if length > MAX_RECORD_SIZE:
             raise BrokenFraming(base + pos, f"record length {length} is implausible")
-        end = pos + HEADER_SIZE + length + FOOTER_SIZE
+        start = pos + HEADER_SIZE
+        end = start + length + FOOTER_SIZE
         if end > size:
             return
-        data = window[pos + HEADER_SIZE : pos + HEADER_SIZE + length]
+        data = window[start : start + length]
         if check_data_crc:
-            (data_crc,) = unpack_u32(window, end - FOOTER_SIZE)
-            if masked_crc32c(data) != data_crc:
+            c = crc(data)
+            if ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF != unpack_u32(window, end - 4)[0]:
                 yield Record(base + pos, base + end, None)
                 pos = end
                 continue

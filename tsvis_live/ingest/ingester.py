@@ -9,9 +9,11 @@ duplication. Each commit is handed to `on_commit` (the hub) after it lands.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,13 @@ from tsvis_live.store.database import Database
 from tsvis_live.store.writer import Commit, FileState, StoreWriter
 
 log = logging.getLogger(__name__)
+
+BULK_BYTES = 32 << 20  # above this much new data, decode files in parallel worker processes
+
+
+def _read_span(logfile: LogFile, state: FileState, plugins: dict[str, str]) -> Span | None:
+    """Worker-process entry: decode the next window of one file (decoders are per call)."""
+    return Tailer({state.run: plugins}).read(logfile, state)
 
 
 @dataclass
@@ -89,12 +98,55 @@ class Ingester:
                 prog.bytes_total += max(0, lf.path.stat().st_size - state.offset)
             except OSError:
                 pass
+        workers = min(os.cpu_count() or 1, len(logfiles))
+        if prog.bytes_total >= BULK_BYTES and workers > 1:
+            self._pass_parallel(logfiles, prog, progress, workers)
+            return prog
         for lf in logfiles:
             self._ingest_file(lf, prog, progress)
             prog.files_done += 1
             if progress:
                 progress(prog)
         return prog
+
+    def _pass_parallel(
+        self, logfiles: list[LogFile], prog: Progress, progress: Callable[[Progress], None] | None, workers: int
+    ) -> None:
+        """Decode several files at once in worker processes; commit each window in file order.
+
+        Each file has at most one window in flight, so its windows are committed in order and
+        each starts where the previous one ended. Commits stay on the single writer thread.
+        """
+        todo = list(reversed(logfiles))
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            inflight: dict[Future, tuple[LogFile, FileState]] = {}
+
+            def start(lf: LogFile, state: FileState) -> None:
+                plugins = self.tailer.known_plugins(state.run)
+                inflight[pool.submit(_read_span, lf, state, plugins)] = (lf, state)
+
+            while todo and len(inflight) < workers:
+                lf = todo.pop()
+                start(lf, self._state_for(lf))
+            while inflight:
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    lf, _state = inflight.pop(fut)
+                    span = fut.result()
+                    if span is not None and span.changed:
+                        self.tailer.learn(span.state.run, span.batch.plugins)
+                        self._finish(self._submit(span), span, prog)
+                        if progress:
+                            progress(prog)
+                        st = span.state
+                        if span.bytes_read > 0 and st.status == "ok" and st.offset < st.size:
+                            start(lf, st)
+                            continue
+                    prog.files_done += 1
+                    if todo:
+                        nxt = todo.pop()
+                        start(nxt, self._state_for(nxt))
 
     def _ingest_file(self, lf: LogFile, prog: Progress, progress: Callable[[Progress], None] | None) -> None:
         state = self._state_for(lf)

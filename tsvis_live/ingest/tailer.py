@@ -64,12 +64,27 @@ class Tailer:
 
     def __init__(self, known_plugins: dict[str, dict[str, str]] | None = None) -> None:
         self._decoders: dict[str, EventDecoder] = {}
+        self._runs: dict[str, str] = {}  # path -> run of each decoder
         self._known = known_plugins or {}
+
+    def known_plugins(self, run: str) -> dict[str, str]:
+        """Every tag -> plugin seen in a run so far (decoders of all its files pooled)."""
+        merged = dict(self._known.get(run, {}))
+        for path, dec in self._decoders.items():
+            if self._runs.get(path) == run:
+                merged.update(dec.plugins)
+        return merged
+
+    def learn(self, run: str, plugins: dict[str, str]) -> None:
+        """Remember plugins decoded elsewhere (in a worker process)."""
+        if plugins:
+            self._known.setdefault(run, {}).update(plugins)
 
     def _decoder(self, state: FileState) -> EventDecoder:
         dec = self._decoders.get(state.path)
         if dec is None:
             dec = self._decoders[state.path] = EventDecoder(dict(self._known.get(state.run, {})))
+            self._runs[state.path] = state.run
         return dec
 
     def read(self, logfile: LogFile, state: FileState, window: int = WINDOW) -> Span | None:
