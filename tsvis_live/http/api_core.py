@@ -1,0 +1,130 @@
+"""`/api/init` and `/api/getCategory`: open a session and tell the frontend what it holds."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tsvis_live.compute.natsort import group_of, natsorted
+from tsvis_live.http import params
+from tsvis_live.http.context import COOKIE, manager_of, open_named, session_for
+from tsvis_live.http.json import ok
+from tsvis_live.store import reader
+from tsvis_live.store import schema as t
+
+INIT_WAIT = 30.0  # seconds /api/init waits for the data already on disk (the contract's bound)
+COOKIE_AGE = 14 * 24 * 3600  # what the frontend itself uses for its session_id cookie
+
+# series kind -> (category key, media/statistic sub key)
+_SECTIONS: dict[str, tuple[str, str | None]] = {
+    "histogram": ("statistic", None),
+    "image": ("media", "image"),
+    "audio": ("media", "audio"),
+    "text": ("media", "text"),
+    "embedding": ("embedding", None),
+    "exception": ("exception", None),
+    "pr_curve": ("roc", None),
+}
+# category keys the frontend knows, in its sidebar order (any other key breaks its sidebar)
+ORDER = ("graph", "scalar", "media", "statistic", "embedding", "feature", "roc", "hyperparm",
+         "exception", "custom")
+
+
+async def init(request: Request) -> Response:
+    """Open (or reopen) the session; answer once stored data is loaded, or after INIT_WAIT."""
+    manager = manager_of(request)
+    user = params.name(request, "id", None)
+    job = params.name(request, "trainJobName", None)
+    if manager.logdir is not None:
+        session = await session_for(request)
+    else:
+        session = await open_named(manager, user, job)
+    wait = getattr(request.app.state, "init_wait", INIT_WAIT)
+    try:
+        await asyncio.wait_for(asyncio.shield(session.ready.wait()), timeout=wait)
+        msg = "success"
+    except asyncio.TimeoutError:
+        p = session.progress
+        msg = (f"success, still loading: {p.files_done}/{p.files_total} files, "
+               f"{p.bytes_done}/{p.bytes_total} bytes read so far")
+    response = ok({"msg": msg, "session_id": session.id})
+    response.set_cookie(COOKIE, session.id, max_age=COOKIE_AGE, path="/", samesite="lax")
+    return response
+
+
+def _graph_keys(graph_kinds: set[str]) -> list[str]:
+    """s_graph needs a JSON model (layers); c_graph comes from a GraphDef or a JSON model."""
+    keys = []
+    if "json_model" in graph_kinds:
+        keys.append("s_graph")
+    if graph_kinds & {"json_model", "graphdef"}:
+        keys.append("c_graph")
+    return keys
+
+
+def categories(conn: Connection) -> dict[str, dict[str, Any]]:
+    """The getCategory payload, read in one connection."""
+    runs = [name for name, _cursor in reader.list_runs(conn)]
+    tags: dict[str, dict[str, list[str]]] = {run: {} for run in runs}
+    for run, kind, tag, _cursor in reader.list_series(conn):
+        tags.setdefault(run, {}).setdefault(kind, []).append(tag)
+    graph_kinds: dict[str, set[str]] = {}
+    q = select(t.runs.c.name, t.graphs.c.kind).join(t.runs, t.runs.c.id == t.graphs.c.run_id).distinct()
+    for run, kind in conn.execute(q):
+        graph_kinds.setdefault(run, set()).add(kind)
+    with_hparams = {r for (r,) in conn.execute(
+        select(t.runs.c.name).join(t.hparams, t.hparams.c.run_id == t.runs.c.id).group_by(t.runs.c.name)
+        .having(func.count() > 0))}
+    with_layouts = {r for (r,) in conn.execute(
+        select(t.runs.c.name).join(t.layouts, t.layouts.c.run_id == t.runs.c.id).distinct())}
+    out: dict[str, dict[str, Any]] = {}
+    for run in natsorted(tags):
+        out[run] = _run_category(tags[run], graph_kinds.get(run, set()), run in with_hparams,
+                                 run in with_layouts)
+    return out
+
+
+def _run_category(kinds: dict[str, list[str]], graph_kinds: set[str], hparams: bool,
+                  layouts: bool) -> dict[str, Any]:
+    cat: dict[str, Any] = {}
+    graphs = _graph_keys(graph_kinds)
+    if graphs:
+        cat["graph"] = graphs
+    if kinds.get("scalar"):
+        groups: dict[str, list[str]] = {}
+        for tag in natsorted(kinds["scalar"]):
+            groups.setdefault(group_of(tag), []).append(tag)
+        cat["scalar"] = {g: groups[g] for g in natsorted(groups)}
+    for kind, (key, sub) in _SECTIONS.items():
+        found = kinds.get(kind)
+        if not found:
+            continue
+        found = natsorted(found)
+        if key == "media":
+            cat.setdefault("media", {})[sub] = found
+        elif key == "statistic":
+            cat["statistic"] = {"histogram": found, "distribution": found}
+        else:
+            cat[key] = found
+    if hparams:
+        cat["hyperparm"] = ["true"]
+    if cat or layouts:
+        cat["custom"] = ["true"]
+    return {k: cat[k] for k in ORDER if k in cat}
+
+
+async def get_category(request: Request) -> Response:
+    session = await session_for(request)
+    return ok(await session.db.read(categories))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/init", init),
+        Route("/api/getCategory", get_category),
+    ]

@@ -1,0 +1,124 @@
+"""Images, audio and text: paged lists, data-URL samples for the frontend, raw bytes.
+
+Lists page with `offset`/`limit` (default: everything, which is what the TS-VIS frontend
+asks for) and tell the full length in `X-Total-Count`. Several samples of one step (TF2
+`max_outputs`, audio batches) are told apart by `index`. MIME types are sniffed from the
+bytes, never taken from what a writer claimed (the original labelled every image PNG).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from sqlalchemy import Connection
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tsvis_live.http import params
+from tsvis_live.http.context import session_for
+from tsvis_live.http.json import ok
+from tsvis_live.store import reader
+from tsvis_live.store.codec import sniff_mime
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+_DEFAULT_MIME = {"image": "image/png", "audio": "audio/wav", "text": "application/json"}
+
+
+def mime_of(data: bytes, kind: str) -> str:
+    mime = sniff_mime(data)
+    return _DEFAULT_MIME.get(kind, mime) if mime == "application/octet-stream" else mime
+
+
+def _entry(kind: str, e: reader.MediaEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {"wall_time": e.wall_time, "step": e.step}
+    if kind == "image":
+        out["width"] = e.meta.get("width", 0)
+        out["height"] = e.meta.get("height", 0)
+    elif kind == "audio":
+        out["label"] = e.meta.get("label", "")
+        out["contentType"] = e.mime if e.mime != "application/octet-stream" else "audio/wav"
+        if "sample_rate" in e.meta:
+            out["sample_rate"] = e.meta["sample_rate"]
+    out["index"] = e.index
+    return out
+
+
+def _texts(data: bytes) -> list[str]:
+    """A stored text value (UTF-8 JSON list of strings); always a list for the frontend."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return [data.decode("utf-8", "replace")]
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def media_page(conn: Connection, run: str, kind: str, tag: str, offset: int,
+               limit: int | None) -> tuple[int, list[dict[str, Any]]]:
+    total, entries = reader.media_list(conn, run, kind, tag, offset, limit)
+    rows = [_entry(kind, e) for e in entries]
+    if kind == "text":
+        for row, e in zip(rows, entries):
+            data, _mime, _digest = reader.media_blob(conn, run, kind, tag, e.step, e.index)
+            row["value"] = _texts(data)
+    return total, rows
+
+
+def _list_endpoint(kind: str):
+    async def handler(request: Request) -> Response:
+        run, tag = params.run_tag(request)
+        offset, limit = params.paging(request)
+        session = await session_for(request)
+        total, rows = await session.db.read(lambda conn: media_page(conn, run, kind, tag, offset, limit))
+        return ok({tag: rows}, headers={"X-Total-Count": str(total)})
+
+    handler.__name__ = f"{kind}_list"
+    handler.__doc__ = f"{kind} samples of a run and tag, paged."
+    return handler
+
+
+async def _sample(request: Request, kind: str) -> tuple[bytes, str, bytes]:
+    run, tag = params.run_tag(request)
+    step = params.integer(request, "step")
+    index = params.integer(request, "index", 0, minimum=0)
+    session = await session_for(request)
+    data, _stored, digest = await session.db.read(
+        lambda conn: reader.media_blob(conn, run, kind, tag, step, index))
+    return data, mime_of(data, kind), digest
+
+
+def _raw_endpoint(kind: str):
+    async def handler(request: Request) -> Response:
+        data, mime, _digest = await _sample(request, kind)
+        return ok(f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}")
+
+    handler.__name__ = f"{kind}_raw"
+    handler.__doc__ = f"One {kind} sample as a data URL (what the TS-VIS frontend puts in src)."
+    return handler
+
+
+async def blob(request: Request) -> Response:
+    """Raw bytes of one sample for `<img>`/`<audio>`: sniffed type, strong ETag, cached."""
+    kind = params.choice(request, "kind", ("image", "audio", "text"), "image")
+    data, mime, digest = await _sample(request, kind)  # type: ignore[arg-type]
+    etag = '"' + digest.hex() + '"'
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    match = request.headers.get("if-none-match")
+    if match and (match.strip() == "*" or etag in [m.strip() for m in match.split(",")]):
+        return Response(status_code=304, headers=headers)
+    if kind == "text":
+        mime = "application/json; charset=utf-8"
+    return Response(data, media_type=mime, headers=headers)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/image", _list_endpoint("image")),
+        Route("/api/audio", _list_endpoint("audio")),
+        Route("/api/text", _list_endpoint("text")),
+        Route("/api/image_raw", _raw_endpoint("image")),
+        Route("/api/audio_raw", _raw_endpoint("audio")),
+        Route("/api/blob", blob),
+    ]
