@@ -176,7 +176,7 @@ def serve_main(argv: list[str]) -> int:
     manager = SessionManager(data_dir, logdir=logdir, logroot=args.logroot, poll=args.poll)
     app = create_app(manager, ui=args.ui, token=args.token)
     print(f"tsvis-live: serving {logdir or args.logroot} at http://{args.host}:{args.port}/", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets",
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio",
                 timeout_graceful_shutdown=3)
     return 0
 

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tsvis_live.ingest.ingester import Ingester, Progress
+from tsvis_live.store import reader
 from tsvis_live.store.database import Database
 from tsvis_live.stream import watcher
 from tsvis_live.stream.hub import LocalHub
@@ -56,6 +57,7 @@ class Session:
 
     async def start(self) -> None:
         self.hub.bind(asyncio.get_running_loop())
+        self.hub.last_cursor = await self.db.read(reader.max_cursor)
         self._task = asyncio.create_task(self._run(), name=f"session-{self.id}")
 
     async def _pass(self, files=None) -> None:

@@ -2,8 +2,175 @@
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from tsvis_live.compute.downsample import bucket_bands, downsample, ema_smooth
+from tsvis_live.compute.jsonsafe import dumps
+from tsvis_live.http import params
+from tsvis_live.http.context import session_for
+from tsvis_live.http.errors import ApiError, envelope
+from tsvis_live.store import reader
+from tsvis_live.stream.feed import KINDS, Key, category_message, chunked, stored_points
+
+MAX_POLL_SUBS = 500
+
+
+def current_series(conn: Connection, key: Key, limit: int) -> tuple[list, list, int, bool]:
+    """The visible series shaped for a snapshot: (points, cursors, watermark, downsampled)."""
+    kind, run, tag = key
+    if kind == "scalar":
+        raw = reader.scalar_series(conn, run, tag)
+        mark = int(raw.cursors.max()) if len(raw) else 0
+        s = raw.visible()
+        keep = downsample(s.steps, s.wall_times, s.values, limit) if len(s) > limit else None
+        if keep is not None:
+            s = s.take(keep)
+        rows = [list(p) for p in zip(s.wall_times.tolist(), s.steps.tolist(), s.values.tolist())]
+        return rows, s.cursors.tolist(), mark, keep is not None
+    hist = reader.histogram_series(conn, run, tag)
+    mark = hist[-1].cursor if hist else 0
+    downsampled = len(hist) > limit
+    if downsampled:
+        idx = np.unique(np.append(np.linspace(0, len(hist) - 1, limit).astype(int), len(hist) - 1))
+        hist = [hist[i] for i in idx]
+    return [h.as_list() for h in hist], [h.cursor for h in hist], mark, downsampled
+
+
+def _series_columns(conn: Connection, run: str, tag: str, start: int | None, end: int | None,
+                    max_points: int, smoothing: float) -> dict[str, Any]:
+    raw = reader.scalar_series(conn, run, tag)
+    s = raw.visible()
+    if start is not None or end is not None:
+        lo = -(2**62) if start is None else start
+        hi = 2**62 if end is None else end
+        s = s.take(np.flatnonzero((s.steps >= lo) & (s.steps <= hi)))
+    smoothed = ema_smooth(s.values, smoothing) if smoothing > 0 and len(s) else None
+    out: dict[str, Any] = {"total": len(s), "cursor": int(raw.cursors.max()) if len(raw) else 0,
+                           "downsampled": len(s) > max_points}
+    if out["downsampled"]:
+        bands = bucket_bands(s.steps, s.values, max(1, max_points // 4))
+        out["band"] = {"step_start": bands.step_start.tolist(), "step_end": bands.step_end.tolist(),
+                       "min": bands.min.tolist(), "max": bands.max.tolist()}
+        keep = downsample(s.steps, s.wall_times, s.values, max_points)
+        s = s.take(keep)
+        if smoothed is not None:
+            smoothed = smoothed[keep]
+    out.update(steps=s.steps.tolist(), wall_times=s.wall_times.tolist(), values=s.values.tolist())
+    if smoothed is not None:
+        out["smoothed"] = smoothed.tolist()
+    return out
+
+
+async def scalars(request: Request) -> Response:
+    session = await session_for(request)
+    run, tag = params.run_tag(request)
+    max_points = params.integer(request, "max_points", 2000, minimum=4, maximum=1_000_000)
+    start = params.integer(request, "start_step", None)
+    end = params.integer(request, "end_step", None)
+    smoothing = params.number(request, "smoothing", 0.0)
+    if not 0.0 <= smoothing < 1.0:
+        raise ApiError(400, f"Parameter 'smoothing' must be in [0, 1), got {smoothing!r}.")
+    data = await session.db.read(lambda c: _series_columns(c, run, tag, start, end, max_points, smoothing))
+    return envelope(200, "ok", data)
+
+
+async def export(request: Request) -> Response:
+    """The full stored series (every point, file order), streamed as CSV or JSON."""
+    session = await session_for(request)
+    run, tag = params.run_tag(request)
+    fmt = params.choice(request, "format", ("csv", "json"), "csv")
+    s = await session.db.read(lambda c: reader.scalar_series(c, run, tag).visible())
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{run}_{tag}") or "series"
+
+    async def rows_csv() -> AsyncIterator[bytes]:
+        yield b"wall_time,step,value\n"
+        for i in range(0, len(s), 20000):
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerows(zip(s.wall_times[i : i + 20000].tolist(), s.steps[i : i + 20000].tolist(),
+                            s.values[i : i + 20000].tolist()))
+            yield buf.getvalue().encode()
+
+    async def rows_json() -> AsyncIterator[bytes]:
+        yield b"["
+        for i in range(0, len(s), 20000):
+            part = [{"wall_time": w, "step": st, "value": v} for w, st, v in zip(
+                s.wall_times[i : i + 20000].tolist(), s.steps[i : i + 20000].tolist(), s.values[i : i + 20000].tolist())]
+            body = dumps(part)[1:-1]
+            yield (b"," if i and body else b"") + body
+        yield b"]"
+
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+    return StreamingResponse(rows_csv() if fmt == "csv" else rows_json(), media_type=media, headers=headers)
+
+
+def _poll(conn: Connection, since: int, subs: list[Key]) -> dict[str, Any]:
+    until = reader.max_cursor(conn)
+    messages = [category_message(run, "run", None, c) for run, c in reader.list_runs(conn) if since < c <= until]
+    messages += [category_message(run, kind, tag, c) for run, kind, tag, c in reader.list_series(conn, since)
+                 if c <= until]
+    for key in subs:
+        try:
+            points, cursors = stored_points(conn, key, since, until)
+        except reader.NotFound:
+            continue  # not there yet: a later poll brings it, announced by a category message
+        if points:
+            messages += chunked(key[0], key[1], key[2], points, cursors)
+    return {"messages": messages, "cursor": max(until, since)}
+
+
+async def poll(request: Request) -> Response:
+    session = await session_for(request)
+    since = params.integer(request, "since", 0, minimum=0)
+    raw = params.string(request, "subs", "[]")
+    try:
+        items = json.loads(raw)
+        if not isinstance(items, list):
+            raise ValueError
+        subs = [(d["kind"], d["run"], d["tag"]) for d in items]
+    except (ValueError, TypeError, KeyError):
+        raise ApiError(400, "Parameter 'subs' must be a JSON list of {\"kind\", \"run\", \"tag\"} objects.") from None
+    if len(subs) > MAX_POLL_SUBS:
+        raise ApiError(413, f"Parameter 'subs' lists {len(subs)} series; at most {MAX_POLL_SUBS} are allowed.")
+    for kind, run, tag in subs:
+        if kind not in KINDS or not isinstance(run, str) or not isinstance(tag, str):
+            raise ApiError(400, f"Parameter 'subs': kind must be one of {list(KINDS)} and run/tag strings.")
+    data = await session.db.read(lambda c: _poll(c, since, subs))
+    return envelope(200, "ok", data)
+
+
+async def status(request: Request) -> Response:
+    """Ingest progress and per-file state, for the dashboard and for operators."""
+    session = await session_for(request)
+    files = await session.db.read(reader.files)
+    p = session.progress
+    return envelope(200, "ok", {
+        "session_id": session.id, "logdir": str(session.logdir), "ready": session.ready.is_set(),
+        "read_only": session.read_only, "cursor": session.hub.last_cursor,
+        "progress": {"files_done": p.files_done, "files_total": p.files_total, "bytes_done": p.bytes_done,
+                     "bytes_total": p.bytes_total, "events": p.events},
+        "files": files,
+    })
 
 
 def live_routes() -> list[BaseRoute]:
-    return []
+    from tsvis_live.http.ws import websocket_endpoint
+
+    return [
+        WebSocketRoute("/ws", websocket_endpoint),
+        Route("/api/live/scalars", scalars),
+        Route("/api/live/export", export),
+        Route("/api/live/poll", poll),
+        Route("/api/live/status", status),
+    ]

@@ -39,6 +39,8 @@ class Subscriber:
 
 
 class Hub(Protocol):
+    last_cursor: int
+
     def publish(self, commit: Commit) -> None: ...
     def subscribe(self, maxsize: int = 256) -> Subscriber: ...
     def unsubscribe(self, sub: Subscriber) -> None: ...
@@ -51,6 +53,7 @@ class LocalHub:
         self._loop = loop
         self._subscribers: set[Subscriber] = set()
         self.published = 0
+        self.last_cursor = 0  # the newest cursor delivered (seeded from the store at start)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -70,6 +73,7 @@ class LocalHub:
 
     def _deliver(self, commit: Commit) -> None:
         self.published += 1
+        self.last_cursor = max(self.last_cursor, commit.cursor)
         for sub in list(self._subscribers):
             sub.offer(commit)
 

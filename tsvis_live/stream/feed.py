@@ -1,0 +1,103 @@
+"""What a live client receives: point and category messages, exactly once each.
+
+A `Feed` holds one client's subscriptions and, per series, the cursor of the last point it was
+sent (its watermark). Stored points (a replay) and live commits both pass through it, and any
+point at or below the watermark is dropped, which is what makes the seam between "what was
+stored" and "what arrives now" free of gaps and duplicates: the subscription is registered
+before the stored points are read, so every point is in the replay, in a later commit, or both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tsvis_live.store import reader
+from tsvis_live.store.writer import SECTION, Commit
+
+KINDS = ("scalar", "histogram")
+MAX_POINTS_PER_MESSAGE = 5000
+
+Key = tuple[str, str, str]  # kind, run, tag
+
+
+def points_message(kind: str, run: str, tag: str, points: list[list[Any]], cursor: int, **extra: Any) -> dict[str, Any]:
+    return {"type": "points", "kind": kind, "run": run, "tag": tag, "points": points, "cursor": cursor, **extra}
+
+
+def category_message(run: str, kind: str, tag: str | None, cursor: int) -> dict[str, Any]:
+    """A new run (kind "run") or a new tag (kind = its getCategory section)."""
+    if kind == "run":
+        return {"type": "category", "run": run, "kind": "run", "tags": [], "cursor": cursor}
+    return {"type": "category", "run": run, "kind": SECTION.get(kind, kind), "series_kind": kind,
+            "tags": [tag], "cursor": cursor}
+
+
+def chunked(kind: str, run: str, tag: str, points: list[list[Any]], cursors: list[int], **extra: Any) -> list[dict]:
+    out = []
+    for i in range(0, len(points), MAX_POINTS_PER_MESSAGE):
+        part = points[i : i + MAX_POINTS_PER_MESSAGE]
+        out.append(points_message(kind, run, tag, part, int(cursors[i + len(part) - 1]), **extra))
+    return out
+
+
+def stored_points(conn: Connection, key: Key, since: int, until: int | None = None) -> tuple[list[list[Any]], list[int]]:
+    """Every stored point of a series with since < cursor <= until, as protocol rows."""
+    kind, run, tag = key
+    if kind == "scalar":
+        s = reader.scalar_series(conn, run, tag, since=since, until=until)
+        rows = [list(p) for p in zip(s.wall_times.tolist(), s.steps.tolist(), s.values.tolist())]
+        return rows, s.cursors.tolist()
+    hist = reader.histogram_series(conn, run, tag, since=since, until=until)
+    return [h.as_list() for h in hist], [h.cursor for h in hist]
+
+
+@dataclass
+class Feed:
+    """One client's subscriptions and watermarks."""
+
+    watermarks: dict[Key, int] = field(default_factory=dict)
+
+    def subscribe(self, key: Key, watermark: int) -> None:
+        self.watermarks[key] = watermark
+
+    def unsubscribe(self, key: Key) -> None:
+        self.watermarks.pop(key, None)
+
+    def clear(self) -> dict[Key, int]:
+        old, self.watermarks = self.watermarks, {}
+        return old
+
+    def accept(self, key: Key, points: list[list[Any]], cursors: list[int]) -> list[dict[str, Any]]:
+        """Messages for the points above the key's watermark (which then moves up)."""
+        mark = self.watermarks.get(key)
+        if mark is None or not cursors:
+            return []
+        if cursors[0] <= mark:
+            keep = [i for i, c in enumerate(cursors) if c > mark]
+            points = [points[i] for i in keep]
+            cursors = [cursors[i] for i in keep]
+        if not cursors:
+            return []
+        self.watermarks[key] = cursors[-1]
+        return chunked(key[0], key[1], key[2], points, cursors)
+
+    def from_commits(self, commits: Iterable[Commit]) -> list[dict[str, Any]]:
+        """Category messages plus the subscribed points of a run of commits, merged per series."""
+        messages: list[dict[str, Any]] = []
+        merged: dict[Key, tuple[list, list]] = {}
+        for commit in commits:
+            messages.extend(category_message(c.run, c.kind, c.tag, c.cursor) for c in commit.categories)
+            for upd in commit.updates:
+                key = (upd.kind, upd.run, upd.tag)
+                if key not in self.watermarks:
+                    continue
+                pts, curs = merged.setdefault(key, ([], []))
+                pts.extend(upd.points())
+                curs.extend(upd.cursors)
+        for key, (pts, curs) in merged.items():
+            messages.extend(self.accept(key, pts, curs))
+        return messages
