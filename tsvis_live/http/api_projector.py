@@ -1,13 +1,247 @@
-"""Placeholder while the compute modules land."""
+"""Embeddings: step list and shape, 2-D/3-D projections, the sample behind a point.
+
+PCA and t-SNE run off the event loop (PCA in a thread, t-SNE in a worker process) and are
+cached in the session database's `computed` table under `compute.projection.projection_key`,
+so the same request is computed once, also across restarts. A computation is never tied to
+the request that started it: when the client gives up (the frontend's timeout is 35 s) the
+result still lands in the cache, and concurrent identical requests share one computation.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import io
+import multiprocessing
+import struct
+import time
+import wave
+import zlib
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
+from tsvis_live.compute.projection import project, projection_key
+from tsvis_live.http import params
+from tsvis_live.http.context import session_for
+from tsvis_live.http.json import ok
+from tsvis_live.session import Session
+from tsvis_live.store import codec, reader
+from tsvis_live.store import schema as t
+from tsvis_live.store.codec import sniff_mime
 
-def routes() -> list[Route]:
-    return []
+KIND = "embedding"
+_pool: ProcessPoolExecutor | None = None
+_inflight: dict[tuple[str, str], asyncio.Future] = {}
+
+
+def _process_pool() -> Executor:
+    global _pool
+    if _pool is None:  # spawn: never fork a process that runs threads (writer, readers)
+        _pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+    return _pool
 
 
 def shutdown_workers() -> None:
-    return None
+    """Stop the t-SNE worker processes (called at server shutdown)."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+def _entries(conn: Connection, run: str, tag: str) -> list[reader.TensorEntry]:
+    return reader.tensor_entries(conn, run, KIND, tag)
+
+
+def _vectors(entries: list[reader.TensorEntry]) -> list[reader.TensorEntry]:
+    return [e for e in entries if not e.meta.get("sample_only")]
+
+
+def _with_sample(entries: list[reader.TensorEntry]) -> reader.TensorEntry | None:
+    found = [e for e in entries if "sample" in e.extras]
+    return max(found, key=lambda e: e.cursor) if found else None
+
+
+def meta(conn: Connection, run: str, tag: str) -> dict[str, Any]:
+    entries = _entries(conn, run, tag)
+    vectors = _vectors(entries)
+    if not vectors:
+        raise reader.NotFound(f"embedding tag {tag!r} of run {run!r} holds no vectors")
+    steps = sorted({e.step for e in vectors})
+    shape = list(reader.load_array(conn, max(vectors, key=lambda e: (e.step, e.cursor)).blob_id).shape)
+    sample = _with_sample(entries)
+    return {tag: steps, "shape": shape, "sample": sample is not None,
+            "sample_type": sample.meta.get("sample_type", "") if sample is not None else ""}
+
+
+def _labels(conn: Connection, entry: reader.TensorEntry, n: int) -> list[Any]:
+    """One printable label per point, or [] (the frontend then shows "NULL")."""
+    blob_id = entry.extras.get("labels")
+    if blob_id is None:
+        return []
+    labels = reader.load_array(conn, blob_id).reshape(-1)
+    if len(labels) != n:
+        return []
+    if labels.dtype.kind in "biuf":
+        return labels.tolist()
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in labels.tolist()]
+
+
+def vectors_at(conn: Connection, run: str, tag: str, step: int) -> tuple[np.ndarray, list[Any]]:
+    entries = [e for e in _vectors(_entries(conn, run, tag)) if e.step == step]
+    if not entries:
+        raise reader.NotFound(f"no embedding at step {step} for tag {tag!r} in run {run!r}")
+    entry = max(entries, key=lambda e: e.cursor)
+    matrix = reader.load_array(conn, entry.blob_id)
+    matrix = matrix.reshape(len(matrix), -1) if matrix.ndim != 2 else matrix
+    return matrix, _labels(conn, entry, len(matrix))
+
+
+def save_computed(conn: Connection, key: str, value: bytes) -> None:
+    """Writer-thread job: remember a computed result (first write wins)."""
+    conn.execute(sqlite_insert(t.computed).values(key=key, value=value, created=time.time())
+                 .on_conflict_do_nothing(index_elements=["key"]))
+
+
+async def _compute(session: Session, key: str, matrix: np.ndarray, method: str, dims: int) -> np.ndarray:
+    loop = asyncio.get_running_loop()
+    executor = _process_pool() if method == "tsne" else None  # PCA: the default thread pool
+    result = await loop.run_in_executor(executor, project, matrix, method, dims)
+    await session.db.write(lambda conn: save_computed(conn, key, codec.pack_array(result)))
+    return result
+
+
+async def projection(session: Session, matrix: np.ndarray, method: str, dims: int) -> np.ndarray:
+    """The cached projection of `matrix`, computing it (once) when missing."""
+    loop = asyncio.get_running_loop()
+    key = await loop.run_in_executor(None, lambda: projection_key(matrix, method, dims))
+    cached = await session.db.read(lambda conn: reader.computed_get(conn, key))
+    if cached is not None:
+        return codec.unpack_array(cached)
+    slot = (session.id, key)
+    future = _inflight.get(slot)
+    if future is None:
+        future = asyncio.ensure_future(_compute(session, key, matrix, method, dims))
+        _inflight[slot] = future
+        future.add_done_callback(lambda _f: _inflight.pop(slot, None))
+    return await asyncio.shield(future)
+
+
+async def projector(request: Request) -> Response:
+    run, tag = params.run_tag(request)
+    session = await session_for(request)
+    return ok(await session.db.read(lambda conn: meta(conn, run, tag)))
+
+
+async def projector_data(request: Request) -> Response:
+    run, tag = params.run_tag(request)
+    step = params.integer(request, "step")
+    method = params.choice(request, "method", ("pca", "tsne"))
+    dims = int(params.choice(request, "dims", ("2", "3"), "2"))  # type: ignore[arg-type]
+    session = await session_for(request)
+    matrix, labels = await session.db.read(lambda conn: vectors_at(conn, run, tag, step))
+    points = await projection(session, matrix, method, dims)  # type: ignore[arg-type]
+    return ok({request.query_params["step"]: [points.tolist(), labels]})
+
+
+async def raw_vectors(request: Request) -> Response:
+    """`getEmbedding` / `projector_raw`: the vectors themselves, `{step: [values, labels]}`."""
+    run, tag = params.run_tag(request)
+    step = params.integer(request, "step")
+    session = await session_for(request)
+    matrix, labels = await session.db.read(lambda conn: vectors_at(conn, run, tag, step))
+    return ok({request.query_params["step"]: [matrix.tolist(), labels]})
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    """(H, W), (H, W, 1|3|4) numbers -> PNG bytes (floats in [0, 1] are scaled to 0..255)."""
+    a = np.asarray(pixels)
+    if a.dtype.kind == "f":
+        a = np.nan_to_num(a, nan=0.0)
+        a = a * 255.0 if a.size and float(np.max(a)) <= 1.0 else a
+    a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):
+        a = a.transpose(1, 2, 0)  # CHW -> HWC
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim == 1:
+        a = a.reshape(1, -1)
+    if a.ndim != 2 and not (a.ndim == 3 and a.shape[-1] in (3, 4)):
+        raise ValueError(f"cannot show a sample of shape {a.shape} as an image")
+    h, w = a.shape[:2]
+    color = 0 if a.ndim == 2 else (2 if a.shape[-1] == 3 else 6)
+    raw = b"".join(b"\x00" + a[y].tobytes() for y in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def _wav(samples: np.ndarray, rate: int) -> bytes:
+    """Mono/multichannel samples (floats in [-1, 1] or int16) -> 16-bit PCM WAV bytes."""
+    a = np.asarray(samples)
+    if a.dtype.kind == "f":
+        a = (np.clip(np.nan_to_num(a), -1.0, 1.0) * 32767).astype("<i2")
+    a = a.astype("<i2").reshape(len(a), -1) if a.ndim else a.reshape(1, 1).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(a.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(a.tobytes())
+    return buf.getvalue()
+
+
+def sample_data_url(sample: Any, sample_type: str, meta: dict[str, Any]) -> str:
+    """What the frontend shows for a point: an image/audio data URL, or the text itself."""
+    if isinstance(sample, np.ndarray) and sample.dtype.kind in "SO" and sample.size == 1:
+        sample = sample.reshape(-1)[0]
+    if isinstance(sample, (bytes, np.bytes_)):
+        data = bytes(sample)
+        mime = sniff_mime(data)
+        if mime != "application/octet-stream":
+            return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        return data.decode("utf-8", "replace")
+    if sample_type == "text" or isinstance(sample, str) or np.asarray(sample).dtype.kind == "U":
+        value = np.asarray(sample)
+        return str(value.item()) if value.size == 1 else " ".join(str(v) for v in value.reshape(-1).tolist())
+    if sample_type == "audio":
+        rate = int(meta.get("sample_rate", 44100))
+        return "data:audio/wav;base64," + base64.b64encode(_wav(np.asarray(sample), rate)).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(_png(np.asarray(sample))).decode("ascii")
+
+
+def sample_at(conn: Connection, run: str, tag: str, index: int) -> str:
+    entry = _with_sample(_entries(conn, run, tag))
+    if entry is None:
+        raise reader.NotFound(f"embedding tag {tag!r} of run {run!r} has no samples")
+    samples = reader.load_array(conn, entry.extras["sample"])
+    if not 0 <= index < len(samples):
+        raise reader.NotFound(f"sample index {index} of tag {tag!r} (it has {len(samples)} samples)")
+    return sample_data_url(samples[index], entry.meta.get("sample_type", ""), entry.meta)
+
+
+async def projector_sample(request: Request) -> Response:
+    run, tag = params.run_tag(request)
+    index = params.integer(request, "index", minimum=0)
+    session = await session_for(request)
+    return ok(await session.db.read(lambda conn: sample_at(conn, run, tag, index)))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/projector", projector),
+        Route("/api/projector_data", projector_data),
+        Route("/api/projector_sample", projector_sample),
+        Route("/api/projector_raw", raw_vectors),
+        Route("/api/getEmbedding", raw_vectors),
+    ]
