@@ -1,0 +1,174 @@
+import "./style.css";
+import { getJSON } from "./api";
+import { App, Change, h, View } from "./app";
+import { runColor } from "./colors";
+import { Live } from "./live";
+import { ScalarsView } from "./views/scalars";
+import { HistogramsView, DistributionsView } from "./views/statistic";
+import { ImagesView, AudioView, TextView } from "./views/media";
+import { GraphView } from "./views/graph";
+import { HparamsView } from "./views/hparams";
+import { ProjectorView } from "./views/projector";
+import { ExceptionsView } from "./views/exceptions";
+
+interface TabDef {
+  id: string;
+  label: string;
+  kinds: string[];
+  make: (app: App) => View;
+}
+
+const TABS: TabDef[] = [
+  { id: "scalars", label: "Scalars", kinds: ["scalar"], make: (a) => new ScalarsView(a) },
+  { id: "histograms", label: "Histograms", kinds: ["histogram"], make: (a) => new HistogramsView(a) },
+  { id: "distributions", label: "Distributions", kinds: ["histogram", "distribution"], make: (a) => new DistributionsView(a) },
+  { id: "images", label: "Images", kinds: ["image"], make: (a) => new ImagesView(a) },
+  { id: "audio", label: "Audio", kinds: ["audio"], make: (a) => new AudioView(a) },
+  { id: "text", label: "Text", kinds: ["text"], make: (a) => new TextView(a) },
+  { id: "graphs", label: "Graphs", kinds: ["graph"], make: (a) => new GraphView(a) },
+  { id: "hparams", label: "HParams", kinds: ["hyperparm", "hparams"], make: (a) => new HparamsView(a) },
+  { id: "projector", label: "Projector", kinds: ["embedding"], make: (a) => new ProjectorView(a) },
+  { id: "exceptions", label: "Exceptions", kinds: ["exception"], make: (a) => new ExceptionsView(a) },
+];
+
+const params = new URLSearchParams(window.location.search);
+const transport = (params.get("transport") as "auto" | "ws" | "poll") || "auto";
+const live = new Live({ transport });
+const app = new App(live);
+(window as any).tsvisLive = { app, live };
+
+const root = document.getElementById("app")!;
+const conn = h("span", { class: "conn", id: "conn", "data-state": "connecting" }, "connecting");
+const tabsEl = h("nav", { class: "tabs" });
+const runsEl = h("div", { class: "runs", id: "runs" });
+const runFilter = h("input", { type: "search", id: "run-filter", placeholder: "filter runs (regex)", value: "" });
+const tagFilter = h("input", { type: "search", id: "tag-filter", placeholder: "filter tags (regex)", value: "" });
+const smoothVal = h("span", { class: "smooth-val" });
+const smoothing = h("input", { type: "range", id: "smoothing", min: "0", max: "0.999", step: "0.001" });
+const xMode = h("select", { id: "x-mode" }, h("option", { value: "step" }, "step"), h("option", { value: "relative" }, "relative"), h("option", { value: "wall" }, "wall"));
+const logY = h("input", { type: "checkbox", id: "log-y" });
+const main = h("main", { id: "main" });
+
+root.append(
+  h("header", {}, h("span", { class: "brand" }, "tsvis-live"), tabsEl, h("span", { class: "spacer" }), conn),
+  h(
+    "div",
+    { class: "body" },
+    h(
+      "aside",
+      {},
+      h("section", { class: "side-block" }, h("h3", {}, "Runs"), runFilter,
+        h("div", { class: "run-actions" }, h("button", { class: "btn", onclick: () => app.setAllRuns(true) }, "all"), h("button", { class: "btn", onclick: () => app.setAllRuns(false) }, "none")),
+        runsEl),
+      h("section", { class: "side-block" }, h("h3", {}, "Tags"), tagFilter),
+      h(
+        "section",
+        { class: "side-block scalar-settings" },
+        h("h3", {}, "Scalars"),
+        h("label", {}, "Smoothing ", smoothVal, smoothing),
+        h("label", {}, "x-axis ", xMode),
+        h("label", {}, logY, " log y"),
+      ),
+    ),
+    main,
+  ),
+);
+
+smoothing.value = String(app.settings.smoothing);
+smoothVal.textContent = app.settings.smoothing.toFixed(3);
+xMode.value = app.settings.xMode;
+logY.checked = app.settings.logY;
+smoothing.addEventListener("input", () => {
+  smoothVal.textContent = Number(smoothing.value).toFixed(3);
+  app.setSettings({ smoothing: Number(smoothing.value) });
+});
+xMode.addEventListener("change", () => app.setSettings({ xMode: xMode.value as any }));
+logY.addEventListener("change", () => app.setSettings({ logY: logY.checked }));
+let filterTimer: number | null = null;
+const debounce = (f: () => void) => {
+  if (filterTimer !== null) clearTimeout(filterTimer);
+  filterTimer = window.setTimeout(f, 150);
+};
+runFilter.addEventListener("input", () => debounce(() => {
+  app.setRunFilter(runFilter.value);
+  runFilter.classList.toggle("invalid", !app.runFilter.valid);
+}));
+tagFilter.addEventListener("input", () => debounce(() => {
+  app.setTagFilter(tagFilter.value);
+  tagFilter.classList.toggle("invalid", !app.tagFilter.valid);
+}));
+
+live.onState((s) => {
+  conn.dataset.state = s;
+  conn.textContent = s === "live" ? "● live" : s === "polling" ? "● polling" : s === "reconnecting" ? "● reconnecting" : "● connecting";
+  conn.title = s === "polling" ? "WebSocket unavailable: polling /api/live/poll" : s;
+});
+
+function renderRuns(): void {
+  const rows = app.allRuns().map((r) => {
+    const cb = h("input", { type: "checkbox", checked: !app.deselected.has(r), onchange: () => app.setRunSelected(r, cb.checked) });
+    return h("label", { class: "run" + (app.runFilter.test(r) ? "" : " filtered"), "data-run": r, title: r }, cb, h("span", { class: "swatch", style: { background: runColor(r) } }), h("span", { class: "run-name" }, r));
+  });
+  runsEl.replaceChildren(...rows);
+  if (!rows.length) runsEl.append(h("div", { class: "muted" }, "no runs yet"));
+}
+
+let current: { def: TabDef; view: View } | null = null;
+
+function renderTabs(): void {
+  const cur = current?.def.id;
+  tabsEl.replaceChildren(
+    ...TABS.map((t) => {
+      const has = t.kinds.some((k) => app.hasKind(k));
+      return h("a", { class: "tab" + (t.id === cur ? " active" : "") + (has ? "" : " empty"), href: `#${t.id}`, "data-tab": t.id }, t.label);
+    }),
+  );
+}
+
+function showTab(id: string): void {
+  const def = TABS.find((t) => t.id === id) || TABS.find((t) => t.kinds.some((k) => app.hasKind(k))) || TABS[0];
+  if (current?.def === def) return;
+  current?.view.destroy();
+  current?.view.el.remove();
+  const view = def.make(app);
+  current = { def, view };
+  main.replaceChildren(view.el);
+  main.dataset.view = def.id;
+  renderTabs();
+}
+
+app.on((c: Change) => {
+  if (c === "categories" || c === "runs") renderRuns();
+  if (c === "categories") {
+    renderTabs();
+    if (!location.hash && current?.def.id === "scalars" && !app.hasKind("scalar")) showTab("");
+  }
+  current?.view.update(c);
+});
+
+window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
+
+async function boot(): Promise<void> {
+  live.start();
+  try {
+    await getJSON("init", { id: params.get("id") || "tsvis-live", trainJobName: params.get("trainJobName") || "live" });
+  } catch {
+    /* --logdir mode serves the only session anyway */
+  }
+  await live.ready(2000);
+  try {
+    await app.refreshCategories();
+  } catch (e) {
+    main.append(h("div", { class: "error" }, `getCategory failed: ${e}`));
+  }
+  renderRuns();
+  showTab(location.hash.slice(1));
+  // Safety net besides `category` messages: re-read categories now and then, and on reconnect.
+  window.setInterval(() => app.refreshCategories().catch(() => undefined), 15000);
+  live.onState((s) => {
+    if (s === "live" || s === "polling") app.refreshCategories().catch(() => undefined);
+  });
+  document.body.dataset.ready = "1";
+}
+
+boot();
