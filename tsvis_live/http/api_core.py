@@ -82,11 +82,28 @@ def categories(conn: Connection) -> dict[str, dict[str, Any]]:
         .having(func.count() > 0))}
     with_layouts = {r for (r,) in conn.execute(
         select(t.runs.c.name).join(t.layouts, t.layouts.c.run_id == t.runs.c.id).distinct())}
+    _drop_sample_only(conn, tags)
     out: dict[str, dict[str, Any]] = {}
     for run in natsorted(tags):
         out[run] = _run_category(tags[run], graph_kinds.get(run, set()), run in with_hparams,
                                  run in with_layouts)
     return out
+
+
+def _drop_sample_only(conn: Connection, tags: dict[str, dict[str, list[str]]]) -> None:
+    """Embedding tags that hold only samples (TS-VIS `add_embedding_sample` before any
+    `add_embedding`) have nothing to project: the panel would fail on them, so hide them."""
+    if not any(kinds.get("embedding") for kinds in tags.values()):
+        return
+    q = (select(t.runs.c.name, t.series.c.tag)
+         .join(t.series, t.series.c.run_id == t.runs.c.id)
+         .join(t.tensors, t.tensors.c.series_id == t.series.c.id)
+         .where(t.series.c.kind == "embedding", func.json_extract(t.tensors.c.meta, "$.sample_only").is_(None))
+         .distinct())
+    with_vectors = {(run, tag) for run, tag in conn.execute(q)}
+    for run, kinds in tags.items():
+        if kinds.get("embedding"):
+            kinds["embedding"] = [tag for tag in kinds["embedding"] if (run, tag) in with_vectors]
 
 
 def _run_category(kinds: dict[str, list[str]], graph_kinds: set[str], hparams: bool,

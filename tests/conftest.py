@@ -1,0 +1,197 @@
+"""Shared fixtures: logdirs written by real writers, and real `tsvis-live` server processes.
+
+- `api_logdir` (session): one run per writer (`torch`, `tbx`, `tb`, `tsvis` when the TS-VIS
+  writer helper exists) plus `special`, which holds NaN/Inf scalars, a long series and a JSON
+  model graph; `api_expected` maps each run to the `writers.Expected` of what was written.
+- `start_server(logdir, data_dir=None, *args)` (function): spawns `python -m tsvis_live.cli`
+  on 127.0.0.1 with a free port, waits until `/api/init` answers, returns a `ServerProcess`;
+  every server it started is terminated at teardown.
+- `server` (session): a server on `api_logdir`; yields its base URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import writers
+
+REPO = Path(__file__).resolve().parent.parent
+WALL0 = writers.WALL0
+LONG_STEPS = 30_000  # points of special/long (crosses the streaming threshold)
+KERAS_MODEL = {
+    "class_name": "Model", "backend": "oneflow",
+    "config": {
+        "name": "net",
+        "layers": [
+            {"name": "input", "class_name": "InputLayer", "config": {}, "inbound_nodes": []},
+            {"name": "conv1", "class_name": "Conv2D", "config": {"filters": 8}, "inbound_nodes": ["input"]},
+            {"name": "relu1", "class_name": "ReLU", "config": {}, "inbound_nodes": ["conv1"]},
+            {"name": "fc", "class_name": "Dense", "config": {"units": 10}, "inbound_nodes": ["relu1"]},
+        ],
+        "input_layers": ["input"], "output_layers": ["fc"],
+    },
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """A running `tsvis-live` process on 127.0.0.1."""
+
+    proc: subprocess.Popen
+    url: str
+    log_path: Path
+    args: list[str] = field(default_factory=list)
+
+    def get(self, path: str, **query: Any) -> httpx.Response:
+        return httpx.get(self.url + path, params=query, timeout=60)
+
+    def json(self, path: str, **query: Any) -> dict[str, Any]:
+        r = self.get(path, **query)
+        assert r.status_code == 200, (path, query, r.status_code, r.text[:500])
+        return r.json()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+
+def spawn_server(logdir: Path | None, data_dir: Path, *args: str, log_dir: Path | None = None,
+                 wait: bool = True, timeout: float = 90) -> ServerProcess:
+    """Start the real CLI on a free port; with `wait`, return once /api/init answers 200."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "tsvis_live.cli", "--port", str(port), "--data-dir", str(data_dir)]
+    if logdir is not None:
+        cmd += ["--logdir", str(logdir)]
+    cmd += list(args)
+    log_path = (log_dir or data_dir) / f"server-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT)
+    server = ServerProcess(proc, f"http://127.0.0.1:{port}", log_path, cmd)
+    if not wait:
+        return server
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()[-3000:]}")
+        try:
+            if httpx.get(server.url + "/api/init", params={"id": "t", "trainJobName": "t"}, timeout=40).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"server did not answer /api/init within {timeout} s:\n{server.log()[-3000:]}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def start(logdir: Path | None, data_dir: Path | None = None, *args: str, **kw: Any) -> ServerProcess:
+        server = spawn_server(logdir, data_dir or tmp_path / "data", *args, log_dir=tmp_path, **kw)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def write_special_logs(logdir: Path) -> writers.Expected:
+    """NaN/Inf values, a long series and a JSON model graph (tensorboardX + a model file)."""
+    import numpy as np
+    from tensorboardX import SummaryWriter
+
+    exp = writers.Expected()
+    w = SummaryWriter(str(logdir), max_queue=100_000, flush_secs=3600)
+    for step, value in enumerate([1.0, float("nan"), float("inf"), float("-inf"), 2.5]):
+        w.add_scalar("odd/values", value, step, walltime=WALL0 + step)
+        exp.scalars.append(("", "odd/values", step, WALL0 + step, value))
+    values = np.sin(np.arange(LONG_STEPS) / 100.0)
+    values[12_345] = 50.0  # a spike the downsampling must keep
+    for step in range(LONG_STEPS):
+        w.add_scalar("long", float(values[step]), step, walltime=WALL0 + step)
+    w.add_text("t10", "layer10", 1, walltime=WALL0 + 1)
+    w.add_text("t2", "layer2", 1, walltime=WALL0 + 1)
+    w.close()
+    (logdir / "model.json").write_text(json.dumps([KERAS_MODEL]))
+    return exp
+
+
+def _write_all(root: Path) -> dict[str, writers.Expected]:
+    expected: dict[str, writers.Expected] = {}
+    for run, name in (("torch", "write_torch_logs"), ("tbx", "write_tbx_logs"),
+                      ("tb", "write_tensorboard_logs"), ("tsvis", "write_tsvis_logs")):
+        fn = getattr(writers, name, None)
+        if fn is not None:
+            (root / run).mkdir(parents=True)
+            expected[run] = fn(root / run)
+    (root / "special").mkdir()
+    expected["special"] = write_special_logs(root / "special")
+    return expected
+
+
+@pytest.fixture(scope="session")
+def api_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, writers.Expected]]:
+    root = tmp_path_factory.mktemp("api") / "logs"
+    root.mkdir()
+    env_before = dict(os.environ)
+    try:
+        expected = _write_all(root)
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    return root, expected
+
+
+@pytest.fixture(scope="session")
+def api_logdir(api_logs) -> Path:
+    return api_logs[0]
+
+
+@pytest.fixture(scope="session")
+def api_expected(api_logs) -> dict[str, writers.Expected]:
+    return api_logs[1]
+
+
+@pytest.fixture(scope="session")
+def server_process(api_logdir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    base = tmp_path_factory.mktemp("server")
+    server = spawn_server(api_logdir, base / "data", log_dir=base)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(server_process: ServerProcess) -> str:
+    """Base URL of a real server on `api_logdir`."""
+    return server_process.url
