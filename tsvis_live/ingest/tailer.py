@@ -35,10 +35,11 @@ class Span:
     batch: Batch
     replace: bool
     bytes_read: int
+    status_changed: bool = False
 
     @property
     def changed(self) -> bool:
-        return self.replace or self.bytes_read > 0 or not self.batch.is_empty()
+        return self.replace or self.bytes_read > 0 or self.status_changed or not self.batch.is_empty()
 
 
 def _identity(path: Path) -> tuple[os.stat_result, bytes] | None:
@@ -151,7 +152,8 @@ class Tailer:
         nxt.offset = end
         nxt.events += batch.events
         nxt.skipped += batch.skipped
-        return Span(nxt, batch, replace=replaced, bytes_read=end - state.offset)
+        return Span(nxt, batch, replace=replaced, bytes_read=end - state.offset,
+                    status_changed=nxt.status != state.status)
 
     @staticmethod
     def _read_window(path: Path, offset: int, window: int) -> bytes:

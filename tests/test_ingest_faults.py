@@ -1,0 +1,158 @@
+"""Incremental ingest under bad input: every fault loses only what it must and nothing else."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.eventfiles import scalar_event, scalar_records, write_scalars
+from tsvis_live.formats.tfrecord import encode_record
+from tsvis_live.ingest.ingester import Ingester
+from tsvis_live.store import reader
+from tsvis_live.store.database import Database
+
+NAME = "events.out.tfevents.1700000000.host"
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    database = Database(tmp_path / "session.sqlite")
+    yield database
+    database.close()
+
+
+def steps_of(db: Database, run: str = ".", tag: str = "loss") -> list[int]:
+    return db.read_sync(lambda c: reader.scalar_series(c, run, tag)).steps.tolist()
+
+
+def file_row(db: Database, path: str) -> dict:
+    return next(f for f in db.read_sync(reader.files) if f["path"] == path)
+
+
+def test_truncated_tail_waits_then_completes(tmp_path: Path, db: Database) -> None:
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    records = scalar_records("loss", range(10))
+    blob = b"".join(records)
+    cut = len(blob) - len(records[-1]) // 2  # half of the last record
+    (logdir / NAME).write_bytes(blob[:cut])
+    ing = Ingester(db, logdir)
+    ing.pass_once()
+    assert steps_of(db) == list(range(9))
+    assert file_row(db, NAME)["offset"] == len(blob) - len(records[-1])
+    with open(logdir / NAME, "ab") as fh:
+        fh.write(blob[cut:])
+    ing.pass_once()
+    assert steps_of(db) == list(range(10))
+    assert file_row(db, NAME)["skipped"] == 0
+
+
+def test_corrupt_data_crc_skips_one_record(tmp_path: Path, db: Database) -> None:
+    logdir = tmp_path / "logs"
+    records = write_scalars(logdir / NAME, "loss", range(10))
+    blob = bytearray((logdir / NAME).read_bytes())
+    start = sum(len(r) for r in records[:5])  # record of step 4
+    blob[start + len(records[5]) - 1] ^= 0xFF  # its data CRC
+    (logdir / NAME).write_bytes(bytes(blob))
+    Ingester(db, logdir).pass_once()
+    assert steps_of(db) == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+    assert file_row(db, NAME)["skipped"] == 1
+    assert file_row(db, NAME)["status"] == "ok"
+
+
+def test_corrupt_length_marks_file_and_keeps_the_rest(tmp_path: Path, db: Database) -> None:
+    logdir = tmp_path / "logs"
+    records = write_scalars(logdir / NAME, "loss", range(10))
+    write_scalars(logdir / "other" / NAME, "loss", range(3))
+    blob = bytearray((logdir / NAME).read_bytes())
+    start = sum(len(r) for r in records[:7])  # record of step 6
+    blob[start] ^= 0x01  # its length
+    (logdir / NAME).write_bytes(bytes(blob))
+    Ingester(db, logdir).pass_once()
+    assert steps_of(db) == list(range(6))
+    row = file_row(db, NAME)
+    assert row["status"] == "broken" and "length checksum" in row["error"]
+    assert steps_of(db, "other") == [0, 1, 2]
+
+
+def test_garbage_and_empty_files_never_crash(tmp_path: Path, db: Database) -> None:
+    logdir = tmp_path / "logs"
+    write_scalars(logdir / "good" / NAME, "loss", range(4))
+    (logdir / "junk").mkdir()
+    (logdir / "junk" / NAME).write_bytes(np.random.default_rng(0).bytes(100_000))
+    (logdir / "empty").mkdir()
+    (logdir / "empty" / NAME).write_bytes(b"")
+    # a garbage record with valid framing: the CRCs pass, the payload is not an Event
+    (logdir / "framed").mkdir()
+    (logdir / "framed" / NAME).write_bytes(encode_record(b"\xff" * 50) + encode_record(scalar_event("loss", 7, 1.0)))
+    Ingester(db, logdir).pass_once()
+    assert steps_of(db, "good") == [0, 1, 2, 3]
+    assert steps_of(db, "framed") == [7]
+    assert file_row(db, "framed/" + NAME)["skipped"] == 1
+    assert file_row(db, "junk/" + NAME)["status"] == "broken"
+
+
+def test_replaced_by_shorter_file_replaces_its_points(tmp_path: Path, db: Database) -> None:
+    logdir = tmp_path / "logs"
+    write_scalars(logdir / NAME, "loss", range(100))
+    ing = Ingester(db, logdir)
+    ing.pass_once()
+    assert len(steps_of(db)) == 100
+    tmp = logdir / (NAME + ".tmp")
+    write_scalars(tmp, "loss", range(5), value=lambda s: -float(s))
+    os.replace(tmp, logdir / NAME)
+    ing.pass_once()
+    series = db.read_sync(lambda c: reader.scalar_series(c, ".", "loss"))
+    assert series.steps.tolist() == [0, 1, 2, 3, 4]
+    assert series.values.tolist() == [-0.0, -1.0, -2.0, -3.0, -4.0]
+
+
+def test_truncated_in_place_is_detected(tmp_path: Path, db: Database) -> None:
+    logdir = tmp_path / "logs"
+    records = write_scalars(logdir / NAME, "loss", range(50))
+    ing = Ingester(db, logdir)
+    ing.pass_once()
+    with open(logdir / NAME, "r+b") as fh:  # same inode, fewer bytes
+        fh.truncate(sum(len(r) for r in records[:11]))
+    ing.pass_once()
+    assert steps_of(db) == list(range(10))
+
+
+def test_logdir_that_disappears_keeps_the_session(tmp_path: Path, db: Database) -> None:
+    logdir = tmp_path / "logs"
+    write_scalars(logdir / NAME, "loss", range(20))
+    ing = Ingester(db, logdir)
+    ing.pass_once()
+    shutil.rmtree(logdir)
+    progress = ing.pass_once()
+    assert progress.files_total == 0
+    assert steps_of(db) == list(range(20))
+
+
+def test_second_pass_reads_nothing(tmp_path: Path, db: Database) -> None:
+    logdir = tmp_path / "logs"
+    write_scalars(logdir / NAME, "loss", range(1000))
+    first = Ingester(db, logdir).pass_once()
+    assert first.events == 1001 and first.bytes_done == (logdir / NAME).stat().st_size
+    again = Ingester(db, logdir).pass_once()  # a new ingester, as after a restart
+    assert again.bytes_done == 0 and again.events == 0
+    assert len(steps_of(db)) == 1000
+
+
+def test_steps_that_go_back_show_the_resumed_run(tmp_path: Path, db: Database) -> None:
+    logdir = tmp_path / "logs"
+    path = logdir / NAME
+    records = scalar_records("loss", range(10))
+    resumed = [encode_record(scalar_event("loss", s, 100.0 + s)) for s in range(5, 8)]
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"".join(records + resumed))
+    Ingester(db, logdir).pass_once()
+    raw = db.read_sync(lambda c: reader.scalar_series(c, ".", "loss"))
+    assert len(raw) == 13  # every point is kept
+    vis = raw.visible()
+    assert vis.steps.tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert vis.values.tolist()[5:] == [105.0, 106.0, 107.0]
