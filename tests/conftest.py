@@ -195,3 +195,22 @@ def server_process(api_logdir: Path, tmp_path_factory: pytest.TempPathFactory) -
 def server(server_process: ServerProcess) -> str:
     """Base URL of a real server on `api_logdir`."""
     return server_process.url
+
+
+def full_run(writer_run: str, sub: str) -> str:
+    """The API's run name of an `Expected` entry (its run is relative to the writer's dir)."""
+    return f"{writer_run}/{sub}" if sub else writer_run
+
+
+@pytest.fixture(scope="session")
+def api(server: str) -> Callable[..., Any]:
+    """`api(path, **query)` -> the `data` of a 200 envelope (asserting both)."""
+
+    def call(path: str, **query: Any) -> Any:
+        r = httpx.get(server + path, params=query, timeout=120)
+        assert r.status_code == 200, (path, query, r.status_code, r.text[:500])
+        body = r.json()
+        assert body["code"] == 200 and body["msg"] == "ok", body
+        return body["data"]
+
+    return call

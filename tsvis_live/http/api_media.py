@@ -24,12 +24,11 @@ from tsvis_live.store import reader
 from tsvis_live.store.codec import sniff_mime
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-_DEFAULT_MIME = {"image": "image/png", "audio": "audio/wav", "text": "application/json"}
 
 
 def mime_of(data: bytes, kind: str) -> str:
-    mime = sniff_mime(data)
-    return _DEFAULT_MIME.get(kind, mime) if mime == "application/octet-stream" else mime
+    """The sniffed type; bytes of no known format stay application/octet-stream."""
+    return "application/json; charset=utf-8" if kind == "text" else sniff_mime(data)
 
 
 def _entry(kind: str, e: reader.MediaEntry) -> dict[str, Any]:
@@ -39,7 +38,7 @@ def _entry(kind: str, e: reader.MediaEntry) -> dict[str, Any]:
         out["height"] = e.meta.get("height", 0)
     elif kind == "audio":
         out["label"] = e.meta.get("label", "")
-        out["contentType"] = e.mime if e.mime != "application/octet-stream" else "audio/wav"
+        out["contentType"] = e.mime
         if "sample_rate" in e.meta:
             out["sample_rate"] = e.meta["sample_rate"]
     out["index"] = e.index
@@ -108,8 +107,6 @@ async def blob(request: Request) -> Response:
     match = request.headers.get("if-none-match")
     if match and (match.strip() == "*" or etag in [m.strip() for m in match.split(",")]):
         return Response(status_code=304, headers=headers)
-    if kind == "text":
-        mime = "application/json; charset=utf-8"
     return Response(data, media_type=mime, headers=headers)
 
 
