@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.procs import PYTHON, ProcResult, dir_bytes, median, run_measured
+from bench.procs import PYTHON, ProcResult, dir_bytes, median, run_measured, wait_quiet
 
 REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = Path(__file__).resolve().parent / "out"
@@ -39,6 +39,7 @@ class IngestRun:
     events_per_s: float  # events / wall (end to end)
     events_per_s_own: float | None  # events / the CLI's own "seconds"
     second: dict = field(default_factory=dict)  # the unchanged-logdir re-run
+    busy_before: float | None = None  # fraction of the machine busy just before (shared box)
 
 
 class IngestUnavailable(RuntimeError):
@@ -85,11 +86,14 @@ def measure_ingest(logdir: Path, repeats: int, log=print) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     runs: list[IngestRun] = []
     for i in range(repeats):
+        busy = wait_quiet()
         run = measure_once(logdir, work, second_run=True)
+        run.busy_before = round(busy, 2)
         sec = run.second
         log(f"[ingest] #{i + 1}: {run.wall_s:.2f} s wall, {run.events_per_s:,.0f} events/s, "
             f"peak {run.peak_rss_mb:.0f} MB, db {run.db_bytes / 1e6:.1f} MB; "
-            f"re-run {sec.get('wall_s', float('nan')):.2f} s, events {sec.get('summary', {}).get('events')}")
+            f"re-run {sec.get('wall_s', float('nan')):.2f} s, events {sec.get('summary', {}).get('events')} "
+            f"(machine busy before: {busy:.0%})")
         runs.append(run)
     s0 = runs[0].summary
     seconds = [r.second for r in runs if r.second]
@@ -107,6 +111,8 @@ def measure_ingest(logdir: Path, repeats: int, log=print) -> dict:
         "peak_rss_mb": median([r.peak_rss_mb for r in runs]),
         "db_bytes": median([r.db_bytes for r in runs]),
         "wall_s_all": [round(r.wall_s, 3) for r in runs],
+        "wall_s_min": min(r.wall_s for r in runs),
+        "busy_before": [r.busy_before for r in runs],
         "second_run": {
             "wall_s": median([s["wall_s"] for s in seconds]) if seconds else None,
             "events": [s["summary"].get("events") for s in seconds],

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.procs import PYTHON, median, run_measured
+from bench.procs import PYTHON, median, run_measured, wait_quiet
 
 FINISHED_RE = re.compile(r"Finished load cycle \(([\d.]+)(ns|µs|us|ms|s)\)")
 UNITS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -136,6 +136,8 @@ def summarize(runs: list[PeerRun]) -> dict:
         "events": first.events,
         "events_per_s": median(eps) if eps else None,
         "load_s_all": [round(r.load_s, 3) for r in runs],
+        "load_s_min": min(r.load_s for r in runs),
+        "busy_before": [r.extra.get("busy_before") for r in runs],
         "extra": first.extra,
         "raw": [asdict(r) for r in runs],
     }
@@ -146,9 +148,11 @@ def measure_peers(logdir: Path, repeats: int, expected_events: int | None,
     out: dict[str, dict] = {}
     tb_runs = []
     for i in range(tb_repeats if tb_repeats is not None else repeats):
+        busy = wait_quiet()
         run = measure_tb_python(logdir)
+        run.extra["busy_before"] = round(busy, 2)
         log(f"[peers] tensorboard-python #{i + 1}: {run.load_s:.2f} s, {run.events:,} events, "
-            f"{run.peak_rss_mb:.0f} MB")
+            f"{run.peak_rss_mb:.0f} MB, cpu {run.cpu_s:.1f} s (machine busy before: {busy:.0%})")
         tb_runs.append(run)
     if tb_runs:
         out["tensorboard-python"] = summarize(tb_runs)
@@ -156,9 +160,11 @@ def measure_peers(logdir: Path, repeats: int, expected_events: int | None,
     for checksum in (False, True):
         runs = []
         for i in range(repeats):
+            busy = wait_quiet()
             run = measure_rust(logdir, checksum=checksum, expected_events=expected_events)
+            run.extra["busy_before"] = round(busy, 2)
             log(f"[peers] {run.name} #{i + 1}: {run.load_s:.3f} s, {run.peak_rss_mb:.0f} MB, "
-                f"cpu {run.cpu_s:.2f} s")
+                f"cpu {run.cpu_s:.2f} s (machine busy before: {busy:.0%})")
             runs.append(run)
         out[runs[0].name] = summarize(runs)
     return out

@@ -165,3 +165,27 @@ def warm_cache(path: str | Path) -> int:
                 while chunk := f.read(1 << 22):
                     total += len(chunk)
     return total
+
+
+def _cpu_times() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        parts = [int(x) for x in f.readline().split()[1:]]
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)
+    return sum(parts) - idle, sum(parts)
+
+
+def cpu_busy(interval: float = 0.5) -> float:
+    """Fraction of all cores busy over `interval` seconds (other sessions share this machine)."""
+    b0, t0 = _cpu_times()
+    time.sleep(interval)
+    b1, t1 = _cpu_times()
+    return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def wait_quiet(threshold: float = 0.2, max_wait: float = 90.0) -> float:
+    """Wait (at most `max_wait` s) until the machine is mostly idle; return the last busy fraction."""
+    deadline = time.perf_counter() + max_wait
+    busy = cpu_busy()
+    while busy > threshold and time.perf_counter() < deadline:
+        busy = cpu_busy(1.0)
+    return busy
