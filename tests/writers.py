@@ -48,6 +48,10 @@ class Expected:
     layouts: list[tuple[str, dict]] = field(default_factory=list)
     side_files: list[str] = field(default_factory=list)  # paths relative to the logdir
 
+    def blob(self, kind: str, tag: str, step: int, data: bytes, meta: dict, index: int = 0) -> None:
+        """A blob in the logdir itself at wall time WALL0 + step."""
+        self.blobs.append(("", kind, tag, step, WALL0 + step, index, data, meta))
+
 
 def decode_logdir(logdir: str | Path) -> dict[str, Batch]:
     """Decode every event file under `logdir` into one Batch per run (one decoder per file)."""
@@ -67,6 +71,13 @@ def decode_logdir(logdir: str | Path) -> dict[str, Batch]:
 
 def _rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def _float_tensor(tensor: Any) -> np.ndarray:
+    """A writer's float_val TensorProto (torch's or tensorboardX's own class) as an array."""
+    return np.asarray(tensor.float_val, np.float32).reshape(
+        [d.size for d in tensor.tensor_shape.dim]
+    )
 
 
 def write_torch_logs(logdir: str | Path) -> Expected:
@@ -92,71 +103,28 @@ def write_torch_logs(logdir: str | Path) -> Expected:
         exp.scalars += [("grp_a", "grp", step, wall, step), ("grp_b", "grp", step, wall, -step)]
         values = rng.normal(size=500) * (step + 1)
         w.add_histogram("weights", values, step, walltime=wall)
-        exp.histograms.append(
-            (
-                "",
-                "weights",
-                step,
-                wall,
-                ts.histogram("weights", values, w.default_bins).value[0].histo,
-            )
-        )
+        histo = ts.histogram("weights", values, w.default_bins).value[0].histo
+        exp.histograms.append(("", "weights", step, wall, histo))
     img = torch.from_numpy(rng.random((3, 8, 6)).astype(np.float32))
     w.add_image("img", img, 2, walltime=WALL0 + 2)
     png = ts.image("img", img, dataformats="CHW").value[0].image
-    exp.blobs.append(
-        ("", "image", "img", 2, WALL0 + 2, 0, png.encoded_image_string, {"width": 6, "height": 8})
-    )
+    exp.blob("image", "img", 2, png.encoded_image_string, {"width": 6, "height": 8})
     imgs = torch.from_numpy(rng.random((4, 3, 5, 5)).astype(np.float32))
     w.add_images("imgs", imgs, 2, walltime=WALL0 + 2)
     grid = ts.image("imgs", imgs, dataformats="NCHW").value[0].image
-    exp.blobs.append(
-        (
-            "",
-            "image",
-            "imgs",
-            2,
-            WALL0 + 2,
-            0,
-            grid.encoded_image_string,
-            {"width": grid.width, "height": grid.height},
-        )
-    )
+    exp.blob("image", "imgs", 2, grid.encoded_image_string, {"width": 20, "height": 5})
     snd = torch.from_numpy(np.sin(np.arange(800) / 10).astype(np.float32)).reshape(1, -1)
     w.add_audio("snd", snd, 1, sample_rate=8000, walltime=WALL0 + 1)
     wav = ts.audio("snd", snd, sample_rate=8000).value[0].audio
-    exp.blobs.append(
-        (
-            "",
-            "audio",
-            "snd",
-            1,
-            WALL0 + 1,
-            0,
-            wav.encoded_audio_string,
-            {"sample_rate": 8000.0, "content_type": "audio/wav"},
-        )
-    )
+    meta = {"sample_rate": 8000.0, "content_type": "audio/wav"}
+    exp.blob("audio", "snd", 1, wav.encoded_audio_string, meta)
     w.add_text("note", "hello ✓ *markdown*", 1, walltime=WALL0 + 1)
-    exp.blobs.append(
-        (
-            "",
-            "text",
-            "note/text_summary",
-            1,
-            WALL0 + 1,
-            0,
-            '["hello ✓ *markdown*"]'.encode(),
-            {"shape": [1]},
-        )
-    )
+    exp.blob("text", "note/text_summary", 1, '["hello ✓ *markdown*"]'.encode(), {"shape": [1]})
     labels = rng.integers(0, 2, 50)
     preds = rng.random(50)
     w.add_pr_curve("pr", labels, preds, 1, num_thresholds=11, walltime=WALL0 + 1)
     pr = ts.pr_curve("pr", labels, preds, num_thresholds=11).value[0].tensor
-    pr_value = np.asarray(pr.float_val, dtype=np.float32).reshape(
-        [d.size for d in pr.tensor_shape.dim]
-    )
+    pr_value = _float_tensor(pr)
     exp.tensors.append(("", "pr_curve", "pr", 1, WALL0 + 1, pr_value, {}, {}))
     layout = {
         "Losses": {
@@ -168,13 +136,9 @@ def write_torch_logs(logdir: str | Path) -> Expected:
     layout_pb = ts.custom_scalars(layout).value[0].tensor.string_val[0]
     from tensorboard.plugins.custom_scalar import layout_pb2
 
+    layout_msg = layout_pb2.Layout.FromString(layout_pb)
     exp.layouts.append(
-        (
-            "",
-            json_format.MessageToDict(
-                layout_pb2.Layout.FromString(layout_pb), preserving_proto_field_name=True
-            ),
-        )
+        ("", json_format.MessageToDict(layout_msg, preserving_proto_field_name=True))
     )
     hp = {"lr": 0.01, "bs": 32, "opt": "adam", "nesterov": True}
     w.add_hparams(hp, {"hp/acc": 0.75}, run_name="hp", global_step=5)
@@ -212,17 +176,13 @@ def write_tbx_logs(logdir: str | Path) -> Expected:
     img = rng.random((3, 4, 7)).astype(np.float32)
     w.add_image("pic", img, 1, walltime=WALL0 + 1)
     enc = xs.image("pic", img).value[0].image
-    exp.blobs.append(
-        ("", "image", "pic", 1, WALL0 + 1, 0, enc.encoded_image_string, {"width": 7, "height": 4})
-    )
+    exp.blob("image", "pic", 1, enc.encoded_image_string, {"width": 7, "height": 4})
     w.add_text("t", "tbx text", 2, walltime=WALL0 + 2)
-    exp.blobs.append(("", "text", "t/text_summary", 2, WALL0 + 2, 0, b'["tbx text"]', {}))
+    exp.blob("text", "t/text_summary", 2, b'["tbx text"]', {})
     labels, preds = rng.integers(0, 2, 40), rng.random(40)
     w.add_pr_curve("prc", labels, preds, 2, num_thresholds=9, walltime=WALL0 + 2)
     pr = xs.pr_curve("prc", labels, preds, num_thresholds=9).value[0].tensor
-    pr_value = np.asarray(pr.float_val, dtype=np.float32).reshape(
-        [d.size for d in pr.tensor_shape.dim]
-    )
+    pr_value = _float_tensor(pr)
     exp.tensors.append(("", "pr_curve", "prc", 2, WALL0 + 2, pr_value, {}, {}))
     w.add_hparams({"depth": 3, "act": "relu"}, {"m/acc": 0.5}, name="trial", global_step=1)
     exp.hparams.append(("trial", HparamsRecord("default", {}, {"m/acc": None})))
@@ -247,6 +207,7 @@ def write_tensorboard_logs(logdir: str | Path) -> Expected:
     from tensorboard.util import tensor_util
 
     rng, exp, logdir = _rng(), Expected(), str(logdir)
+    Value, make_tensor = summary_pb2.Summary.Value, tensor_util.make_tensor_proto
     w = Writer(os.path.join(logdir, "numpy"))
     for step in range(4):
         w.add_scalar("tb/score", step * 0.25 + 1, step, wall_time=WALL0 + step)
@@ -268,9 +229,7 @@ def write_tensorboard_logs(logdir: str | Path) -> Expected:
         exp.histograms.append(
             ("", "th", step, WALL0 + step, tensor_util.make_ndarray(value.tensor))
         )
-        count = summary_pb2.Summary.Value(
-            tag="count", tensor=tensor_util.make_tensor_proto(np.int64(step * 7))
-        )
+        count = Value(tag="count", tensor=make_tensor(np.int64(step * 7)))
         emit(step, count)  # no plugin, rank-0 integer tensor: a scalar
         exp.scalars.append(("", "count", step, WALL0 + step, step * 7.0))
         raw = summary_pb2.Summary.Value(tag="raw64")
@@ -280,33 +239,23 @@ def write_tensorboard_logs(logdir: str | Path) -> Expected:
         exp.scalars.append(("", "raw64", step, WALL0 + step, step / 7))
     texts = np.array([["a", "b"], ["ç", "d"]])
     emit(1, text_summary.text_pb("grid", texts).value[0])
-    exp.blobs.append(
-        ("", "text", "grid", 1, WALL0 + 1, 0, '["a", "b", "ç", "d"]'.encode(), {"shape": [2, 2]})
-    )
+    exp.blob("text", "grid", 1, '["a", "b", "ç", "d"]'.encode(), {"shape": [2, 2]})
     pngs = [bytes([137, 80, 78, 71, i]) * 3 for i in range(2)]  # opaque blobs: bytes only
-    images = summary_pb2.Summary.Value(
-        tag="timg", metadata=image_md.create_summary_metadata("", "")
-    )
-    images.tensor.CopyFrom(
-        tensor_util.make_tensor_proto(np.array([b"6", b"4", *pngs], dtype=object))
-    )
+    images = Value(tag="timg", metadata=image_md.create_summary_metadata("", ""))
+    images.tensor.CopyFrom(make_tensor(np.array([b"6", b"4", *pngs], dtype=object)))
     emit(2, images)
     for i, png in enumerate(pngs):
-        exp.blobs.append(("", "image", "timg", 2, WALL0 + 2, i, png, {"width": 6, "height": 4}))
+        exp.blob("image", "timg", 2, png, {"width": 6, "height": 4}, index=i)
     wav = (
         b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00"
         + b"\x00" * 20
     )
-    audio = summary_pb2.Summary.Value(
-        tag="tsnd", metadata=audio_md.create_summary_metadata("", "", 1)
-    )
-    audio.tensor.CopyFrom(
-        tensor_util.make_tensor_proto(np.array([[wav, b"first"], [wav, b"second"]], dtype=object))
-    )
+    audio = Value(tag="tsnd", metadata=audio_md.create_summary_metadata("", "", 1))
+    audio.tensor.CopyFrom(make_tensor(np.array([[wav, b"first"], [wav, b"second"]], dtype=object)))
     emit(3, audio)
     for i, label in enumerate(("first", "second")):
         meta = {"label": label, "sample_rate": 8000, "content_type": "audio/wav"}
-        exp.blobs.append(("", "audio", "tsnd", 3, WALL0 + 3, i, wav, meta))
+        exp.blob("audio", "tsnd", 3, wav, meta, index=i)
     curve = rng.random((6, 5)).astype(np.float32)  # raw_data_pb needs TF: same value by hand
     pr = summary_pb2.Summary.Value(tag="tpr", metadata=pr_md.create_summary_metadata("", "", 5))
     pr.tensor.CopyFrom(tensor_util.make_tensor_proto(curve))
