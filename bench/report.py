@@ -142,12 +142,26 @@ def api_md(res: dict) -> str:
 
 def live_md(res: dict) -> str:
     live = res.get("live") or {}
+    peers = ("Peers: TensorBoard shows a new point after up to 5 s (reload interval) + 30 s "
+             "(frontend poll, its minimum); TS-VIS re-reads every 2 s.")
     if not live or live.get("error"):
         why = f" ({live['error']})" if live.get("error") else ""
-        return (f"Live benchmarks (issue 4): **{NOT_MEASURED}**{why}. Peers for reference: "
-                "TensorBoard shows a point after up to 5 s reload + 30 s frontend poll; TS-VIS re-reads every 2 s.")
-    rows = [[k, v] for k, v in live.items()]
-    return _table(["measure", "value"], rows)
+        return f"Live benchmarks (issue 4): **{NOT_MEASURED}**{why}. {peers}"
+    rows = []
+    for name, target in (("latency", "p50 <= 50 ms, p99 <= 250 ms"), ("fanout", "nothing dropped for clients that keep up")):
+        r = live.get(name)
+        label = {"latency": "flush-to-receipt latency, 1 client, 1000 points/s",
+                 "fanout": "fan-out, clients x 10 series, 2000 points/s"}[name]
+        if not r or "error" in r:
+            rows.append([label, f"**{NOT_MEASURED}**" + (f" ({r['error'][:120]})" if r else ""), target])
+            continue
+        if name == "fanout":
+            label = f"fan-out, {r['clients']} clients x {r['series_per_client']} series, {r['rate']:.0f} points/s"
+        rows.append([label,
+                     f"p50 {r['p50_ms']:.1f} ms, p90 {r['p90_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.0f} ms; "
+                     f"{r['points']:,} deliveries, missing {r['missing']}, duplicated {r['duplicates']}, resyncs {r['resyncs']}; "
+                     f"server RSS {r['server_rss_mb']:.0f} MB (peak {r['server_peak_rss_mb']:.0f} MB)", target])
+    return _table(["measure", "tsvis-live", "target"], rows) + "\n\n" + peers
 
 
 def render(res: dict) -> str:

@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tb-repeats", type=int, default=None, help="repeats of the slow TensorBoard Python loader")
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--skip-api", action="store_true")
+    ap.add_argument("--skip-live", action="store_true")
     ap.add_argument("--no-docs", action="store_true")
     args = ap.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 3)
@@ -62,6 +63,14 @@ def main(argv: list[str] | None = None) -> None:
         else:
             res["api"] = api_bench.measure_api(logdir, quick=args.quick, repeats=repeats,
                                                peers=res.get("peers", {}), log=log)
+
+    if not args.skip_live:
+        from bench import api_bench, live_bench
+
+        if api_bench.server_available():
+            res["live"] = live_bench.measure_live(args.quick, log=log)
+        else:
+            res["live"] = {"error": "the server (tsvis_live.http.app) does not exist yet"}
 
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / ("results-quick.json" if args.quick else "results.json")

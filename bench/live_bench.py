@@ -1,0 +1,211 @@
+"""Live push benchmarks of a real `tsvis-live` server (issue 4).
+
+A writer process appends scalar events to a new run of an initially empty logdir at a fixed
+rate, flushing every `flush_ms`, and records when each point was flushed. WebSocket clients
+(the `websockets` package, in this process) subscribed beforehand record when each point
+arrives. Latency = arrival - flush (same machine clock). Every point must arrive exactly once.
+
+- latency: 1 client, 1 series, 1000 points/s.
+- fan-out: 200 clients x 10 series each, 2000 points/s in total (200/s per series); p99
+  latency, server peak RSS, points missing/duplicated, resyncs (slow-client drops).
+Clients and server share the 2 cores, so client-side parsing is part of what is measured.
+
+    python -m bench.live_bench [--quick] [--only latency|fanout]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from bench.procs import PYTHON
+from bench.server import REPO, Server
+
+OUT = Path(__file__).resolve().parent / "out"
+RUN = "live"
+
+
+# -- the writer (its own process) ------------------------------------------------------------
+def writer_main(logdir: str, rate: float, tags: int, seconds: float, flush_ms: float, out: str) -> None:
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    from tsvis_live.formats.tfrecord import encode_record
+
+    run_dir = Path(logdir, RUN)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    f = open(run_dir / f"events.out.tfevents.{int(now)}.benchwriter.1.0", "wb")  # noqa: SIM115
+    f.write(encode_record(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString()))
+    f.flush()
+    names = [f"live/t{j:02d}" for j in range(tags)]
+    total = int(rate * seconds)
+    flushes: list[tuple[int, int, float]] = []  # (first point index, end index, flush time)
+    start = time.perf_counter()
+    i = 0
+    while i < total:
+        due = min(total, int((time.perf_counter() - start) * rate) + 1)
+        first = i
+        chunks = []
+        while i < due:
+            step, tag = divmod(i, tags)
+            v = summary_pb2.Summary.Value(tag=names[tag], simple_value=float(step))
+            ev = event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[v]))
+            chunks.append(encode_record(ev.SerializeToString()))
+            i += 1
+        if chunks:
+            f.write(b"".join(chunks))
+            f.flush()
+            flushes.append((first, i, time.time()))
+        next_tick = start + len(flushes) * flush_ms / 1000
+        time.sleep(max(0.0, next_tick - time.perf_counter()))
+    f.close()
+    Path(out).write_text(json.dumps({"tags": names, "total": total, "flushes": flushes,
+                                     "seconds": time.perf_counter() - start}))
+
+
+# -- the clients -----------------------------------------------------------------------------
+async def client(port: int, tags: list[str], got: dict, stats: dict, stop: asyncio.Event,
+                 ready: asyncio.Event, n_ready: list[int], n_clients: int) -> None:
+    import websockets
+
+    uri = f"ws://127.0.0.1:{port}/ws"
+    async with websockets.connect(uri, max_size=None, ping_interval=None) as ws:
+        for tag in tags:
+            await ws.send(json.dumps({"op": "subscribe", "kind": "scalar", "run": RUN, "tag": tag}))
+        n_ready[0] += 1
+        if n_ready[0] == n_clients:
+            ready.set()
+        while not stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+            except asyncio.TimeoutError:
+                continue
+            t = time.time()
+            msg = json.loads(raw)
+            kind = msg.get("type")
+            if kind == "points" and msg.get("kind") == "scalar":
+                arr = got[msg["tag"]]
+                for p in msg["points"]:
+                    arr.append((int(p[1]), t))
+            elif kind in ("resync", "error"):
+                stats[kind] += 1
+
+
+def latencies(flush_info: dict, received: list[dict]) -> dict:
+    tags, flushes = flush_info["tags"], flush_info["flushes"]
+    k = len(tags)
+    flush_t: dict[tuple[str, int], float] = {}
+    for first, end, t in flushes:
+        for i in range(first, end):
+            step, tag = divmod(i, k)
+            flush_t[(tags[tag], step)] = t
+    expected_by_tag: dict[str, set[int]] = defaultdict(set)
+    for tg, st in flush_t:
+        expected_by_tag[tg].add(st)
+    lat, missing, dup = [], 0, 0
+    for got in received:
+        for tag in got:
+            steps = [s for s, _ in got[tag]]
+            dup += len(steps) - len(set(steps))
+        for tag in tags:
+            expected = expected_by_tag[tag]
+            seen = {s: t for s, t in got.get(tag, [])}
+            missing += len(expected - seen.keys())
+            lat.extend(seen[s] - flush_t[(tag, s)] for s in expected & seen.keys())
+    lat.sort()
+    q = (lambda f: lat[min(len(lat) - 1, int(f * (len(lat) - 1)))] * 1000) if lat else (lambda f: float("nan"))
+    return {"points": len(lat), "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": q(1.0),
+            "missing": missing, "duplicates": dup}
+
+
+async def _scenario(server: Server, logdir: Path, clients: int, tags: int, rate: float,
+                    seconds: float, flush_ms: float, log) -> dict:
+    names = [f"live/t{j:02d}" for j in range(tags)]
+    stop, ready = asyncio.Event(), asyncio.Event()
+    received = [defaultdict(list) for _ in range(clients)]
+    stats: dict = defaultdict(int)
+    n_ready = [0]
+    tasks = [asyncio.create_task(client(server.port, names, received[c], stats, stop, ready, n_ready, clients))
+             for c in range(clients)]
+    await asyncio.wait_for(ready.wait(), timeout=120)
+    await asyncio.sleep(0.5)
+    out = Path(tempfile.mktemp(suffix=".json", dir=OUT / "tmp"))
+    rss_before = server.rss_mb()
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON, "-m", "bench.live_bench", "--writer", str(logdir), str(rate), str(tags), str(seconds),
+        str(flush_ms), str(out), cwd=str(REPO))
+    await proc.wait()
+    flush_info = json.loads(out.read_text())
+    out.unlink()
+    expected = flush_info["total"] * clients
+    deadline = time.perf_counter() + 15
+    while time.perf_counter() < deadline:
+        have = sum(len(v) for got in received for v in got.values())
+        if have >= expected:
+            break
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    res = latencies(flush_info, [dict(g) for g in received])
+    res.update(clients=clients, series_per_client=tags, rate=rate, seconds=seconds, flush_ms=flush_ms,
+               resyncs=stats["resync"], errors=stats["error"], server_rss_before_mb=rss_before,
+               server_peak_rss_mb=server.rss_mb("VmHWM"), server_rss_mb=server.rss_mb())
+    log(f"[live] {clients} client(s) x {tags} series at {rate:.0f} points/s: p50 {res['p50_ms']:.1f} ms, "
+        f"p99 {res['p99_ms']:.1f} ms, missing {res['missing']}, dup {res['duplicates']}, resyncs "
+        f"{res['resyncs']}, server RSS {res['server_rss_mb']:.0f} MB (peak {res['server_peak_rss_mb']:.0f})")
+    return res
+
+
+def run_scenario(clients: int, tags: int, rate: float, seconds: float, flush_ms: float = 10.0, log=print) -> dict:
+    (OUT / "tmp").mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="live-", dir=OUT / "tmp"))
+    logdir, data = work / "logdir", work / "data"
+    logdir.mkdir()
+    try:
+        with Server(logdir, data) as s:
+            s.wait_until(lambda s: s.get("/api/init", id="bench", trainJobName="bench")[0] == 200, timeout=120)
+            return asyncio.run(_scenario(s, logdir, clients, tags, rate, seconds, flush_ms, log))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure_live(quick: bool, log=print, only: str | None = None) -> dict:
+    res: dict = {}
+    seconds = 5.0 if quick else 20.0
+    plans = {
+        "latency": dict(clients=1, tags=1, rate=1000.0, seconds=seconds),
+        "fanout": dict(clients=20 if quick else 200, tags=10, rate=2000.0, seconds=seconds / 2),
+    }
+    for name, plan in plans.items():
+        if only and name != only:
+            continue
+        try:
+            res[name] = run_scenario(**plan, log=log)
+        except (RuntimeError, TimeoutError, OSError, ValueError) as e:
+            log(f"[live] {name} failed: {e}")
+            res[name] = {"error": str(e)[:300]}
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--writer":
+        logdir, rate, tags, seconds, flush_ms, out = argv[1:7]
+        writer_main(logdir, float(rate), int(tags), float(seconds), float(flush_ms), out)
+        return
+    ap = argparse.ArgumentParser(description="tsvis-live live push benchmarks")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", choices=["latency", "fanout"])
+    args = ap.parse_args(argv)
+    print(json.dumps(measure_live(args.quick, log=lambda m: print(m, file=sys.stderr), only=args.only), indent=1))
+
+
+if __name__ == "__main__":
+    main()
