@@ -42,7 +42,9 @@ export class App {
     if (p.has("smoothing")) this.settings.smoothing = Number(p.get("smoothing"));
     if (p.has("max_points")) this.settings.maxPoints = Number(p.get("max_points"));
     live.onCategory((m) => {
-      if (applyCategoryMessage(this.cat, m)) this.emit("categories");
+      const r = applyCategoryMessage(this.cat, m);
+      if (r.changed) this.emit("categories");
+      if (r.refresh) this.scheduleCategoryRefresh();
     });
   }
 
@@ -55,6 +57,16 @@ export class App {
 
   emit(c: Change): void {
     for (const f of this.listeners.slice()) f(c);
+  }
+
+  private refreshTimer: number | null = null;
+
+  scheduleCategoryRefresh(delay = 300): void {
+    if (this.refreshTimer !== null) return;
+    this.refreshTimer = window.setTimeout(() => {
+      this.refreshTimer = null;
+      this.refreshCategories().catch(() => undefined);
+    }, delay);
   }
 
   async refreshCategories(): Promise<void> {

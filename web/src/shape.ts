@@ -128,12 +128,31 @@ export function mergeGetCategory(cat: Categories, data: unknown): boolean {
   return changed;
 }
 
-/** Apply one `category` message ({run, kind, tags}). Histograms imply distributions. */
-export function applyCategoryMessage(cat: Categories, msg: { run: string; kind: string; tags?: unknown[] }): boolean {
+/** Kinds whose `category` message tags are the same tags getCategory lists. */
+const DIRECT_KINDS = new Set(["scalar", "histogram", "image", "audio", "text", "embedding", "exception"]);
+
+/**
+ * Apply one `category` message ({run, kind, series_kind?, tags}). `kind: "run"` announces a
+ * run. Histograms imply distributions. Returns whether something changed and whether the
+ * message is of a kind whose getCategory tags differ from the raw ones (graph, hparams...),
+ * in which case the caller should re-read getCategory.
+ */
+export function applyCategoryMessage(
+  cat: Categories,
+  msg: { run: string; kind: string; series_kind?: string; tags?: unknown[] },
+): { changed: boolean; refresh: boolean } {
+  let changed = false;
+  if (!cat.has(msg.run)) {
+    cat.set(msg.run, new Map());
+    changed = true;
+  }
+  if (msg.kind === "run") return { changed, refresh: false };
+  const kind = msg.series_kind || msg.kind;
+  if (!DIRECT_KINDS.has(kind)) return { changed, refresh: true };
   const tags = (msg.tags || []).map(String);
-  let changed = addTags(cat, msg.run, msg.kind, tags);
-  if (msg.kind === "histogram") changed = addTags(cat, msg.run, "distribution", tags) || changed;
-  return changed;
+  changed = addTags(cat, msg.run, kind, tags) || changed;
+  if (kind === "histogram") changed = addTags(cat, msg.run, "distribution", tags) || changed;
+  return { changed, refresh: false };
 }
 
 export function tagsOf(cat: Categories, kind: string, runs?: Iterable<string>): string[] {
@@ -491,4 +510,25 @@ export function rebin(buckets: Array<[number, number, number]>, lo: number, hi: 
     }
   }
   return out;
+}
+
+/**
+ * Per-point min/max band from the server's bucket bands ({step_start, step_end, min, max}):
+ * each point gets the band of the bucket containing its step (its own value outside any).
+ */
+export function bandPerPoint(
+  steps: number[], values: number[], band: { step_start?: unknown; step_end?: unknown; min?: unknown; max?: unknown },
+): { min: number[]; max: number[] } {
+  const s0 = nums(band.step_start), s1 = nums(band.step_end), lo = nums(band.min), hi = nums(band.max);
+  const min = values.slice(), max = values.slice();
+  let b = 0;
+  for (let i = 0; i < steps.length; i++) {
+    const st = steps[i];
+    while (b < s1.length && s1[b] < st) b++;
+    if (b < s0.length && s0[b] <= st && st <= s1[b]) {
+      min[i] = Math.min(lo[b], values[i]);
+      max[i] = Math.max(hi[b], values[i]);
+    }
+  }
+  return { min, max };
 }

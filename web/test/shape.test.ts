@@ -55,9 +55,12 @@ describe("categories", () => {
     expect(tagsOf(cat, "image")).toEqual(["img"]);
     expect(runsWith(cat, "graph")).toEqual(["."]);
     expect(mergeGetCategory(cat, { b: { scalar: { acc: ["acc"] } } })).toBe(false);
-    expect(applyCategoryMessage(cat, { run: "c", kind: "histogram", tags: ["h"] })).toBe(true);
+    expect(applyCategoryMessage(cat, { run: "c", kind: "statistic", series_kind: "histogram", tags: ["h"] }).changed).toBe(true);
     expect(tagsOf(cat, "distribution", ["c"])).toEqual(["h"]);
-    expect(applyCategoryMessage(cat, { run: "c", kind: "histogram", tags: ["h"] })).toBe(false);
+    expect(applyCategoryMessage(cat, { run: "c", kind: "statistic", series_kind: "histogram", tags: ["h"] }).changed).toBe(false);
+    expect(applyCategoryMessage(cat, { run: "d", kind: "run", tags: [] })).toEqual({ changed: true, refresh: false });
+    expect(cat.has("d")).toBe(true);
+    expect(applyCategoryMessage(cat, { run: "d", kind: "graph", series_kind: "graph", tags: ["graphdef"] })).toEqual({ changed: false, refresh: true });
   });
 });
 
@@ -149,5 +152,14 @@ describe("rebin", () => {
   });
   it("degenerate range puts everything in the middle", () => {
     expect(rebin([[1, 1, 7]], 1, 1, 3)).toEqual([0, 7, 0]);
+  });
+});
+
+import { bandPerPoint } from "../src/shape";
+describe("bands", () => {
+  it("maps bucket bands onto points", () => {
+    const r = bandPerPoint([0, 5, 9, 10, 20], [1, 2, 3, 4, 5], { step_start: [0, 10], step_end: [9, 19], min: [0, 3], max: [7, 8] });
+    expect(r.min).toEqual([0, 0, 0, 3, 5]);
+    expect(r.max).toEqual([7, 7, 7, 8, 5]);
   });
 });

@@ -142,7 +142,9 @@ export class ExceptionsView implements View {
     this.heat.el.dataset.cells = String(cells.length);
     this.heat.el.dataset.step = step;
     if (hist) {
-      const buckets: number[][] = (hist[2] || []).map((x: unknown[]) => nums(x));
+      // {step: [[min, max, buckets]]}: note the extra list.
+      const hh: any[] = Array.isArray(hist[0]) && Array.isArray(hist[0][2]) ? hist[0] : hist;
+      const buckets: number[][] = (hh[2] || []).map((x: unknown[]) => nums(x));
       this.hist.set({
         animation: false,
         grid: { left: 50, right: 16, top: 10, bottom: 40 },

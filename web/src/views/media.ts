@@ -109,7 +109,10 @@ class MediaBlock {
     const items = entries.map((e) => {
       if (this.kind === "image") {
         const src = url("blob", { run: this.run, tag: this.tag, step: e.step, index: e.index, kind: "image" });
-        return h("figure", {}, h("img", { loading: "lazy", src, alt: `${this.tag} step ${e.step} #${e.index}`, width: e.width || undefined, height: e.height || undefined, class: "media-img" }), entries.length > 1 ? h("figcaption", {}, `#${e.index}`) : null);
+        // Small images are scaled up by an integer factor (pixelated) to stay readable.
+        const w = Number(e.width) || 0, ht = Number(e.height) || 0;
+        const f = w > 0 && w < 192 ? Math.ceil(192 / w) : 1;
+        return h("figure", {}, h("img", { loading: "lazy", src, alt: `${this.tag} step ${e.step} #${e.index}`, width: w ? w * f : undefined, height: ht ? ht * f : undefined, class: "media-img" }), entries.length > 1 ? h("figcaption", {}, `#${e.index}`) : null);
       }
       if (this.kind === "audio") {
         const src = url("blob", { run: this.run, tag: this.tag, step: e.step, index: e.index, kind: "audio" });

@@ -4,7 +4,7 @@ import { getJSON, url } from "../api";
 import { App, Change, h, TagGroups, View, visibility, fmtNum, fmtTime } from "../app";
 import { runColor, withAlpha } from "../colors";
 import {
-  alignSeries, decimate, emptySeries, groupTags, num, nums, stepRangeForX, upsertPoint, xValues, type Series,
+  alignSeries, bandPerPoint, decimate, emptySeries, groupTags, num, nums, stepRangeForX, upsertPoint, xValues, type Series,
 } from "../shape";
 import { continueEma, newEma, stateFromSmoothed, type EmaState } from "../smoothing";
 
@@ -178,6 +178,11 @@ export class ScalarChart {
     s.smoothed = w > 0 && Array.isArray(d.smoothed) ? nums(d.smoothed) : s.values.slice();
     s.bandMin = Array.isArray(d.band_min) ? nums(d.band_min) : null;
     s.bandMax = Array.isArray(d.band_max) ? nums(d.band_max) : null;
+    if (!s.bandMin && d.band && typeof d.band === "object") {
+      const b = bandPerPoint(s.steps, s.values, d.band);
+      s.bandMin = b.min;
+      s.bandMax = b.max;
+    }
     rs.s = s;
     rs.downsampled = !!d.downsampled;
     rs.total = Number(d.total) || s.steps.length;
@@ -274,7 +279,8 @@ export class ScalarChart {
       xs.push(xValues(rs.s, mode, rs.runStart));
       const cols: number[][] = [logFix(rs.s.smoothed)];
       const entry = { run: rs.run, smooth: col, raw: col };
-      seriesOpts.push({ label: rs.run, stroke: color, width: 1.5, spanGaps: true, points: { show: false } });
+      // Points are drawn only where the series is sparse (e.g. a single hparam metric).
+      seriesOpts.push({ label: rs.run, stroke: color, width: 1.5, spanGaps: true, points: { show: rs.s.steps.length < 30, size: 5, fill: color } });
       col++;
       if (w > 0) {
         cols.push(logFix(rs.s.values));

@@ -152,9 +152,9 @@ export function histOption(points: HistPoint[], run: string, mode: Mode): any {
       animation: false,
       grid: { left: 60, right: 16, top: 10, bottom: 28 },
       tooltip: { trigger: "item", formatter: (q: any) => `${q.seriesName}<br>x≈${fmt(q.data[0])}: ${fmt(q.data[2])}` },
-      xAxis: { type: "value", min: lo, max: hi, axisLabel: { formatter: fmt } },
+      xAxis: { type: "value", min: lo, max: hi, axisLabel: { formatter: fmt, showMinLabel: false, showMaxLabel: false } },
       yAxis: {
-        type: "value", min: 0, max: (n - 1) * gap + 3.2 * gap, interval: gap * Math.max(1, Math.ceil(n / 6)),
+        type: "value", min: 0, axisLine: { onZero: false }, max: (n - 1) * gap + 3.2 * gap, interval: gap * Math.max(1, Math.ceil(n / 6)),
         axisLabel: { formatter: (v: number) => { const k = n - 1 - Math.round(v / gap); return k >= 0 && k < n && Math.abs(v / gap - Math.round(v / gap)) < 1e-6 ? String(shown[k].step) : ""; } },
         name: "step", nameTextStyle: { align: "right" }, splitLine: { show: false },
       },
@@ -172,8 +172,8 @@ export function histOption(points: HistPoint[], run: string, mode: Mode): any {
     animation: false,
     grid: { left: 60, right: 16, top: 10, bottom: 28 },
     tooltip: { trigger: "item", formatter: (q: any) => `${q.seriesName}<br>x≈${fmt(q.data[0])}: ${fmt(q.data[1])}` },
-    xAxis: { type: "value", min: lo, max: hi, axisLabel: { formatter: fmt } },
-    yAxis: { type: "value", axisLabel: { formatter: fmt } },
+    xAxis: { type: "value", min: lo, max: hi, axisLabel: { formatter: fmt, showMinLabel: false, showMaxLabel: false } },
+    yAxis: { type: "value", axisLabel: { formatter: fmt }, axisLine: { onZero: false } },
     series,
   };
 }
@@ -207,7 +207,7 @@ export function distOption(points: HistPoint[], run: string): any {
         return `step ${steps[k]}<br>` + BASIS_POINTS.map((bp, i) => `p${(bp / 100).toFixed(2)}: ${fmt(v[i])}`).reverse().join("<br>");
       },
     },
-    xAxis: { type: "value", min: "dataMin", max: "dataMax", name: "step" },
+    xAxis: { type: "value", min: "dataMin", max: "dataMax", name: "step", axisLine: { onZero: false } },
     yAxis: { type: "value", scale: true, axisLabel: { formatter: fmt } },
     series,
   };
