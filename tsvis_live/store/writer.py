@@ -72,7 +72,8 @@ class SeriesUpdate:
     def points(self) -> list[list[Any]]:
         if self.scalars is not None:
             c = self.scalars
-            return [list(p) for p in zip(c.wall_times, c.steps, c.values)]
+            walls, steps, values = (np.asarray(a).tolist() for a in (c.wall_times, c.steps, c.values))
+            return [list(p) for p in zip(walls, steps, values)]
         return [
             [h.wall_time, h.step, h.min, h.max, np.asarray(h.buckets).tolist()] for h in self.histograms
         ]
