@@ -83,8 +83,9 @@ class ServerProcess:
 
 
 def spawn_server(logdir: Path | None, data_dir: Path, *args: str, log_dir: Path | None = None,
-                 wait: bool = True, timeout: float = 90) -> ServerProcess:
-    """Start the real CLI on a free port; with `wait`, return once /api/init answers 200."""
+                 wait: bool = True, timeout: float = 90, probe: str = "/api/init",
+                 probe_query: dict[str, str] | None = None) -> ServerProcess:
+    """Start the real CLI on a free port; with `wait`, return once `probe` answers 200."""
     port = free_port()
     cmd = [sys.executable, "-m", "tsvis_live.cli", "--port", str(port), "--data-dir", str(data_dir)]
     if logdir is not None:
@@ -102,13 +103,14 @@ def spawn_server(logdir: Path | None, data_dir: Path, *args: str, log_dir: Path 
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()[-3000:]}")
         try:
-            if httpx.get(server.url + "/api/init", params={"id": "t", "trainJobName": "t"}, timeout=40).status_code == 200:
+            query = {"id": "t", "trainJobName": "t"} if probe_query is None else probe_query
+            if httpx.get(server.url + probe, params=query, timeout=40).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
             server.stop()
-            raise RuntimeError(f"server did not answer /api/init within {timeout} s:\n{server.log()[-3000:]}")
+            raise RuntimeError(f"server did not answer {probe} within {timeout} s:\n{server.log()[-3000:]}")
         time.sleep(0.1)
 
 
