@@ -40,6 +40,7 @@ class IngestRun:
     events_per_s_own: float | None  # events / the CLI's own "seconds"
     second: dict = field(default_factory=dict)  # the unchanged-logdir re-run
     busy_before: float | None = None  # fraction of the machine busy just before (shared box)
+    others_cores: float = 0.0  # cores the rest of the machine kept busy during the run
 
 
 class IngestUnavailable(RuntimeError):
@@ -70,7 +71,7 @@ def measure_once(logdir: Path, work: Path, second_run: bool = True) -> IngestRun
             wall_s=r.wall, cpu_s=r.cpu, peak_rss_mb=max(r.maxrss_mb, r.tree_peak_mb),
             maxrss_mb=r.maxrss_mb, tree_peak_mb=r.tree_peak_mb, db_bytes=dir_bytes(data_dir),
             summary=s, events_per_s=events / r.wall if r.wall else 0.0,
-            events_per_s_own=events / own if own else None,
+            events_per_s_own=events / own if own else None, others_cores=r.others_share,
         )
         if second_run:
             r2, s2 = _run(logdir, data_dir)
@@ -93,7 +94,7 @@ def measure_ingest(logdir: Path, repeats: int, log=print) -> dict:
         log(f"[ingest] #{i + 1}: {run.wall_s:.2f} s wall, {run.events_per_s:,.0f} events/s, "
             f"peak {run.peak_rss_mb:.0f} MB, db {run.db_bytes / 1e6:.1f} MB; "
             f"re-run {sec.get('wall_s', float('nan')):.2f} s, events {sec.get('summary', {}).get('events')} "
-            f"(machine busy before: {busy:.0%})")
+            f"(others used {run.others_cores:.2f} cores meanwhile)")
         runs.append(run)
     s0 = runs[0].summary
     seconds = [r.second for r in runs if r.second]
@@ -113,6 +114,7 @@ def measure_ingest(logdir: Path, repeats: int, log=print) -> dict:
         "wall_s_all": [round(r.wall_s, 3) for r in runs],
         "wall_s_min": min(r.wall_s for r in runs),
         "busy_before": [r.busy_before for r in runs],
+        "others_cores": [round(r.others_cores, 2) for r in runs],
         "second_run": {
             "wall_s": median([s["wall_s"] for s in seconds]) if seconds else None,
             "events": [s["summary"].get("events") for s in seconds],

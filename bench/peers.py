@@ -72,7 +72,7 @@ def measure_rust(logdir: Path, checksum: bool = False, expected_events: int | No
         name=name, load_s=load, wall_s=r.stop_at or r.wall, cpu_s=r.cpu,
         peak_rss_mb=r.hwm_mb or r.maxrss_mb,
         events=expected_events, events_per_s=(expected_events / load) if expected_events else None,
-        extra={"checksum": checksum},
+        extra={"checksum": checksum, "others_cores": round(r.others_share, 2)},
     )
 
 
@@ -119,7 +119,7 @@ def measure_tb_python(logdir: Path) -> PeerRun:
         name="tensorboard-python", load_s=d["load_s"], wall_s=r.wall, cpu_s=r.cpu,
         peak_rss_mb=r.maxrss_mb, events=d["events"], events_per_s=d["events"] / d["load_s"],
         extra={"by_plugin": d["by_plugin"], "runs": d["runs"], "import_s": d["import_s"],
-               "rss_after_import_mb": d["base_rss_mb"]},
+               "rss_after_import_mb": d["base_rss_mb"], "others_cores": round(r.others_share, 2)},
     )
 
 
@@ -138,6 +138,7 @@ def summarize(runs: list[PeerRun]) -> dict:
         "load_s_all": [round(r.load_s, 3) for r in runs],
         "load_s_min": min(r.load_s for r in runs),
         "busy_before": [r.extra.get("busy_before") for r in runs],
+        "others_cores": [r.extra.get("others_cores") for r in runs],
         "extra": first.extra,
         "raw": [asdict(r) for r in runs],
     }
@@ -152,7 +153,7 @@ def measure_peers(logdir: Path, repeats: int, expected_events: int | None,
         run = measure_tb_python(logdir)
         run.extra["busy_before"] = round(busy, 2)
         log(f"[peers] tensorboard-python #{i + 1}: {run.load_s:.2f} s, {run.events:,} events, "
-            f"{run.peak_rss_mb:.0f} MB, cpu {run.cpu_s:.1f} s (machine busy before: {busy:.0%})")
+            f"{run.peak_rss_mb:.0f} MB, cpu {run.cpu_s:.1f} s (others used {run.extra['others_cores']:.2f} cores meanwhile)")
         tb_runs.append(run)
     if tb_runs:
         out["tensorboard-python"] = summarize(tb_runs)
@@ -164,7 +165,7 @@ def measure_peers(logdir: Path, repeats: int, expected_events: int | None,
             run = measure_rust(logdir, checksum=checksum, expected_events=expected_events)
             run.extra["busy_before"] = round(busy, 2)
             log(f"[peers] {run.name} #{i + 1}: {run.load_s:.3f} s, {run.peak_rss_mb:.0f} MB, "
-                f"cpu {run.cpu_s:.2f} s (machine busy before: {busy:.0%})")
+                f"cpu {run.cpu_s:.2f} s (others used {run.extra['others_cores']:.2f} cores meanwhile)")
             runs.append(run)
         out[runs[0].name] = summarize(runs)
     return out

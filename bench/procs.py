@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PYTHON = sys.executable
+_HZ = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -37,6 +38,12 @@ class ProcResult:
     stop_at: float | None = None  # seconds from spawn to the stop line, when one was awaited
     hwm_mb: float | None = None  # VmHWM read just before a stop
     lines: list[tuple[float, str]] = field(default_factory=list)  # (t, stderr line)
+    others_cpu: float = 0.0  # CPU seconds used by everything else on the machine meanwhile
+
+    @property
+    def others_share(self) -> float:
+        """Average number of cores the rest of the machine kept busy during the run."""
+        return self.others_cpu / self.wall if self.wall else 0.0
 
     def json_lines(self) -> list[str]:
         return [ln for ln in self.stdout.splitlines() if ln.startswith("{")]
@@ -83,6 +90,7 @@ def run_measured(
     """Run `cmd`, measure it, return its output. Stdout goes to a temp file (no pipe stalls)."""
     out_f = tempfile.TemporaryFile(mode="w+b")
     env_full = {**os.environ, **(env or {})}
+    busy0, _ = _cpu_times()
     t0 = time.perf_counter()
     proc = subprocess.Popen(list(cmd), stdout=out_f, stderr=subprocess.PIPE, env=env_full, cwd=cwd)
     lines: list[tuple[float, str]] = []
@@ -116,6 +124,7 @@ def run_measured(
         stopped.wait(poll)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    busy1, _ = _cpu_times()
     proc.returncode = os.waitstatus_to_exitcode(status)
     reader.join(timeout=5)
     out_f.seek(0)
@@ -133,6 +142,7 @@ def run_measured(
         stop_at=stop_info.get("t"),
         hwm_mb=stop_info["hwm"] / 1024 if "hwm" in stop_info else None,
         lines=lines,
+        others_cpu=max(0.0, (busy1 - busy0) / _HZ - (usage.ru_utime + usage.ru_stime)),
     )
 
 

@@ -22,6 +22,11 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x"
 
 
+def _noise(xs: list | None) -> str:
+    xs = [x for x in (xs or []) if x is not None]
+    return ", ".join(f"{x:.2f}" for x in xs) if xs else "-"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -54,7 +59,7 @@ def ingest_md(res: dict) -> str:
     peers = res.get("peers", {})
     events = res["logdir"]["scalars"] + res["logdir"]["histograms"] + res["logdir"]["images"]
     header = ["loader", "time s (median)", "runs (s)", "events/s", "peak RSS MB", "CPU s",
-              "tsvis-live speed ratio", "tsvis-live RSS ratio"]
+              "tsvis-live speed ratio", "tsvis-live RSS ratio", "others' cores busy meanwhile"]
     rows = []
     ours_eps = events / ing["wall_s"] if ing and "error" not in ing else None
     ours_rss = ing["peak_rss_mb"] if ours_eps else None
@@ -62,17 +67,17 @@ def ingest_md(res: dict) -> str:
         rows.append([
             "**tsvis-live ingest** (end to end, process wall)", _f(ing["wall_s"]),
             ", ".join(f"{x:.2f}" for x in ing["wall_s_all"]), _f(ours_eps, "{:,.0f}"),
-            _f(ing["peak_rss_mb"], "{:,.0f}"), _f(ing["cpu_s"]), "1.00x", "1.00x",
+            _f(ing["peak_rss_mb"], "{:,.0f}"), _f(ing["cpu_s"]), "1.00x", "1.00x", _noise(ing.get("others_cores")),
         ])
     else:
         rows.append(["**tsvis-live ingest**", NOT_MEASURED + (f" ({ing['error']})" if ing else ""),
-                     "", "", "", "", "", ""])
+                     "", "", "", "", "", "", ""])
     for name, p in peers.items():
         eps = events / p["load_s"]
         rows.append([
             name, _f(p["load_s"], "{:,.3f}"), ", ".join(f"{x:.3f}" for x in p["load_s_all"]),
             _f(eps, "{:,.0f}"), _f(p["peak_rss_mb"], "{:,.0f}"), _f(p["cpu_s"]),
-            _ratio(ours_eps, eps), _ratio(ours_rss, p["peak_rss_mb"]),
+            _ratio(ours_eps, eps), _ratio(ours_rss, p["peak_rss_mb"]), _noise(p.get("others_cores")),
         ])
     parts = [_table(header, rows), "",
              "Speed ratio = tsvis-live events/s / the loader's events/s (> 1: tsvis-live faster). "
