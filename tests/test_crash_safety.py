@@ -1,4 +1,8 @@
-"""A real ingest process killed with SIGKILL at random moments loses and duplicates nothing."""
+"""A real ingest process killed with SIGKILL at random moments loses and duplicates nothing.
+
+The logdir keeps growing between kills, as it does while a job trains, so every run has work
+to be interrupted in; the end state must equal one clean ingest of the final logdir.
+"""
 
 from __future__ import annotations
 
@@ -17,17 +21,18 @@ from tsvis_live.store import reader
 from tsvis_live.store.database import Database
 
 NAME = "events.out.tfevents.1700000000.host"
+RUNS = 3
+PER_APPEND = 60_000  # steps per tag per file per append (two tags)
 
 
-def make_logdir(root: Path) -> Path:
-    logdir = root / "logs"
-    for r in range(3):
+def append(logdir: Path, start: int) -> None:
+    for r in range(RUNS):
         path = logdir / f"run{r}" / NAME
-        path.parent.mkdir(parents=True)
-        with open(path, "wb") as fh:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as fh:
             for tag in ("a", "b"):
-                fh.write(b"".join(scalar_records(tag, range(170_000), value=lambda s, r=r: s * 0.25 + r)))
-    return logdir
+                records = scalar_records(tag, range(start, start + PER_APPEND), value=lambda s, r=r: s * 0.25 + r)
+                fh.write(b"".join(records[1:] if start else records))
 
 
 def ingest_cmd(logdir: Path, data_dir: Path) -> list[str]:
@@ -52,24 +57,30 @@ def snapshot(data_dir: Path, logdir: Path) -> dict:
 
 
 def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
-    logdir = make_logdir(tmp_path)
-    clean_dir, crash_dir = tmp_path / "clean", tmp_path / "crashed"
-    subprocess.run(ingest_cmd(logdir, clean_dir), check=True, timeout=600)
-    expected = snapshot(clean_dir, logdir)
-    assert sum(len(v[0]) for v in expected.values()) == 3 * 2 * 170_000
+    logdir, crash_dir = tmp_path / "logs", tmp_path / "crashed"
+    append(logdir, 0)
+    t0 = time.monotonic()
+    subprocess.run(ingest_cmd(logdir, crash_dir), check=True, timeout=600)
+    full_run = time.monotonic() - t0  # process start to exit for one append's worth of data
 
     rng = random.Random(20261122)
     kills = 0
-    for _ in range(10):
+    for i in range(1, 11):
+        append(logdir, i * PER_APPEND)
         proc = subprocess.Popen(ingest_cmd(logdir, crash_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 4.0))
+        time.sleep(rng.uniform(0.25, 0.95) * full_run)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-    assert kills >= 5, "the ingest finished too fast for the kills to land mid-way"
+    assert kills >= 5, f"only {kills} of 10 kills landed before the ingest finished"
     subprocess.run(ingest_cmd(logdir, crash_dir), check=True, timeout=600)
     got = snapshot(crash_dir, logdir)
+
+    clean_dir = tmp_path / "clean"
+    subprocess.run(ingest_cmd(logdir, clean_dir), check=True, timeout=600)
+    expected = snapshot(clean_dir, logdir)
+    assert sum(len(v[0]) for v in expected.values()) == RUNS * 2 * 11 * PER_APPEND
     assert got.keys() == expected.keys()
     for key, (steps, values, walls) in expected.items():
         g_steps, g_values, g_walls = got[key]
