@@ -10,7 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tsvis_live.ingest.ingester import Ingester, Progress
+from tsvis_live.ingest.progress import Progress
 from tsvis_live.session import database_path
 from tsvis_live.store import reader
 from tsvis_live.store.database import Database
@@ -116,6 +116,8 @@ def ingest_main(argv: list[str]) -> int:
     args = _ingest_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from tsvis_live.ingest.ingester import Ingester
+
     logdir = args.logdir.resolve()
     if not logdir.is_dir():
         print(f"tsvis-live: logdir {logdir} does not exist or is not a directory", file=sys.stderr)
@@ -159,7 +161,7 @@ def serve_main(argv: list[str]) -> int:
         return 2
     import uvicorn
 
-    from tsvis_live.http.app import create_app
+    from tsvis_live.http.app import UIUnavailable, create_app
     from tsvis_live.session import SessionManager
 
     data_dir = args.data_dir or default_data_dir()
@@ -174,7 +176,11 @@ def serve_main(argv: list[str]) -> int:
     if logdir is not None and not Path(logdir).exists():
         log.warning("logdir %s does not exist (yet); serving what is stored and waiting for it", logdir)
     manager = SessionManager(data_dir, logdir=logdir, logroot=args.logroot, poll=args.poll)
-    app = create_app(manager, ui=args.ui, token=args.token)
+    try:
+        app = create_app(manager, ui=args.ui, token=args.token)
+    except UIUnavailable as exc:
+        print(f"tsvis-live: {exc}", file=sys.stderr)
+        return 2
     print(f"tsvis-live: serving {logdir or args.logroot} at http://{args.host}:{args.port}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio",
                 timeout_graceful_shutdown=3)

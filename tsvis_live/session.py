@@ -14,7 +14,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tsvis_live.ingest.ingester import Ingester, Progress
+from tsvis_live.ingest.progress import Progress
 from tsvis_live.store import reader
 from tsvis_live.store.database import Database
 from tsvis_live.stream import watcher
@@ -48,7 +48,7 @@ class Session:
         self._stop = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"tsvis-ingest-{self.id[:6]}")
         self._task: asyncio.Task | None = None
-        self.ingester = Ingester(self.db, self.logdir, on_commit=self.hub.publish)
+        self.ingester = None  # built on the ingest thread: its imports would delay serving
 
     @property
     def read_only(self) -> bool:
@@ -66,8 +66,15 @@ class Session:
         def report(p: Progress) -> None:
             self.progress = p
 
+        def run() -> None:
+            if self.ingester is None:
+                from tsvis_live.ingest.ingester import Ingester
+
+                self.ingester = Ingester(self.db, self.logdir, on_commit=self.hub.publish)
+            self.ingester.pass_once(files, report)
+
         try:
-            await loop.run_in_executor(self._executor, lambda: self.ingester.pass_once(files, report))
+            await loop.run_in_executor(self._executor, run)
         except Exception:
             log.exception("ingest pass over %s failed; will retry", self.logdir)
 

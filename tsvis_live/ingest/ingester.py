@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from sqlalchemy import Connection, select
 
 from tsvis_live.formats.detect import LogFile
 from tsvis_live.ingest.discover import discover
+from tsvis_live.ingest.progress import Progress
 from tsvis_live.ingest.tailer import Span, Tailer
 from tsvis_live.store import schema as t
 from tsvis_live.store.database import Database
@@ -44,22 +43,6 @@ def _read_span(logfile: LogFile, state: FileState, plugins: dict[str, str]) -> S
             cols.wall_times = np.asarray(cols.wall_times, dtype="<f8")
             cols.values = np.asarray(cols.values, dtype="<f8")
     return span
-
-
-@dataclass
-class Progress:
-    files_done: int = 0
-    files_total: int = 0
-    bytes_done: int = 0
-    bytes_total: int = 0
-    events: int = 0
-    points: int = 0
-    skipped: int = 0
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def seconds(self) -> float:
-        return time.perf_counter() - self.started
 
 
 def _load_states(conn: Connection) -> tuple[dict[str, FileState], dict[str, dict[str, str]]]:
