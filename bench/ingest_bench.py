@@ -4,8 +4,8 @@
 repeat, each into an empty data directory; the command prints one final JSON line with at
 least {"runs", "files", "events", "points", "skipped", "seconds", "bytes"}. Measured here:
 wall time from spawn to exit (interpreter start, imports and migrations included), CPU time,
-peak RSS (wait4 ru_maxrss, plus the sampled RSS of the whole process tree in case it spawns
-workers) and the size of the data directory against the event-file bytes. Then the same
+peak RSS (wait4 ru_maxrss, and the sampled summed RSS and PSS of the whole process tree, as
+it spawns workers) and the size of the data directory against the event-file bytes. Then the same
 command again on the unchanged logdir and the same data directory: it must parse nothing.
 
     python -m bench.ingest_bench LOGDIR [--repeats N]
@@ -34,6 +34,7 @@ class IngestRun:
     peak_rss_mb: float  # max of wait4 ru_maxrss and the sampled tree RSS
     maxrss_mb: float
     tree_peak_mb: float
+    pss_mb: float  # sampled peak of the tree's summed PSS (workers' shared pages counted once)
     db_bytes: int
     summary: dict  # the CLI's JSON line
     events_per_s: float  # events / wall (end to end)
@@ -69,7 +70,7 @@ def measure_once(logdir: Path, work: Path, second_run: bool = True) -> IngestRun
         own = float(s["seconds"]) if s.get("seconds") else None
         run = IngestRun(
             wall_s=r.wall, cpu_s=r.cpu, peak_rss_mb=max(r.maxrss_mb, r.tree_peak_mb),
-            maxrss_mb=r.maxrss_mb, tree_peak_mb=r.tree_peak_mb, db_bytes=dir_bytes(data_dir),
+            maxrss_mb=r.maxrss_mb, tree_peak_mb=r.tree_peak_mb, pss_mb=r.tree_pss_mb, db_bytes=dir_bytes(data_dir),
             summary=s, events_per_s=events / r.wall if r.wall else 0.0,
             events_per_s_own=events / own if own else None, others_cores=r.others_share,
         )
@@ -92,7 +93,7 @@ def measure_ingest(logdir: Path, repeats: int, log=print) -> dict:
         run.busy_before = round(busy, 2)
         sec = run.second
         log(f"[ingest] #{i + 1}: {run.wall_s:.2f} s wall, {run.events_per_s:,.0f} events/s, "
-            f"peak {run.peak_rss_mb:.0f} MB, db {run.db_bytes / 1e6:.1f} MB; "
+            f"peak RSS {run.peak_rss_mb:.0f} MB (main {run.maxrss_mb:.0f}, PSS {run.pss_mb:.0f}), db {run.db_bytes / 1e6:.1f} MB; "
             f"re-run {sec.get('wall_s', float('nan')):.2f} s, events {sec.get('summary', {}).get('events')} "
             f"(others used {run.others_cores:.2f} cores meanwhile)")
         runs.append(run)
@@ -110,6 +111,8 @@ def measure_ingest(logdir: Path, repeats: int, log=print) -> dict:
         "events_per_s": median([r.events_per_s for r in runs]),
         "events_per_s_own": median(own) if own else None,
         "peak_rss_mb": median([r.peak_rss_mb for r in runs]),
+        "peak_pss_mb": median([r.pss_mb for r in runs]),
+        "main_maxrss_mb": median([r.maxrss_mb for r in runs]),
         "db_bytes": median([r.db_bytes for r in runs]),
         "wall_s_all": [round(r.wall_s, 3) for r in runs],
         "wall_s_min": min(r.wall_s for r in runs),

@@ -36,6 +36,7 @@ class PeerRun:
     wall_s: float  # process start to loaded (includes imports / startup)
     cpu_s: float
     peak_rss_mb: float
+    peak_pss_mb: float
     events: int | None  # points the peer holds after loading (None if it cannot tell)
     events_per_s: float | None
     extra: dict
@@ -70,7 +71,7 @@ def measure_rust(logdir: Path, checksum: bool = False, expected_events: int | No
     name = "rustboard --checksum" if checksum else "rustboard"
     return PeerRun(
         name=name, load_s=load, wall_s=r.stop_at or r.wall, cpu_s=r.cpu,
-        peak_rss_mb=r.hwm_mb or r.maxrss_mb,
+        peak_rss_mb=r.hwm_mb or r.maxrss_mb, peak_pss_mb=r.tree_pss_mb,
         events=expected_events, events_per_s=(expected_events / load) if expected_events else None,
         extra={"checksum": checksum, "others_cores": round(r.others_share, 2)},
     )
@@ -117,7 +118,7 @@ def measure_tb_python(logdir: Path) -> PeerRun:
     d = json.loads(lines[-1])
     return PeerRun(
         name="tensorboard-python", load_s=d["load_s"], wall_s=r.wall, cpu_s=r.cpu,
-        peak_rss_mb=r.maxrss_mb, events=d["events"], events_per_s=d["events"] / d["load_s"],
+        peak_rss_mb=r.maxrss_mb, peak_pss_mb=r.tree_pss_mb, events=d["events"], events_per_s=d["events"] / d["load_s"],
         extra={"by_plugin": d["by_plugin"], "runs": d["runs"], "import_s": d["import_s"],
                "rss_after_import_mb": d["base_rss_mb"], "others_cores": round(r.others_share, 2)},
     )
@@ -133,6 +134,7 @@ def summarize(runs: list[PeerRun]) -> dict:
         "wall_s": median([r.wall_s for r in runs]),
         "cpu_s": median([r.cpu_s for r in runs]),
         "peak_rss_mb": median([r.peak_rss_mb for r in runs]),
+        "peak_pss_mb": median([r.peak_pss_mb for r in runs]),
         "events": first.events,
         "events_per_s": median(eps) if eps else None,
         "load_s_all": [round(r.load_s, 3) for r in runs],

@@ -33,6 +33,7 @@ class ProcResult:
     cpu: float  # user + system seconds of the child and its reaped descendants
     maxrss_mb: float  # ru_maxrss from wait4, MB
     tree_peak_mb: float  # sampled peak of the summed RSS of the process tree, MB
+    tree_pss_mb: float  # sampled peak of the summed PSS (shared pages split fairly), MB
     stdout: str
     stderr: str
     stop_at: float | None = None  # seconds from spawn to the stop line, when one was awaited
@@ -78,6 +79,22 @@ def tree_rss_kb(pid: int) -> int:
     return sum(_status_kb(p, "VmRSS") or 0 for p in _tree(pid))
 
 
+def tree_rss_pss_kb(pid: int) -> tuple[int, int]:
+    """Summed (RSS, PSS) of a process and its descendants, from smaps_rollup."""
+    rss = pss = 0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss, pss
+
+
 def run_measured(
     cmd: Sequence[str],
     *,
@@ -109,13 +126,14 @@ def run_measured(
 
     reader = threading.Thread(target=read_err, daemon=True)
     reader.start()
-    peak = 0
+    peak = peak_pss = 0
     deadline = t0 + timeout
     while True:
         if stopped.is_set():
             os.kill(proc.pid, signal.SIGKILL)
             break
-        peak = max(peak, tree_rss_kb(proc.pid))
+        rss, pss = tree_rss_pss_kb(proc.pid)
+        peak, peak_pss = max(peak, rss), max(peak_pss, pss)
         if _exited(proc.pid):
             break
         if time.perf_counter() > deadline:
@@ -137,6 +155,7 @@ def run_measured(
         cpu=usage.ru_utime + usage.ru_stime,
         maxrss_mb=usage.ru_maxrss / 1024,
         tree_peak_mb=peak / 1024,
+        tree_pss_mb=peak_pss / 1024,
         stdout=stdout,
         stderr="\n".join(ln for _, ln in lines),
         stop_at=stop_info.get("t"),

@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_peers:
         res["peers"] = measure_peers(logdir, repeats, events, tb_repeats=args.tb_repeats, log=log)
 
+    res["api"] = {"error": "skipped (--skip-api)"}
     if not args.skip_api:
         try:
             from bench import api_bench
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
             res["api"] = api_bench.measure_api(logdir, quick=args.quick, repeats=repeats,
                                                peers=res.get("peers", {}), log=log)
 
+    res["live"] = {"error": "skipped (--skip-live)"}
     if not args.skip_live:
         from bench import api_bench, live_bench
 
