@@ -17,51 +17,16 @@ from typing import Any
 from google.protobuf import (
     descriptor_pb2,
     descriptor_pool,
-    message_factory,
     struct_pb2,
     unknown_fields,
 )
 from google.protobuf.message import Error as ProtobufError
 from google.protobuf.message import Message
 
-_F = descriptor_pb2.FieldDescriptorProto
-_OPTIONAL, _REPEATED = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
-_SCALARS = {
-    "string": _F.TYPE_STRING,
-    "bytes": _F.TYPE_BYTES,
-    "int32": _F.TYPE_INT32,
-    "int64": _F.TYPE_INT64,
-    "double": _F.TYPE_DOUBLE,
-    "float": _F.TYPE_FLOAT,
-}
+from tsvis_live.formats.protos.build import field, map_field, message_class
 
 POOL = descriptor_pool.DescriptorPool()
 POOL.AddSerializedFile(struct_pb2.DESCRIPTOR.serialized_pb)
-
-
-def _field(
-    msg: Any, name: str, number: int, kind: str, repeated: bool = False, oneof: int | None = None
-) -> None:
-    """Add one field; `kind` is a scalar type name, `enum:.full.Name` or a message name."""
-    f = msg.field.add(name=name, number=number, label=_REPEATED if repeated else _OPTIONAL)
-    if kind in _SCALARS:
-        f.type = _SCALARS[kind]
-    elif kind.startswith("enum:"):
-        f.type, f.type_name = _F.TYPE_ENUM, kind[5:]
-    else:
-        f.type, f.type_name = _F.TYPE_MESSAGE, kind
-    if oneof is not None:
-        f.oneof_index = oneof
-
-
-def _map(msg: Any, name: str, number: int, value_kind: str) -> None:
-    """A proto3 `map<string, value_kind>` field: a nested *Entry message plus the field."""
-    entry_name = "".join(p.capitalize() for p in name.split("_")) + "Entry"
-    entry = msg.nested_type.add(name=entry_name)
-    entry.options.map_entry = True
-    _field(entry, "key", 1, "string")
-    _field(entry, "value", 2, value_kind)
-    _field(msg, name, number, entry_name, repeated=True)
 
 
 def _tensor(file: Any) -> None:
@@ -69,12 +34,12 @@ def _tensor(file: Any) -> None:
     t = file.message_type.add(name="Tensor")
     shape = t.nested_type.add(name="TensorShape")
     dim = shape.nested_type.add(name="Dim")
-    _field(dim, "size", 1, "int64")
-    _field(dim, "name", 2, "string")
-    _field(shape, "dim", 1, "Dim", repeated=True)
-    _field(t, "dtype", 1, "string")
-    _field(t, "tensor_shape", 2, "TensorShape")
-    _field(t, "tensor_content", 3, "bytes")
+    field(dim, "size", 1, "int64")
+    field(dim, "name", 2, "string")
+    field(shape, "dim", 1, "Dim", repeated=True)
+    field(t, "dtype", 1, "string")
+    field(t, "tensor_shape", 2, "TensorShape")
+    field(t, "tensor_content", 3, "bytes")
 
 
 def _tsvis_file() -> descriptor_pb2.FileDescriptorProto:
@@ -92,42 +57,42 @@ def _tsvis_file() -> descriptor_pb2.FileDescriptorProto:
     stype = sample.enum_type.add(name="SampleType")
     for number, name in enumerate(("TYPE_UNSPECIFIED", "AUDIO", "TEXT", "IMAGE")):
         stype.value.add(name=name, number=number)
-    _field(sample, "type", 2, "enum:.tsvis_live.tsvis.Projector.Embedding.Sample.SampleType")
-    _field(sample, "X", 3, ".tsvis_live.tsvis.Tensor")
-    _field(emb, "sample", 1, "Sample")
-    _field(emb, "value", 2, ".tsvis_live.tsvis.Tensor")
-    _field(emb, "label", 3, ".tsvis_live.tsvis.Tensor")
+    field(sample, "type", 2, "enum:.tsvis_live.tsvis.Projector.Embedding.Sample.SampleType")
+    field(sample, "X", 3, ".tsvis_live.tsvis.Tensor")
+    field(emb, "sample", 1, "Sample")
+    field(emb, "value", 2, ".tsvis_live.tsvis.Tensor")
+    field(emb, "label", 3, ".tsvis_live.tsvis.Tensor")
     exc = proj.nested_type.add(name="Exception")
-    _field(exc, "value", 1, ".tsvis_live.tsvis.Tensor")
-    _field(proj, "embedding", 1, "Embedding", oneof=0)
-    _field(proj, "exception", 2, "Exception", oneof=0)
+    field(exc, "value", 1, ".tsvis_live.tsvis.Tensor")
+    field(proj, "embedding", 1, "Embedding", oneof=0)
+    field(proj, "exception", 2, "Exception", oneof=0)
 
     meta = file.message_type.add(name="SummaryMetadata")
     plugin = meta.nested_type.add(name="PluginData")
-    _field(plugin, "plugin_name", 1, "string")
-    _field(plugin, "content", 2, "bytes")
-    _field(meta, "plugin_data", 1, "PluginData")
+    field(plugin, "plugin_name", 1, "string")
+    field(plugin, "content", 2, "bytes")
+    field(meta, "plugin_data", 1, "PluginData")
 
     summary = file.message_type.add(name="Summary")
     value = summary.nested_type.add(name="Value")
-    _field(value, "tag", 1, "string")
-    _field(value, "projector", 7, ".tsvis_live.tsvis.Projector")
-    _field(value, "metadata", 9, ".tsvis_live.tsvis.SummaryMetadata")
-    _field(summary, "value", 1, "Value", repeated=True)
+    field(value, "tag", 1, "string")
+    field(value, "projector", 7, ".tsvis_live.tsvis.Projector")
+    field(value, "metadata", 9, ".tsvis_live.tsvis.SummaryMetadata")
+    field(summary, "value", 1, "Value", repeated=True)
 
     event = file.message_type.add(name="Event")
-    _field(event, "wall_time", 1, "double")
-    _field(event, "step", 2, "int64")
-    _field(event, "summary", 5, ".tsvis_live.tsvis.Summary")
+    field(event, "wall_time", 1, "double")
+    field(event, "step", 2, "int64")
+    field(event, "summary", 5, ".tsvis_live.tsvis.Summary")
 
     ssi = file.message_type.add(name="SessionStartInfo")
-    _map(ssi, "hparams", 1, ".google.protobuf.Value")
-    _map(ssi, "metrics", 2, ".google.protobuf.Value")
-    _field(ssi, "group_name", 4, "string")
-    _field(ssi, "start_time_secs", 5, "double")
+    map_field(ssi, "hparams", 1, ".google.protobuf.Value")
+    map_field(ssi, "metrics", 2, ".google.protobuf.Value")
+    field(ssi, "group_name", 4, "string")
+    field(ssi, "start_time_secs", 5, "double")
     data = file.message_type.add(name="HParamsPluginData")
-    _field(data, "version", 1, "int32")
-    _field(data, "session_start_info", 3, ".tsvis_live.tsvis.SessionStartInfo")
+    field(data, "version", 1, "int32")
+    field(data, "session_start_info", 3, ".tsvis_live.tsvis.SessionStartInfo")
     return file
 
 
@@ -139,15 +104,15 @@ def _oneflow_file() -> descriptor_pb2.FileDescriptorProto:
         dependency=["google/protobuf/struct.proto"],
     )
     ssi = file.message_type.add(name="SessionStartInfo")
-    _map(ssi, "hparams", 1, ".google.protobuf.Value")
-    _field(ssi, "model_uri", 2, "string")
-    _field(ssi, "monitor_url", 3, "string")
-    _field(ssi, "group_name", 4, "string")
-    _field(ssi, "start_time_secs", 5, "double")
-    _map(ssi, "metrics", 6, ".google.protobuf.Value")
+    map_field(ssi, "hparams", 1, ".google.protobuf.Value")
+    field(ssi, "model_uri", 2, "string")
+    field(ssi, "monitor_url", 3, "string")
+    field(ssi, "group_name", 4, "string")
+    field(ssi, "start_time_secs", 5, "double")
+    map_field(ssi, "metrics", 6, ".google.protobuf.Value")
     data = file.message_type.add(name="HParamsPluginData")
-    _field(data, "version", 1, "int32")
-    _field(data, "session_start_info", 3, ".tsvis_live.oneflow.SessionStartInfo")
+    field(data, "version", 1, "int32")
+    field(data, "session_start_info", 3, ".tsvis_live.oneflow.SessionStartInfo")
     return file
 
 
@@ -160,20 +125,20 @@ def _probe_file() -> descriptor_pb2.FileDescriptorProto:
         dependency=["google/protobuf/struct.proto"],
     )
     entry = file.message_type.add(name="ValueEntry")  # one map<string, Value> entry
-    _field(entry, "key", 1, "bytes")
-    _field(entry, "value", 2, ".google.protobuf.Value")
+    field(entry, "key", 1, "bytes")
+    field(entry, "value", 2, ".google.protobuf.Value")
     ssi = file.message_type.add(name="SessionStartInfo")
-    _field(ssi, "hparams", 1, ".tsvis_live.probe.ValueEntry", repeated=True)
-    _field(ssi, "field2", 2, "bytes", repeated=True)  # TS-VIS metrics | TensorBoard model_uri
-    _field(ssi, "monitor_url", 3, "bytes")
-    _field(ssi, "group_name", 4, "bytes")
-    _field(ssi, "start_time_secs", 5, "double")
-    _field(ssi, "field6", 6, "bytes", repeated=True)  # OneFlow metrics
+    field(ssi, "hparams", 1, ".tsvis_live.probe.ValueEntry", repeated=True)
+    field(ssi, "field2", 2, "bytes", repeated=True)  # TS-VIS metrics | TensorBoard model_uri
+    field(ssi, "monitor_url", 3, "bytes")
+    field(ssi, "group_name", 4, "bytes")
+    field(ssi, "start_time_secs", 5, "double")
+    field(ssi, "field6", 6, "bytes", repeated=True)  # OneFlow metrics
     data = file.message_type.add(name="HParamsPluginData")
-    _field(data, "version", 1, "int32")
-    _field(data, "experiment", 2, "bytes")
-    _field(data, "session_start_info", 3, ".tsvis_live.probe.SessionStartInfo")
-    _field(data, "session_end_info", 4, "bytes")
+    field(data, "version", 1, "int32")
+    field(data, "experiment", 2, "bytes")
+    field(data, "session_start_info", 3, ".tsvis_live.probe.SessionStartInfo")
+    field(data, "session_end_info", 4, "bytes")
     return file
 
 
@@ -182,7 +147,7 @@ for _file in (_tsvis_file(), _oneflow_file(), _probe_file()):
 
 
 def _cls(full_name: str) -> type[Message]:
-    return message_factory.GetMessageClass(POOL.FindMessageTypeByName(full_name))
+    return message_class(POOL, full_name)
 
 
 Tensor = _cls("tsvis_live.tsvis.Tensor")
