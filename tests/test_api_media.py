@@ -89,7 +89,13 @@ def test_blob_raw_bytes_etag_and_cache(server, api_expected):
     assert r.headers["content-type"] == sniff_mime(data)
     etag = r.headers["etag"]
     assert etag.startswith('"') and not etag.startswith("W/")
-    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert r.headers["cache-control"] == "no-cache"  # unversioned URL: revalidate
+    listed = httpx.get(server + "/api/image", params={"run": run, "tag": tag}).json()["data"][tag]
+    version = next(e["v"] for e in listed if (e["step"], e["index"]) == (step, index))
+    pinned = httpx.get(server + "/api/blob", params={**q, "v": version})
+    assert pinned.content == data and pinned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    stale = httpx.get(server + "/api/blob", params={**q, "v": "0123456789abcdef"})
+    assert stale.content == data and stale.headers["cache-control"] == "no-cache"
     again = httpx.get(server + "/api/blob", params=q, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
     other = httpx.get(server + "/api/blob", params=q, headers={"If-None-Match": '"nope"'})

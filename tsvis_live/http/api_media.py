@@ -42,6 +42,7 @@ def _entry(kind: str, e: reader.MediaEntry) -> dict[str, Any]:
         if "sample_rate" in e.meta:
             out["sample_rate"] = e.meta["sample_rate"]
     out["index"] = e.index
+    out["v"] = e.digest.hex()[:16]  # content version: /api/blob?...&v= is cached for good
     return out
 
 
@@ -99,11 +100,18 @@ def _raw_endpoint(kind: str):
 
 
 async def blob(request: Request) -> Response:
-    """Raw bytes of one sample for `<img>`/`<audio>`: sniffed type, strong ETag, cached."""
+    """Raw bytes of one sample for `<img>`/`<audio>`: sniffed type, strong ETag.
+
+    A URL that names the content version (`v`, from the media list) is cached for a year;
+    without it the browser revalidates (a 304 when unchanged), since a rewritten step may
+    hold different bytes under the same run/tag/step/index.
+    """
     kind = params.choice(request, "kind", ("image", "audio", "text"), "image")
     data, mime, digest = await _sample(request, kind)  # type: ignore[arg-type]
     etag = '"' + digest.hex() + '"'
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    version = request.query_params.get("v")
+    cache = IMMUTABLE if version and digest.hex().startswith(version) and len(version) >= 8 else "no-cache"
+    headers = {"ETag": etag, "Cache-Control": cache}
     match = request.headers.get("if-none-match")
     if match and (match.strip() == "*" or etag in [m.strip() for m in match.split(",")]):
         return Response(status_code=304, headers=headers)

@@ -175,6 +175,7 @@ class MediaEntry:
     mime: str
     size: int
     cursor: int
+    digest: bytes = b""
 
 
 def media_list(
@@ -184,7 +185,7 @@ def media_list(
     m = t.media.c
     total = conn.execute(select(func.count()).where(m.series_id == sid)).scalar_one()
     q = (
-        select(m.step, m.wall_time, m.idx, m.meta, m.cursor, t.blobs.c.mime, t.blobs.c.size)
+        select(m.step, m.wall_time, m.idx, m.meta, m.cursor, t.blobs.c.mime, t.blobs.c.size, t.blobs.c.digest)
         .join(t.blobs, t.blobs.c.id == m.blob_id)
         .where(m.series_id == sid)
         .order_by(m.step, m.idx, m.cursor)
@@ -192,7 +193,7 @@ def media_list(
         .limit(-1 if limit is None else limit)
     )
     entries = [
-        MediaEntry(r.step, r.wall_time, r.idx, json.loads(r.meta), r.mime, r.size, r.cursor)
+        MediaEntry(r.step, r.wall_time, r.idx, json.loads(r.meta), r.mime, r.size, r.cursor, r.digest)
         for r in conn.execute(q)
     ]
     return total, entries
