@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -25,7 +27,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.procs import PYTHON
+from bench.procs import PYTHON, _cpu_times
 from bench.server import REPO, Server
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -98,6 +100,18 @@ async def client(port: int, tags: list[str], got: dict, stats: dict, stop: async
                 stats[kind] += 1
 
 
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of a process (all its threads), seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _self_cpu() -> float:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
 def latencies(flush_info: dict, received: list[dict]) -> dict:
     tags, flushes = flush_info["tags"], flush_info["flushes"]
     k = len(tags)
@@ -138,6 +152,8 @@ async def _scenario(server: Server, logdir: Path, clients: int, tags: int, rate:
     await asyncio.sleep(0.5)
     out = Path(tempfile.mktemp(suffix=".json", dir=OUT / "tmp"))
     rss_before = server.rss_mb()
+    cpu0, self0, t0 = _proc_cpu(server.proc.pid), _self_cpu(), time.perf_counter()
+    busy0, _ = _cpu_times()
     proc = await asyncio.create_subprocess_exec(
         PYTHON, "-m", "bench.live_bench", "--writer", str(logdir), str(rate), str(tags), str(seconds),
         str(flush_ms), str(out), cwd=str(REPO))
@@ -152,14 +168,20 @@ async def _scenario(server: Server, logdir: Path, clients: int, tags: int, rate:
             break
         await asyncio.sleep(0.1)
     stop.set()
+    server_cpu, client_cpu, span = _proc_cpu(server.proc.pid) - cpu0, _self_cpu() - self0, time.perf_counter() - t0
+    machine_cores = (_cpu_times()[0] - busy0) / os.sysconf("SC_CLK_TCK") / span
     await asyncio.gather(*tasks, return_exceptions=True)
     res = latencies(flush_info, [dict(g) for g in received])
     res.update(clients=clients, series_per_client=tags, rate=rate, seconds=seconds, flush_ms=flush_ms,
                resyncs=stats["resync"], errors=stats["error"], server_rss_before_mb=rss_before,
-               server_peak_rss_mb=server.rss_mb("VmHWM"), server_rss_mb=server.rss_mb())
+               server_peak_rss_mb=server.rss_mb("VmHWM"), server_rss_mb=server.rss_mb(),
+               server_cores=server_cpu / span, client_cores=client_cpu / span, machine_cores=machine_cores,
+               span_s=span)
     log(f"[live] {clients} client(s) x {tags} series at {rate:.0f} points/s: p50 {res['p50_ms']:.1f} ms, "
         f"p99 {res['p99_ms']:.1f} ms, missing {res['missing']}, dup {res['duplicates']}, resyncs "
-        f"{res['resyncs']}, server RSS {res['server_rss_mb']:.0f} MB (peak {res['server_peak_rss_mb']:.0f})")
+        f"{res['resyncs']}, server RSS {res['server_rss_mb']:.0f} MB (peak {res['server_peak_rss_mb']:.0f}); "
+        f"cores used: server {res['server_cores']:.2f}, clients {res['client_cores']:.2f}, whole machine "
+        f"{res['machine_cores']:.2f} over {res['span_s']:.1f} s")
     return res
 
 

@@ -169,7 +169,9 @@ def live_md(res: dict) -> str:
         rows.append([label,
                      f"p50 {r['p50_ms']:.1f} ms, p90 {r['p90_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.0f} ms; "
                      f"{r['points']:,} deliveries, missing {r['missing']}, duplicated {r['duplicates']}, resyncs {r['resyncs']}; "
-                     f"server RSS {r['server_rss_mb']:.0f} MB (peak {r['server_peak_rss_mb']:.0f} MB)", target])
+                     f"server RSS {r['server_rss_mb']:.0f} MB (peak {r['server_peak_rss_mb']:.0f} MB); cores busy: server "
+                     f"{r.get('server_cores', float('nan')):.2f}, clients {r.get('client_cores', float('nan')):.2f}, "
+                     f"whole machine {r.get('machine_cores', float('nan')):.2f} of 2", target])
     return _table(["measure", "tsvis-live", "target"], rows) + "\n\n" + peers
 
 
