@@ -24,7 +24,7 @@ from tsvis_live.store.writer import FileState
 log = logging.getLogger(__name__)
 
 HEAD_SIZE = 64  # bytes compared to tell a replaced file from a grown one
-WINDOW = 16 << 20  # bytes read per step (and per transaction) from a large file
+WINDOW = 4 << 20  # bytes read per step (and per transaction): bounds each worker's memory
 
 
 @dataclass

@@ -32,7 +32,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")  # with WAL: a process crash loses no commit
     cur.execute("PRAGMA foreign_keys=OFF")
     cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA cache_size=-32000")
+    cur.execute("PRAGMA cache_size=-8000")  # 8 MB a connection: writes are appends
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
