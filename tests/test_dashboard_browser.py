@@ -439,7 +439,7 @@ def test_polling_fallback_when_socket_cannot_connect(page: Page, server, logdir:
     try:
         writer.scalar("acc", STEPS + 500, 0.75)
         page.wait_for_function(
-            "() => (JSON.parse(document.querySelector('.scalar-card[data-tag=\"acc\"]').dataset.lastSteps"
-            " || '{}').eval) === %d" % (STEPS + 500), timeout=5000)
+            "s => (JSON.parse(document.querySelector('.scalar-card[data-tag=\"acc\"]').dataset.lastSteps"
+            " || '{}').eval) === s", arg=STEPS + 500, timeout=5000)
     finally:
         writer.close()

@@ -65,8 +65,11 @@ export class Live {
   onCategory(f: (m: any) => void): void {
     this.categoryListeners.push(f);
   }
-  onCursor(f: (c: number) => void): void {
+  onCursor(f: (c: number) => void): () => void {
     this.cursorListeners.push(f);
+    return () => {
+      this.cursorListeners = this.cursorListeners.filter((x) => x !== f);
+    };
   }
 
   /** Resolves once a cursor is known (hello or first poll), or after `timeoutMs`. */

@@ -532,3 +532,15 @@ export function bandPerPoint(
   }
   return { min, max };
 }
+
+/** Relative time (hours) as a short duration: 12s, 4.5m, 3.2h, 2.1d. */
+export function fmtHours(hrs: number): string {
+  if (hrs === null || hrs === undefined || !Number.isFinite(hrs)) return "";
+  const s = hrs * 3600;
+  const a = Math.abs(s);
+  const r = (v: number) => String(Math.round(v * 100) / 100);
+  if (a < 60) return `${r(s)}s`;
+  if (a < 3600) return `${r(s / 60)}m`;
+  if (a < 86400 * 2) return `${r(s / 3600)}h`;
+  return `${r(s / 86400)}d`;
+}

@@ -163,3 +163,13 @@ describe("bands", () => {
     expect(r.max).toEqual([7, 7, 7, 8, 5]);
   });
 });
+
+import { fmtHours } from "../src/shape";
+describe("fmtHours", () => {
+  it("picks a readable unit", () => {
+    expect(fmtHours(10 / 3600)).toBe("10s");
+    expect(fmtHours(0.5)).toBe("30m");
+    expect(fmtHours(3)).toBe("3h");
+    expect(fmtHours(72)).toBe("3d");
+  });
+});

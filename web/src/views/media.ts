@@ -173,16 +173,14 @@ class MediaView implements View {
   private groups: TagGroups<MediaCard>;
   private lastRefresh = 0;
   private timer: number | null = null;
-  private offCursor = false;
+  private offCursor: () => void;
 
   constructor(private app: App, private kind: MediaKind) {
     this.groups = new TagGroups<MediaCard>(`tsvis-live.collapsed.${kind}`, (tag) => new MediaCard(kind, tag));
     this.el = h("section", { class: `view view-${kind}` }, this.groups.el);
     this.update("categories");
     // Media have no live stream of their own: refresh visible blocks when the cursor moves.
-    app.live.onCursor(() => {
-      if (!this.offCursor) this.scheduleRefresh();
-    });
+    this.offCursor = app.live.onCursor(() => this.scheduleRefresh());
   }
 
   private scheduleRefresh(): void {
@@ -202,7 +200,7 @@ class MediaView implements View {
   }
 
   destroy(): void {
-    this.offCursor = true;
+    this.offCursor();
     if (this.timer !== null) clearTimeout(this.timer);
     this.groups.destroy();
   }

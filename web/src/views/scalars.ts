@@ -4,14 +4,31 @@ import { getJSON, url } from "../api";
 import { App, Change, h, TagGroups, View, visibility, fmtNum, fmtTime } from "../app";
 import { runColor, withAlpha } from "../colors";
 import {
-  alignSeries, bandPerPoint, decimate, emptySeries, groupTags, num, nums, stepRangeForX, upsertPoint, xValues, type Series,
+  alignSeries, bandPerPoint, decimate, fmtHours, emptySeries, groupTags, num, nums, stepRangeForX, upsertPoint, xValues, type Series,
 } from "../shape";
 import { continueEma, newEma, stateFromSmoothed, type EmaState } from "../smoothing";
 
-/** Redraw scheduler: at most one redraw per chart per animation frame, visible charts only. */
+/**
+ * Redraw scheduler: at most one redraw per chart per animation frame, visible charts only, and
+ * a live chart at most every LIVE_REDRAW_MS (streaming at 60 Hz into 50 charts would spend
+ * every frame re-aligning data nobody can read that fast).
+ */
+const LIVE_REDRAW_MS = 100;
 const dirty = new Set<ScalarChart>();
 let rafPending = false;
-function schedule(c: ScalarChart): void {
+function schedule(c: ScalarChart, live = false): void {
+  if (live) {
+    const wait = c.lastDraw + LIVE_REDRAW_MS - performance.now();
+    if (wait > 0) {
+      if (c.liveTimer === null) {
+        c.liveTimer = window.setTimeout(() => {
+          c.liveTimer = null;
+          schedule(c);
+        }, wait);
+      }
+      return;
+    }
+  }
   dirty.add(c);
   if (!rafPending) {
     rafPending = true;
@@ -57,6 +74,8 @@ export class ScalarChart {
   private structure = "";
   visible = false;
   stale = true;
+  lastDraw = 0;
+  liveTimer: number | null = null;
   private zoom: [number, number] | null = null;
   fetches = 0;
   private ro: ResizeObserver | null = null;
@@ -210,7 +229,7 @@ export class ScalarChart {
       return;
     }
     this.applyPoints(rs, msg.points);
-    schedule(this);
+    schedule(this, true);
   }
 
   private applyPoints(rs: RunSeries, pts: unknown[][]): void {
@@ -260,6 +279,7 @@ export class ScalarChart {
   /** Rebuild or update the uPlot instance. */
   draw(): void {
     this.stale = false;
+    this.lastDraw = performance.now();
     if (this.destroyed) return;
     const st = this.app.settings;
     const w = st.smoothing;
@@ -322,7 +342,7 @@ export class ScalarChart {
   private options(series: uPlot.Series[], bands: uPlot.Band[]): uPlot.Options {
     const st = this.app.settings;
     const mode = st.xMode;
-    const xlabel = mode === "step" ? "step" : mode === "relative" ? "hours" : "";
+    const xlabel = mode === "step" ? "step" : mode === "relative" ? "relative time" : "";
     return {
       width: Math.max(200, this.plotEl.clientWidth || 400),
       height: this.height(),
@@ -331,7 +351,10 @@ export class ScalarChart {
       legend: { show: false },
       scales: { x: { time: mode === "wall" }, y: st.logY ? { distr: 3 } : {} },
       axes: [
-        { label: xlabel, labelSize: xlabel ? 14 : 0, size: xlabel ? 36 : 30, stroke: "#666", grid: { stroke: "#eee" } },
+        {
+          label: xlabel, labelSize: xlabel ? 14 : 0, size: xlabel ? 36 : 30, stroke: "#666", grid: { stroke: "#eee" },
+          ...(mode === "relative" ? { values: (_u: uPlot, vals: number[]) => vals.map(fmtHours) } : {}),
+        },
         { size: 56, stroke: "#666", grid: { stroke: "#eee" }, values: (_u, vals) => vals.map((v) => fmtNum(v)) },
       ],
       cursor: {
@@ -364,7 +387,7 @@ export class ScalarChart {
     }
     const x = u.data[0][idx];
     const mode = this.app.settings.xMode;
-    const xs = mode === "wall" ? fmtTime(x) : mode === "relative" ? `${fmtNum(x)} h` : `step ${x}`;
+    const xs = mode === "wall" ? fmtTime(x) : mode === "relative" ? fmtHours(x) : `step ${x}`;
     const rows: HTMLElement[] = [h("div", { class: "tip-x" }, xs)];
     const near = (c: number): number | null => {
       const a = u.data[c];
@@ -398,6 +421,7 @@ export class ScalarChart {
     this.u?.destroy();
     this.u = null;
     dirty.delete(this);
+    if (this.liveTimer !== null) clearTimeout(this.liveTimer);
   }
 }
 
@@ -438,3 +462,4 @@ export class ScalarsView implements View {
     this.groups.destroy();
   }
 }
+
