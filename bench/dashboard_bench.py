@@ -129,13 +129,27 @@ def frame_stats(page, since_ms: float) -> dict:
     }
 
 
+def top_functions(profile: dict, n: int = 15) -> list[tuple[str, float]]:
+    """Self time per function (ms) of a DevTools CPU profile."""
+    nodes = {nd["id"]: nd for nd in profile["nodes"]}
+    dt: dict[int, float] = {}
+    for sid, delta in zip(profile.get("samples", []), profile.get("timeDeltas", [])):
+        dt[sid] = dt.get(sid, 0.0) + delta / 1000
+    agg: dict[str, float] = {}
+    for sid, ms in dt.items():
+        cf = nodes[sid]["callFrame"]
+        key = f"{cf['functionName'] or '(anon)'} {cf['url'].rsplit('/', 1)[-1]}:{cf['lineNumber']}"
+        agg[key] = agg.get(key, 0.0) + ms
+    return sorted(agg.items(), key=lambda kv: -kv[1])[:n]
+
+
 def first_card_last_step(page) -> int:
     return page.evaluate(
         "() => { const c = document.querySelector('.scalar-card'); const s = JSON.parse(c.dataset.lastSteps || '{}');"
         " return Math.min(...Object.values(s)); }")
 
 
-def run(quick: bool, steady: float, accel_rate: float, accel_seconds: float, log=print) -> dict:
+def run(quick: bool, steady: float, accel_rate: float, accel_seconds: float, log=print, profile: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
     steps = 2_000 if quick else 10_000
@@ -149,7 +163,7 @@ def run(quick: bool, steady: float, accel_rate: float, accel_seconds: float, log
                                "steady_seconds": steady, "accel_rate": accel_rate, "accel_seconds": accel_seconds}}
     try:
         t_ready = server.wait_until(
-            lambda: json.loads(server.get("/api/live/status")[1]).get("data", {}).get("ready") is True, timeout=600)
+            lambda s: json.loads(s.get("/api/live/status")[1]).get("data", {}).get("ready") is True, timeout=600)
         result["server_ready_s"] = round(t_ready, 2)
         log(f"[dashbench] server ready after {t_ready:.1f} s ({manifest['scalars']:,} scalars)")
         with sync_playwright() as p:
@@ -188,7 +202,14 @@ def run(quick: bool, steady: float, accel_rate: float, accel_seconds: float, log
             warm = min(5.0, steady / 3)
             time.sleep(warm)  # warm-up, then measure
             since = page.evaluate("() => performance.now()")
+            if profile:
+                cdp.send("Profiler.enable")
+                cdp.send("Profiler.start")
             w.join()
+            if profile:
+                prof = cdp.send("Profiler.stop")["profile"]
+                for name, ms in top_functions(prof):
+                    log(f"[dashbench] profile {ms:8.1f} ms  {name}")
             time.sleep(1.0)
             st = frame_stats(page, since)
             after = first_card_last_step(page)
@@ -242,8 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steady", type=float, default=30.0, help="seconds of streaming at 1000 points/s")
     ap.add_argument("--accel-rate", type=float, default=10_000.0)
     ap.add_argument("--accel-seconds", type=float, default=60.0)
+    ap.add_argument("--profile", action="store_true", help="print the top JS functions of the steady phase")
     a = ap.parse_args(argv)
-    r = run(a.quick, a.steady, a.accel_rate, a.accel_seconds)
+    r = run(a.quick, a.steady, a.accel_rate, a.accel_seconds, profile=a.profile)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / f"dashboard-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(r, indent=1))

@@ -14,6 +14,7 @@ export default defineConfig({
     target: "es2020",
     chunkSizeWarningLimit: 1500,
     sourcemap: false,
+    minify: process.env.TSVIS_NO_MINIFY ? false : "esbuild",
   },
   server: {
     proxy: {

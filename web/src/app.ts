@@ -25,7 +25,7 @@ export class App {
   tagFilter: Filter = compileFilter("");
   runPattern = "";
   tagPattern = "";
-  settings: Settings = { smoothing: 0.6, xMode: "step", logY: false, maxPoints: 1000 };
+  settings: Settings = { smoothing: 0.6, xMode: "step", logY: false, maxPoints: 600 };
   live: Live;
   private listeners: Array<(c: Change) => void> = [];
 
@@ -262,7 +262,7 @@ export const visibility = (() => {
   const io = typeof IntersectionObserver !== "undefined"
     ? new IntersectionObserver((entries) => {
         for (const e of entries) cbs.get(e.target)?.(e.isIntersecting);
-      }, { rootMargin: "300px" })
+      }, { rootMargin: "150px" })
     : null;
   return {
     observe(el: Element, cb: (v: boolean) => void) {

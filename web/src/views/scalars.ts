@@ -13,7 +13,14 @@ import { continueEma, newEma, stateFromSmoothed, type EmaState } from "../smooth
  * a live chart at most every LIVE_REDRAW_MS (streaming at 60 Hz into 50 charts would spend
  * every frame re-aligning data nobody can read that fast).
  */
-const LIVE_REDRAW_MS = 100;
+const LIVE_REDRAW_MS = 250;
+/**
+ * Per-frame drawing budget: charts left over are drawn in the next frames (no long tasks).
+ * uPlot paints in a microtask after setData, so the time measured here misses the paint:
+ * the chart count per frame is capped as well.
+ */
+const FRAME_BUDGET_MS = 10;
+const MAX_DRAWS_PER_FRAME = 2;
 const dirty = new Set<ScalarChart>();
 let rafPending = false;
 function schedule(c: ScalarChart, live = false): void {
@@ -30,18 +37,26 @@ function schedule(c: ScalarChart, live = false): void {
     }
   }
   dirty.add(c);
-  if (!rafPending) {
-    rafPending = true;
-    requestAnimationFrame(() => {
-      rafPending = false;
-      const list = [...dirty];
-      dirty.clear();
-      for (const ch of list) {
-        if (ch.visible) ch.draw();
-        else ch.stale = true;
-      }
-    });
-  }
+  requestFrame();
+}
+
+function requestFrame(): void {
+  if (rafPending) return;
+  rafPending = true;
+  requestAnimationFrame(() => {
+    rafPending = false;
+    const t0 = performance.now();
+    let drawn = 0;
+    for (const ch of dirty) {
+      dirty.delete(ch);
+      if (ch.visible) {
+        ch.draw();
+        drawn++;
+      } else ch.stale = true;
+      if (drawn >= MAX_DRAWS_PER_FRAME || performance.now() - t0 > FRAME_BUDGET_MS) break;
+    }
+    if (dirty.size) requestFrame();
+  });
 }
 
 interface RunSeries {
