@@ -105,6 +105,7 @@ def write_logs(root: Path) -> None:
 
 _WRITER = textwrap.dedent("""
     import os, sys, time
+    import numpy as np
     from tensorboardX import SummaryWriter
     # tensorboardX writes from a background thread: flush() alone can return before the event
     # reached the file, so wait until the file grew (that instant is when the timer starts).
@@ -112,9 +113,14 @@ _WRITER = textwrap.dedent("""
     path = w._get_file_writer().event_writer._ev_writer._file_name
     print("ready", flush=True)
     for line in sys.stdin:
-        tag, step, value = line.split()
+        kind, tag, step, value = line.split()
         size = os.path.getsize(path)
-        w.add_scalar(tag, float(value), int(step))
+        if kind == "scalar":
+            w.add_scalar(tag, float(value), int(step))
+        elif kind == "histogram":
+            w.add_histogram(tag, np.random.default_rng(int(step)).normal(float(value), 1, 500), int(step))
+        elif kind == "image":
+            w.add_image(tag, np.full((3, 8, 8), float(value), np.float32), int(step))
         deadline = time.monotonic() + 5
         while os.path.getsize(path) <= size and time.monotonic() < deadline:
             w.flush()
@@ -132,9 +138,9 @@ class Writer:
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
 
-    def scalar(self, tag: str, step: int, value: float) -> float:
-        """Write and flush one scalar; returns the monotonic time the flush completed."""
-        self.proc.stdin.write(f"{tag} {step} {value}\n")
+    def scalar(self, tag: str, step: int, value: float, kind: str = "scalar") -> float:
+        """Write and flush one point; returns the monotonic time it was in the file."""
+        self.proc.stdin.write(f"{kind} {tag} {step} {value}\n")
         self.proc.stdin.flush()
         assert self.proc.stdout.readline().strip() == "flushed"
         return time.monotonic()
@@ -344,6 +350,28 @@ def test_live_scalar_appears_within_2s(page: Page, server, logdir: Path) -> None
     finally:
         writer.close()
     shot(page, "scalars-live")
+
+
+def test_histograms_and_images_update_live(page: Page, server, logdir: Path) -> None:
+    open_dashboard(page, server, tab="histograms")
+    block = page.locator('.histogram-card[data-tag="weights/fc1"] .subchart[data-run="train"]')
+    expect(block).to_have_attribute("data-last-step", str(STEPS - 20), timeout=10000)
+    writer = Writer(logdir / "train", ".livemedia")
+    try:
+        writer.scalar("weights/fc1", STEPS + 200, 2.0, kind="histogram")
+        expect(block).to_have_attribute("data-last-step", str(STEPS + 200), timeout=5000)
+        page.goto(f"{server.url}/#distributions")
+        expect(page.locator('.distribution-card .subchart[data-run="train"]')).to_have_attribute(
+            "data-last-step", str(STEPS + 200), timeout=10000)
+        page.goto(f"{server.url}/#images")
+        media = page.locator('.image-card[data-tag="samples"] .media-block[data-run="train"]')
+        expect(media).to_have_attribute("data-steps", "3", timeout=10000)
+        writer.scalar("samples", 30, 0.5, kind="image")
+        # The slider follows the newest step by itself.
+        expect(media).to_have_attribute("data-step", "30", timeout=10000)
+        expect(media).to_have_attribute("data-steps", "4")
+    finally:
+        writer.close()
 
 
 def test_new_run_appears_in_run_list(page: Page, server, logdir: Path) -> None:

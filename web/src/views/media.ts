@@ -2,9 +2,12 @@
 import { getPaged, url } from "../api";
 import { App, Change, h, TagGroups, View, visibility, fmtTime } from "../app";
 import { runColor } from "../colors";
+import { markdownToHtml } from "../markdown";
 import { groupTags, naturalCompare, num } from "../shape";
 
 type MediaKind = "image" | "audio" | "text";
+
+const MEDIA_POLL_MS = 4000;
 
 interface Entry {
   wall_time: number;
@@ -137,7 +140,9 @@ export function renderText(v: unknown): HTMLElement {
     if (v.length === 1) return renderText(v[0]);
     return h("div", { class: "text-list" }, ...v.map((x) => renderText(x)));
   }
-  return h("div", { class: "text-value" }, typeof v === "string" ? v : JSON.stringify(v));
+  const el = h("div", { class: "text-value text-md" });
+  el.innerHTML = markdownToHtml(typeof v === "string" ? v : JSON.stringify(v)); // escaped first
+  return el;
 }
 
 class MediaCard {
@@ -174,6 +179,7 @@ class MediaView implements View {
   private lastRefresh = 0;
   private timer: number | null = null;
   private offCursor: () => void;
+  private poller: number;
 
   constructor(private app: App, private kind: MediaKind) {
     this.groups = new TagGroups<MediaCard>(`tsvis-live.collapsed.${kind}`, (tag) => new MediaCard(kind, tag));
@@ -181,6 +187,11 @@ class MediaView implements View {
     this.update("categories");
     // Media have no live stream of their own: refresh visible blocks when the cursor moves.
     this.offCursor = app.live.onCursor(() => this.scheduleRefresh());
+    // Not every commit moves the pushed cursor (heartbeats may lag for media), so visible
+    // blocks also re-read their lists every few seconds while the page is visible.
+    this.poller = window.setInterval(() => {
+      if (document.visibilityState === "visible") this.scheduleRefresh();
+    }, MEDIA_POLL_MS);
   }
 
   private scheduleRefresh(): void {
@@ -201,6 +212,7 @@ class MediaView implements View {
 
   destroy(): void {
     this.offCursor();
+    clearInterval(this.poller);
     if (this.timer !== null) clearTimeout(this.timer);
     this.groups.destroy();
   }

@@ -106,6 +106,7 @@ export class Scatter3D {
     }
     ctx.globalAlpha = 1;
     c.dataset.points = String(n);
+    if (n) c.dataset.p0 = `${Math.round(this.proj[0])},${Math.round(this.proj[1])}`; // for tests
     c.dataset.rendered = String(Date.now());
   }
 

@@ -264,7 +264,7 @@ export class ScalarChart {
       if (rs.runStart === undefined) rs.runStart = wall;
     }
     // Bound memory: a long live session merges old points into min/max buckets.
-    const cap = Math.max(4 * this.app.settings.maxPoints, 4000);
+    const cap = Math.max(4 * this.app.settings.maxPoints, 1000);
     if (rs.s.steps.length > cap) {
       rs.s = decimate(rs.s, 2 * this.app.settings.maxPoints);
       rs.downsampled = true;
