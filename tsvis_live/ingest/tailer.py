@@ -14,9 +14,9 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tsvis_live.formats import tfrecord
+from tsvis_live.formats import fastpath, tfrecord
 from tsvis_live.formats.detect import TAILED_FORMATS, LogFile
-from tsvis_live.formats.events import DecodeError, EventDecoder
+from tsvis_live.formats.events import EventDecoder
 from tsvis_live.formats.wholefile import read_whole_file
 from tsvis_live.records import Batch
 from tsvis_live.store.writer import FileState
@@ -134,21 +134,10 @@ class Tailer:
             log.warning("cannot read %s: %s", logfile.path, exc)
             return None
         decoder = self._decoder(nxt)
-        end = state.offset
-        try:
-            for record in tfrecord.scan(data, base=state.offset):
-                end = record.end
-                if record.data is None:
-                    batch.skipped += 1
-                    continue
-                try:
-                    decoder.decode(record.data, batch)
-                except DecodeError as exc:
-                    log.debug("%s: skipping record at byte %d: %s", state.path, record.start, exc)
-                    batch.skipped += 1
-        except tfrecord.BrokenFraming as exc:
-            log.warning("%s: %s; the rest of the file is ignored", state.path, exc)
-            nxt.status, nxt.error = "broken", str(exc)
+        end, broken = fastpath.decode_window(data, state.offset, decoder, batch)
+        if broken is not None:
+            log.warning("%s: %s; the rest of the file is ignored", state.path, broken)
+            nxt.status, nxt.error = "broken", str(broken)
         nxt.offset = end
         nxt.events += batch.events
         nxt.skipped += batch.skipped
