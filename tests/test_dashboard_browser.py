@@ -80,7 +80,10 @@ def write_logs(root: Path) -> None:
         if run == "train":
             feats = rng.normal(size=(60, 8)).astype(np.float32)
             feats[np.arange(60) % 3 == 1] += 3
-            w.add_embedding(feats, metadata=[str(i % 3) for i in range(60)], global_step=1, tag="features")
+            sprites = np.zeros((60, 3, 8, 8), np.float32)
+            sprites[:, 0] = (np.arange(60) % 3 == 0)[:, None, None]
+            w.add_embedding(feats, metadata=[str(i % 3) for i in range(60)], label_img=torch.tensor(sprites),
+                            global_step=1, tag="features")
         w.close()
         aw = TorchWriter(str(root / run), filename_suffix=".audio")
         t = np.linspace(0, 0.25, 2000)
@@ -97,6 +100,11 @@ def write_logs(root: Path) -> None:
                                 torch.nn.Linear(4 * 6 * 6, 10))
     gw = TorchWriter(str(root / "model"))
     gw.add_graph(model, torch.zeros(1, 1, 8, 8))
+    gw.close()
+    # A graph of thousands of nodes: 300 nested blocks (about 2700 nodes with the scopes).
+    big = torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()) for _ in range(300)])
+    gw = TorchWriter(str(root / "bigmodel"))
+    gw.add_graph(big, torch.zeros(1, 4))
     gw.close()
     env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
     subprocess.run([sys.executable, "-c", _TSVIS_EXCEPTIONS, str(root / "tsvis")], env=env, check=True,
@@ -316,11 +324,18 @@ def test_every_view_renders(page: Page, server) -> None:
     shot(page, "projector-2d")
     page.select_option(".proj-dims", "3")
     expect(page.locator("canvas.scatter3d")).to_have_attribute("data-points", "60", timeout=20000)
-    c3 = page.locator("canvas.scatter3d").bounding_box()
+    canvas3d = page.locator("canvas.scatter3d")
+    c3 = canvas3d.bounding_box()
     page.mouse.move(c3["x"] + c3["width"] / 2, c3["y"] + c3["height"] / 2)
     page.mouse.down()
     page.mouse.move(c3["x"] + c3["width"] / 2 + 80, c3["y"] + c3["height"] / 2 + 30, steps=5)
     page.mouse.up()
+    # Hovering point 0 shows its sample (the sprite image written with the embedding).
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    x0, y0 = (int(v) for v in canvas3d.get_attribute("data-p0").split(","))
+    page.mouse.move(c3["x"] + x0, c3["y"] + y0)
+    expect(page.locator(".projector-side")).to_have_attribute("data-index", re.compile(r"\d+"), timeout=10000)
+    expect(page.locator(".projector-side img.sample-img")).to_be_visible()
     shot(page, "projector-3d")
 
     page.goto(f"{server.url}/#exceptions")
@@ -331,6 +346,36 @@ def test_every_view_renders(page: Page, server) -> None:
     outliers = page.locator(".exc-outliers")
     expect(outliers).to_have_attribute("data-count", re.compile(r"[1-9]\d*"))
     shot(page, "exceptions")
+
+
+def test_large_graph_stays_usable(page: Page, server) -> None:
+    open_dashboard(page, server, tab="graphs")
+    page.select_option(".graph-run", "bigmodel")
+    graph = page.locator(".graph-canvas")
+    page.wait_for_function("() => +document.querySelector('.graph-canvas').dataset.total > 2000", timeout=20000)
+    total = int(graph.get_attribute("data-total"))
+    shown = int(graph.get_attribute("data-nodes"))
+    assert shown < total
+    expanded, seconds = shown, 0.0
+    for _ in range(4):  # expand level by level until more than 1000 nodes are drawn
+        t0 = time.monotonic()
+        page.get_by_role("button", name="expand one level").click()
+        page.wait_for_function("n => +document.querySelector('.graph-canvas').dataset.nodes > n", arg=expanded)
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        expanded = int(graph.get_attribute("data-nodes"))
+        seconds = time.monotonic() - t0
+        if expanded > 1000:
+            break
+    assert expanded > 1000, expanded
+    assert seconds < 10, seconds  # layout + first paint of >1000 nodes
+    # Still interactive: wheel-zoom and a search that expands the way to a deep node.
+    box = graph.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.fill(".graph-search", "Sequential/Sequential[299]")
+    page.press(".graph-search", "Enter")
+    expect(page.locator(".graph-details")).to_have_attribute("data-node", re.compile(r"Sequential\[299\]"))
+    shot(page, "graph-large")
 
 
 def test_live_scalar_appears_within_2s(page: Page, server, logdir: Path) -> None:

@@ -12,6 +12,28 @@ const CATEGORY_COLORS: Record<string, string> = {
   InputsandReaders: "#59a14f", other: "#9c9c9c", scope: "#d4dbe6",
 };
 
+/**
+ * Deep graphs (long chains of layers) would be fitted into the box as one unreadable column:
+ * fold them into several columns of at most FOLD_ROWS layers, read top-down, left to right.
+ */
+const FOLD_ROWS = 40;
+function foldLayers(pos: Map<string, { x: number; y: number; layer: number }>): Map<string, { x: number; y: number; layer: number }> {
+  let layers = 0, minX = Infinity, maxX = -Infinity;
+  for (const p of pos.values()) {
+    layers = Math.max(layers, p.layer + 1);
+    minX = Math.min(minX, p.x);
+    maxX = Math.max(maxX, p.x);
+  }
+  if (layers <= FOLD_ROWS * 1.5) return pos;
+  const colWidth = maxX - minX + 2.5;
+  const out = new Map<string, { x: number; y: number; layer: number }>();
+  for (const [id, p] of pos) {
+    const col = Math.floor(p.layer / FOLD_ROWS);
+    out.set(id, { x: p.x + col * colWidth, y: p.layer % FOLD_ROWS, layer: p.layer });
+  }
+  return out;
+}
+
 export class GraphView implements View {
   el: HTMLElement;
   private runP = picker("Run", "graph-run", () => this.load());
@@ -41,7 +63,7 @@ export class GraphView implements View {
     this.search.addEventListener("change", () => this.find(this.search.value));
     this.chart.whenReady((c) => {
       c.on("click", (p: any) => {
-        if (p.dataType === "node") this.onNode(p.data.id);
+        if (p.dataType === "node" && !String(p.data.id).startsWith("\u0000")) this.onNode(p.data.id);
       });
     });
     this.update("categories");
@@ -107,7 +129,7 @@ export class GraphView implements View {
     this.selected = uid;
     if (n.isScope) {
       this.expanded.add(uid);
-      this.draw();
+      this.draw(n.children[0]);
     }
     this.showDetails(uid);
   }
@@ -126,7 +148,7 @@ export class GraphView implements View {
     }
     for (const a of ancestors(this.model, hit)) this.expanded.add(a);
     this.selected = hit;
-    this.draw();
+    this.draw(hit);
     this.showDetails(hit);
   }
 
@@ -158,13 +180,14 @@ export class GraphView implements View {
     this.showDetails(uid);
   }
 
-  private draw(): void {
+  /** Draw the visible nodes; `focus` (a node id) is highlighted. */
+  private draw(focus?: string): void {
     const m = this.model;
     if (!m) return;
     const ids = visibleNodes(m, this.expanded);
     const edges = visibleEdges(m, ids);
     const t0 = performance.now();
-    const pos = layeredLayout(ids, edges);
+    const pos = foldLayers(layeredLayout(ids, edges));
     const big = ids.length > 400;
     const DX = 110, DY = 70;
     const scopeColors = new Map<string, string>();
@@ -180,8 +203,8 @@ export class GraphView implements View {
         symbolSize: n.isScope ? [Math.min(140, 40 + n.label.length * 6), 26] : 14,
         itemStyle: {
           color: CATEGORY_COLORS[cat] || CATEGORY_COLORS.other,
-          borderColor: id === this.selected ? "#000" : par ? scopeColors.get(par) : "#fff",
-          borderWidth: id === this.selected ? 3 : par ? 2 : 1,
+          borderColor: id === this.selected || id === focus ? "#000" : par ? scopeColors.get(par) : "#fff",
+          borderWidth: id === this.selected || id === focus ? 3 : par ? 2 : 1,
         },
         label: { show: !big || n.isScope, position: n.isScope ? "inside" : "bottom", fontSize: 10, formatter: n.isScope ? `${n.label} (${n.leafCount})` : n.label },
         tooltip: { formatter: `${n.uid}<br>${n.op || "name scope: click to expand"}` },
@@ -199,7 +222,7 @@ export class GraphView implements View {
         type: "graph", layout: "none", roam: true, draggable: false, data: nodes, links,
         edgeSymbol: ["none", "arrow"], edgeSymbolSize: 6, lineStyle: { color: "#8a8a8a", opacity: 0.7, curveness: 0.05 },
         emphasis: { focus: big ? "none" : "adjacency", label: { show: true } }, labelLayout: { hideOverlap: true },
-        scaleLimit: { min: 0.02, max: 20 }, progressive: 0,
+        scaleLimit: { min: 0.05, max: 200 }, nodeScaleRatio: 0.3, progressive: 0,
       }],
     });
     this.chart.el.dataset.nodes = String(ids.length);
