@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -163,28 +165,40 @@ def test_new_run_appears_and_can_be_followed(tmp_path: Path) -> None:
 
 
 def test_slow_client_does_not_stall_others(tmp_path: Path) -> None:
+    """A client that stops reading is cut loose (resync) once its buffer is full; others go on."""
     logdir = tmp_path / "logs"
     logdir.mkdir()
-    with running_server(logdir, tmp_path / "data") as server:
+    total = 400_000  # ~16 MB of JSON: far more than the loopback socket buffers can hide
+    with running_server(logdir, tmp_path / "data", "--client-buffer", "20000") as server:
 
         async def main():
-            slow = await websockets.connect(server.ws_url, max_queue=1, max_size=2**20)
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a reader on a thin pipe
+            sock.connect(("127.0.0.1", server.port))
+            slow = await websockets.connect(server.ws_url, sock=sock, max_queue=1, max_size=2**20)
             fast = await websockets.connect(server.ws_url)
             try:
                 for ws in (slow, fast):
                     await ws.send(subscribe("scalar", ".", "loss"))
-                writer = write(logdir, 0, 20000, seconds=3.0)
-                got = await collect(fast, {"scalar": 20000}, timeout=120)
-                assert writer.wait(60) == 0
-                return got
+                writer = write(logdir, 0, total)
+                got = await collect(fast, {"scalar": total}, timeout=240)
+                assert writer.wait(120) == 0
+                rss = int(next(x.split()[1] for x in open(f"/proc/{server.proc.pid}/status") if x.startswith("VmRSS")))
+                # now read the slow client: it was told to resync instead of being buffered for
+                seen, deadline = [], time.monotonic() + 60
+                while (not seen or seen[-1]["type"] != "resync") and time.monotonic() < deadline:
+                    seen.append(json.loads(await asyncio.wait_for(slow.recv(), 30)))
+                return got, rss, seen
             finally:
                 await fast.close()
                 slow.transport.abort()
 
-        got = asyncio.run(main())
-        rss_kb = int(next(line.split()[1] for line in open(f"/proc/{server.proc.pid}/status") if line.startswith("VmRSS")))
-    assert [p[1] for p, _ in got["scalar"]] == list(range(20000))
+        got, rss_kb, seen = asyncio.run(main())
+    assert [p[1] for p, _ in got["scalar"]] == list(range(total))
     assert rss_kb < 400_000
+    assert seen[-1]["type"] == "resync", "the slow client was never told to resync"
+    assert seen[-1]["subscriptions"][0]["kind"] == "scalar"
+    assert sum(len(m.get("points", [])) for m in seen) < total
 
 
 def test_polling_walk_equals_the_socket(tmp_path: Path) -> None:

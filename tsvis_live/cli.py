@@ -42,6 +42,8 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="required access token (mandatory when --host is not loopback)")
     p.add_argument("--poll", type=float, default=None, metavar="SECONDS",
                    help="poll the logdir every SECONDS instead of waiting for file events (network file systems)")
+    p.add_argument("--client-buffer", type=int, default=100_000, metavar="POINTS",
+                   help="live points buffered per WebSocket client; a client further behind is told to resync")
     p.add_argument("--ui", choices=["dashboard", "tsvis"], default="dashboard",
                    help="which web UI to serve at / (tsvis needs `pip install tsvis --no-deps`)")
     _common(p)
@@ -181,6 +183,7 @@ def serve_main(argv: list[str]) -> int:
     except UIUnavailable as exc:
         print(f"tsvis-live: {exc}", file=sys.stderr)
         return 2
+    app.state.client_buffer = max(1, args.client_buffer)
     print(f"tsvis-live: serving {logdir or args.logroot} at http://{args.host}:{args.port}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio",
                 timeout_graceful_shutdown=3)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 BATCH_WINDOW = 0.025  # seconds to gather points before sending
 HEARTBEAT = 5.0
-QUEUE_COMMITS = 512  # per-client bound; overflow -> resync
+DEFAULT_CLIENT_BUFFER = 100_000  # points queued per client before it must resync
 DEFAULT_SNAPSHOT_POINTS = 2000
 
 
@@ -47,7 +47,8 @@ class Connection:
         self.ws = ws
         self.session = session
         self.feed = Feed()
-        self.sub: Subscriber = session.hub.subscribe(QUEUE_COMMITS)
+        limit = getattr(ws.app.state, "client_buffer", DEFAULT_CLIENT_BUFFER)
+        self.sub: Subscriber = session.hub.subscribe(limit)
         self.lock = asyncio.Lock()  # replays and live sends never interleave for one client
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -131,9 +132,7 @@ class Connection:
                         "subscriptions": [{"kind": k, "run": r, "tag": t, "cursor": c} for (k, r, t), c in marks.items()],
                     })
                     continue
-                commits = []
-                while not sub.queue.empty():
-                    commits.append(sub.queue.get_nowait())
+                commits = sub.drain()
                 if commits:
                     await self.send_all(self.feed.from_commits(commits))
 

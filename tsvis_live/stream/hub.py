@@ -2,7 +2,7 @@
 
 `Hub` is the one interface publishers and subscribers see. `LocalHub` delivers in-process: the
 ingest thread publishes a `Commit`, and the event loop puts it on every subscriber's bounded
-queue. A subscriber whose queue is full is marked overflowed instead of slowing anyone down; it
+queue. A subscriber whose queue holds too many points is marked overflowed instead of slowing anyone down; it
 must resynchronise from the store. A multi-process deployment would implement the same interface
 over an external broker.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Protocol
 
 from tsvis_live.store.writer import Commit
@@ -19,30 +20,38 @@ log = logging.getLogger(__name__)
 
 
 class Subscriber:
-    """One consumer's bounded inbox of commits."""
+    """One consumer's inbox of commits, bounded by the number of points it holds."""
 
-    def __init__(self, maxsize: int = 256) -> None:
-        self.queue: asyncio.Queue[Commit] = asyncio.Queue(maxsize)
+    def __init__(self, max_points: int = 100_000) -> None:
+        self.queue: deque[Commit] = deque()
+        self.max_points = max_points
+        self.points = 0
         self.overflowed = False
         self.wakeup = asyncio.Event()
 
     def offer(self, commit: Commit) -> None:
         if self.overflowed:
             return
-        try:
-            self.queue.put_nowait(commit)
-        except asyncio.QueueFull:
+        self.queue.append(commit)
+        self.points += commit.points
+        if self.points > self.max_points and len(self.queue) > 1:  # behind by more than one commit
             self.overflowed = True
-            while not self.queue.empty():  # free the memory now; the client refetches
-                self.queue.get_nowait()
+            self.queue.clear()  # free the memory now; the client refetches from the store
+            self.points = 0
         self.wakeup.set()
+
+    def drain(self) -> list[Commit]:
+        commits = list(self.queue)
+        self.queue.clear()
+        self.points = 0
+        return commits
 
 
 class Hub(Protocol):
     last_cursor: int
 
     def publish(self, commit: Commit) -> None: ...
-    def subscribe(self, maxsize: int = 256) -> Subscriber: ...
+    def subscribe(self, max_points: int = 100_000) -> Subscriber: ...
     def unsubscribe(self, sub: Subscriber) -> None: ...
 
 
@@ -77,8 +86,8 @@ class LocalHub:
         for sub in list(self._subscribers):
             sub.offer(commit)
 
-    def subscribe(self, maxsize: int = 256) -> Subscriber:
-        sub = Subscriber(maxsize)
+    def subscribe(self, max_points: int = 100_000) -> Subscriber:
+        sub = Subscriber(max_points)
         self._subscribers.add(sub)
         return sub
 
