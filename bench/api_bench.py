@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from bench import genlogs
-from bench.procs import PYTHON, run_measured
+from bench.procs import PYTHON, Noise, run_measured, wait_quiet
 from bench.server import REPO, Server
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -85,18 +85,31 @@ def restart_to_ready(logdir: Path, params: genlogs.GenParams, repeats: int, peer
         ingest(logdir, work)
         run, tag = genlogs.run_name(params.runs - 1), genlogs.scalar_tag(0)
         times, rss = [], []
+        noise = []
         for i in range(repeats):
+            wait_quiet()
+            n = Noise()
             with Server(logdir, work) as s:
                 t = s.wait_until(_ready_check(run, tag, params.steps), timeout=300)
+                noise.append(n.others_cores() - _server_share(s, n))
                 times.append(t)
                 rss.append(s.rss_mb("VmHWM"))
-            log(f"[api] restart-to-ready #{i + 1}: {t:.3f} s, server peak RSS {rss[-1]:.0f} MB")
+            log(f"[api] restart-to-ready #{i + 1}: {t:.3f} s, server peak RSS {rss[-1]:.0f} MB "
+                f"(others used {noise[-1]:.2f} cores meanwhile)")
         peer_times = {name: p["wall_s"] for name, p in peers.items()}
         return {"ours_s": statistics.median(times), "all_s": [round(t, 3) for t in times],
                 "server_peak_rss_mb": statistics.median(rss), "run": run, "tag": tag,
-                "points": params.steps, "peers": peer_times}
+                "points": params.steps, "peers": peer_times, "others_cores": [round(x, 2) for x in noise]}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _server_share(s: Server, n: Noise) -> float:
+    """The server process started inside the Noise span: its CPU is ours, not the machine's."""
+    from bench.procs import proc_cpu
+
+    span = time.perf_counter() - n.t0
+    return proc_cpu(s.proc.pid) / span if span > 0 else 0.0
 
 
 def _timed(s: Server, n: int, path: str, **params: object) -> tuple[list[float], bytes]:
@@ -122,6 +135,8 @@ def scalar_1m(quick: bool, repeats: int, log) -> dict:
             s.wait_until(_ready_check(run, tag, params.steps), timeout=600)  # also warms caches
             rss0 = s.rss_mb()
             _timed(s, 3, "/api/live/scalars", run=run, tag=tag, max_points=2000)
+            wait_quiet()
+            noise = Noise(s.proc.pid)
             live, body = _timed(s, n, "/api/live/scalars", run=run, tag=tag, max_points=2000)
             d = json.loads(body)
             d = d.get("data", d)
@@ -136,13 +151,15 @@ def scalar_1m(quick: bool, repeats: int, log) -> dict:
                 out["live_scalars"] = {k: out[k] for k in ("returned", "p50_ms", "p90_ms", "endpoint")}
                 out.update(returned=got2, p50_ms=statistics.median(ds), p90_ms=pct(ds, 0.9),
                            endpoint="/api/scalar?max_points=2000")
+            out["others_cores"] = round(noise.others_cores(), 2)
             full, body = _timed(s, max(1, repeats), "/api/scalar", run=run, tag=tag)
             out.update(full_ms=statistics.median(full), full_bytes=len(body),
                        full_points=len(_series(json.loads(body), tag)),
                        full_rss_delta_mb=s.rss_mb("VmHWM") - rss0, server_rss_mb=s.rss_mb())
         log(f"[api] 1M series: downsampled p50 {out['p50_ms']:.1f} ms ({got} points); "
             f"/api/scalar?max_points {out['api_scalar_max_points']}; full {out['full_ms']:.0f} ms, "
-            f"{out['full_bytes'] / 1e6:.1f} MB, RSS +{out['full_rss_delta_mb']:.0f} MB")
+            f"{out['full_bytes'] / 1e6:.1f} MB, RSS +{out['full_rss_delta_mb']:.0f} MB "
+            f"(others used {out['others_cores']:.2f} cores meanwhile)")
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -157,6 +174,8 @@ def categories(quick: bool, log) -> dict:
         with Server(logdir, work) as s:
             s.wait_until(lambda s: s.get("/api/init", id="bench", trainJobName="bench")[0] == 200, timeout=300)
             times, runs = [], 0
+            wait_quiet()
+            noise = Noise(s.proc.pid)
             for _ in range(30):
                 t = time.perf_counter()
                 a, _ = s.get("/api/init", id="bench", trainJobName="bench")
@@ -167,9 +186,9 @@ def categories(quick: bool, log) -> dict:
                 runs = len(json.loads(body).get("data") or {})
             out = {"runs": params.runs, "tags": params.scalar_tags, "runs_returned": runs,
                    "p50_ms": statistics.median(times[3:]), "p90_ms": pct(times[3:], 0.9),
-                   "bytes": len(body), "server_rss_mb": s.rss_mb()}
+                   "bytes": len(body), "server_rss_mb": s.rss_mb(), "others_cores": round(noise.others_cores(), 2)}
         log(f"[api] init+getCategory {params.runs}x{params.scalar_tags}: p50 {out['p50_ms']:.1f} ms, "
-            f"{runs} runs returned, {len(body) / 1e3:.0f} kB")
+            f"{runs} runs returned, {len(body) / 1e3:.0f} kB (others used {out['others_cores']:.2f} cores meanwhile)")
         return out
     finally:
         shutil.rmtree(work, ignore_errors=True)

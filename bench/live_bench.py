@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.procs import PYTHON, _cpu_times
+from bench.procs import PYTHON, _cpu_times, wait_quiet
 from bench.server import REPO, Server
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -150,6 +150,7 @@ async def _scenario(server: Server, logdir: Path, clients: int, tags: int, rate:
              for c in range(clients)]
     await asyncio.wait_for(ready.wait(), timeout=120)
     await asyncio.sleep(0.5)
+    await asyncio.to_thread(wait_quiet, 0.25, 60.0)
     out = Path(tempfile.mktemp(suffix=".json", dir=OUT / "tmp"))
     rss_before = server.rss_mb()
     cpu0, self0, t0 = _proc_cpu(server.proc.pid), _self_cpu(), time.perf_counter()

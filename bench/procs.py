@@ -236,3 +236,30 @@ def wait_quiet(threshold: float = 0.2, max_wait: float = 90.0) -> float:
     while busy > threshold and time.perf_counter() < deadline:
         busy = cpu_busy(1.0)
     return busy
+
+
+def proc_cpu(pid: int) -> float:
+    """utime + stime of a live process (all its threads), seconds; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _HZ
+
+
+class Noise:
+    """How many cores the rest of the machine (not us, not `pids`) kept busy over a span."""
+
+    def __init__(self, *pids: int) -> None:
+        self.pids = pids
+        self.t0 = time.perf_counter()
+        self.busy0 = _cpu_times()[0]
+        self.self0 = _self_cpu()
+        self.pid0 = sum(proc_cpu(p) for p in pids)
+
+    def others_cores(self) -> float:
+        span = time.perf_counter() - self.t0
+        machine = (_cpu_times()[0] - self.busy0) / _HZ
+        ours = _self_cpu() - self.self0 + sum(proc_cpu(p) for p in self.pids) - self.pid0
+        return max(0.0, machine - ours) / span if span > 0 else 0.0

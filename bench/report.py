@@ -128,7 +128,7 @@ def api_md(res: dict) -> str:
         r = api["restart"]
         peers = "; ".join(f"{k}: {v:.2f} s ({v / r['ours_s']:.0f}x longer)" for k, v in r.get("peers", {}).items())
         rows.append([label, f"{r['ours_s']:.3f} s (runs {', '.join(map(str, r['all_s']))}; "
-                     f"server peak RSS {r['server_peak_rss_mb']:.0f} MB)", "< 1 s",
+                     f"server peak RSS {r['server_peak_rss_mb']:.0f} MB; others' cores busy {_noise(r.get('others_cores'))})", "< 1 s",
                      "time to (re)load everything from process start: " + (peers or "-")])
     label = "`/api/scalar` on a 1M-point series, downsampled to <= 2000 (p50 / p90)"
     if not failed("scalar_1m", label):
@@ -136,7 +136,8 @@ def api_md(res: dict) -> str:
         other = s.get("live_scalars") or {**s.get("api_scalar_max_points", {}), "endpoint": "/api/scalar?max_points=2000"}
         rows.append([label, f"{s['p50_ms']:.1f} / {s['p90_ms']:.1f} ms (`{s['endpoint']}`, {s['returned']} of "
                      f"{s['points']:,} points); `{other.get('endpoint')}`: {other.get('p50_ms', float('nan')):.1f} / "
-                     f"{other.get('p90_ms', float('nan')):.1f} ms, {other.get('returned')} points", "p50 < 50 ms", ""])
+                     f"{other.get('p90_ms', float('nan')):.1f} ms, {other.get('returned')} points; others' cores busy "
+                     f"{_noise([s.get('others_cores')])}", "p50 < 50 ms", ""])
         rows.append(["`/api/scalar` on a 1M-point series, full", f"{s['full_ms']:.0f} ms, {s['full_points']:,} points, "
                      f"{s['full_bytes'] / 1e6:.1f} MB, server peak RSS +{s['full_rss_delta_mb']:.0f} MB",
                      "streamed, not built twice", ""])
@@ -144,7 +145,8 @@ def api_md(res: dict) -> str:
     if not failed("category_1000x50", label):
         c = api["category_1000x50"]
         rows.append([label.replace("1000 runs x 50", f"{c['runs']} runs x {c['tags']}"),
-                     f"{c['p50_ms']:.1f} / {c['p90_ms']:.1f} ms ({c['runs_returned']} runs, {c['bytes'] / 1e3:.0f} kB)",
+                     f"{c['p50_ms']:.1f} / {c['p90_ms']:.1f} ms ({c['runs_returned']} runs, {c['bytes'] / 1e3:.0f} kB; "
+                     f"others' cores busy {_noise([c.get('others_cores')])})",
                      "< 200 ms", ""])
     return _table(["measure", "tsvis-live (median of runs)", "target", "peers"], rows)
 
