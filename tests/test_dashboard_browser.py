@@ -360,7 +360,13 @@ def test_large_graph_stays_usable(page: Page, server) -> None:
     for _ in range(4):  # expand level by level until more than 1000 nodes are drawn
         t0 = time.monotonic()
         page.get_by_role("button", name="expand one level").click()
-        page.wait_for_function("n => +document.querySelector('.graph-canvas').dataset.nodes > n", arg=expanded)
+        try:
+            page.wait_for_function("n => +document.querySelector('.graph-canvas').dataset.nodes > n", arg=expanded,
+                                   timeout=15000)
+        except Exception:
+            shot(page, "graph-large-failed")
+            raise AssertionError(f"expanding did not add nodes: {graph.get_attribute('data-nodes')} "
+                                 f"{page.inner_text('.graph-status')}") from None
         page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         expanded = int(graph.get_attribute("data-nodes"))
         seconds = time.monotonic() - t0
