@@ -170,7 +170,8 @@ F32 = [struct.pack("<I", b) for b in (0x7FC00001, 0x7F800001, 0xFFFFFFFF, 1, 0x8
 
 
 def test_hand_built_layouts() -> None:
-    tags = [b"a", b"", "\u00fc/\u65e5".encode(), b"t" * 127, b"u" * 128, b"v" * 300, b"\xff\xfe"]
+    tags = [b"a", b"", "\u00fc/\u65e5".encode(), b"t" * 127, b"u" * 128, b"v" * 300, b"\xff\xfe",
+            b"\xed\xa0\x80", b"\xc0\x80", b"\xf4\x90\x80\x80", b"\xef\xbf\xbe", b"a\x00b"]
     steps = [None, 0, 1, 127, 128, -1, -(2**63), 2**63 - 1, 2**40]
     recs = []
     for i, tag in enumerate(tags):

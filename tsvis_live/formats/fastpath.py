@@ -14,7 +14,8 @@ same `events` / `skipped`, same plugin notes in the same order, same offset and 
 Plugin state is the subtle part: `decode` reads `decoder.plugins` (a tensor scalar is only a
 scalar once its tag is known as one), so during the fallback pass `decoder.plugins` is a
 `_Plugins` dict that answers as if the fast records before the current one had been decoded,
-and logs the notes of the fallback records; notes of both kinds are merged afterwards. A
+and logs the notes of the fallback records; notes of both kinds are merged afterwards (and
+`_Scalars` keeps fallback points of fast tags per record, to be merged by record index). A
 tensor record whose tag was claimed by another plugin cannot be decided that way: then the
 window is decoded again with tensor records on the slow path.
 """
@@ -37,8 +38,7 @@ log = logging.getLogger(__name__)
 
 _U8 = np.uint64
 _PAD = 64  # zero bytes after the window: layout probes may read a little past a record
-_HI = _U8(0x8080808080808080)
-_LO7 = _U8(0x7F7F7F7F7F7F7F7F)
+_HI, _LO7 = _U8(0x8080808080808080), _U8(0x7F7F7F7F7F7F7F7F)  # varint continuation / payload bits
 _MASK_DELTA = np.uint32(tfrecord._MASK_DELTA)
 # value bytes after the tag -> (length, template bytes, offset of the number, dtype)
 _SIMPLE, _TENSOR = 1, 2
@@ -51,19 +51,11 @@ _TEMPLATES = [
 ]
 
 
-def _crc_tables() -> np.ndarray:
-    t = np.zeros((8, 256), dtype=np.uint32)
-    for b in range(256):
-        c = b
-        for _ in range(8):
-            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
-        t[0, b] = c
-    for k in range(1, 8):
-        t[k] = (t[k - 1] >> 8) ^ t[0][t[k - 1] & 0xFF]
-    return t
-
-
-_CRC = _crc_tables()
+_CRC = np.arange(256, dtype=np.uint32)[None].repeat(8, 0)  # slicing-by-8 tables of crc32c
+for _ in range(8):
+    _CRC[0] = (_CRC[0] >> 1) ^ np.where(_CRC[0] & 1, np.uint32(0x82F63B78), np.uint32(0))
+for _k in range(1, 8):
+    _CRC[_k] = (_CRC[_k - 1] >> 8) ^ _CRC[0][_CRC[_k - 1] & 0xFF]
 
 
 def _crc8(words: np.ndarray) -> np.ndarray:
@@ -76,7 +68,6 @@ def _crc8(words: np.ndarray) -> np.ndarray:
 
 
 def _mask(c: np.ndarray) -> np.ndarray:
-    c = c.astype(np.uint32)
     return ((c >> np.uint32(15)) | (c << np.uint32(17))) + _MASK_DELTA
 
 
@@ -126,9 +117,7 @@ def _frame(window: bytes, base: int) -> tuple[np.ndarray, np.ndarray, int, Any]:
 
 def _varint(u64: np.ndarray, buf: np.ndarray, pos: np.ndarray, limit: int) -> tuple[Any, Any, Any]:
     """Minimal varints of at most `limit` bytes at `pos`: (value as u64, byte count, ok)."""
-    v = buf[pos].astype(_U8)
-    k = np.ones(len(pos), dtype=np.int64)
-    ok = np.ones(len(pos), dtype=bool)
+    v, k, ok = buf[pos].astype(_U8), np.ones(len(pos), dtype=np.int64), np.ones(len(pos), dtype=bool)
     multi = np.flatnonzero(v >= _U8(0x80))  # most are one byte
     if len(multi):
         v[multi], k[multi], ok[multi] = _long_varint(u64, buf, pos[multi], limit)
@@ -140,7 +129,7 @@ def _long_varint(u64: np.ndarray, buf: np.ndarray, pos: np.ndarray, limit: int) 
     term = ~w & _HI
     low = term & (~term + _U8(1))  # high bit of the last byte; 0 if longer than 8 bytes
     mask = (low << _U8(1)) - _U8(1)
-    k = np.bitwise_count(mask).astype(np.int64) >> 3
+    k = np.frexp(low.astype(np.float64))[1].astype(np.int64) >> 3  # low is 2 ** (8 k - 1)
     v = w & mask & _LO7
     v = (v & _U8(0x007F007F007F007F)) | ((v & _U8(0x7F007F007F007F00)) >> _U8(1))
     v = (v & _U8(0x00003FFF00003FFF)) | ((v & _U8(0x3FFF00003FFF0000)) >> _U8(2))
@@ -148,8 +137,7 @@ def _long_varint(u64: np.ndarray, buf: np.ndarray, pos: np.ndarray, limit: int) 
     ok = (term != 0) & ((w & (mask ^ (mask >> _U8(8)))) != 0)
     long = np.flatnonzero(term == 0)
     if limit > 8 and len(long):  # 9 or 10 bytes: negative or huge int64 steps
-        b8 = buf[pos[long] + 8].astype(_U8)
-        b9 = buf[pos[long] + 9].astype(_U8)
+        b8, b9 = buf[pos[long] + 8].astype(_U8), buf[pos[long] + 9].astype(_U8)
         nine = b8 < 0x80
         ten = ~nine & (b9 == 1)
         v[long] |= ((b8 & _U8(0x7F)) << _U8(56)) | np.where(ten, _U8(1) << _U8(63), _U8(0))
@@ -180,9 +168,7 @@ class _Fast:
             good &= ok & (p + n.astype(np.int64) == ends)
         good &= buf[p] == 0x0A
         tl, k, ok = _varint(u64, buf, p + 1, 5)
-        p += 1 + k
-        tl = tl.astype(np.int64)
-        good &= ok
+        p, tl, good = p + 1 + k, tl.astype(np.int64), good & ok
         rest = ends - p - tl
         kind = np.zeros(len(p), dtype=np.int8)
         value = np.zeros(len(p), dtype=np.float64)
@@ -191,17 +177,14 @@ class _Fast:
                 continue
             sel = np.flatnonzero(good & (rest == size))
             te = ends[sel] - size
-            nb = len(tpl)
-            word = u64[te] & _U8((1 << (8 * nb)) - 1)
-            hit = word == _U8(int.from_bytes(tpl, "little"))
+            hit = u64[te] & _U8((1 << (8 * len(tpl))) - 1) == _U8(int.from_bytes(tpl, "little"))
             sel, te = sel[hit], te[hit]
             kind[sel] = what
             with np.errstate(invalid="ignore"):  # signaling NaNs are quieted, as in C
                 value[sel] = _at(buf, dtype)[te + off]
-        self.index = np.flatnonzero(kind)
-        self.kind, self.wall, self.step = kind[self.index], wall[self.index], step[self.index]
-        self.value = value[self.index]
-        self._group(window, u64, p[self.index], tl[self.index])
+        i = self.index = np.flatnonzero(kind)
+        self.kind, self.wall, self.step, self.value = kind[i], wall[i], step[i], value[i]
+        self._group(window, u64, p[i], tl[i])
 
     def _group(self, window: bytes, u64: np.ndarray, ts: np.ndarray, tl: np.ndarray) -> None:
         """Tag ids by a hash of the tag bytes, verified byte for byte; bad UTF-8 drops out."""
@@ -216,8 +199,7 @@ class _Fast:
             return
         uniq = np.unique(h[:4096])  # most windows cycle through a few tags: sample, then fix up
         at = np.minimum(np.searchsorted(uniq, h), len(uniq) - 1)
-        miss = uniq[at] != h
-        if miss.any():
+        if (miss := uniq[at] != h).any():
             uniq = np.union1d(uniq, h[miss])
             at = np.searchsorted(uniq, h)
         rep = np.empty(len(uniq), dtype=np.int64)
@@ -230,25 +212,15 @@ class _Fast:
             mine = np.flatnonzero(same[sel])
             differ = (words[mine] != words[local[rep_of[sel[mine]]]]).any(axis=1)
             same[sel[mine[differ]]] = False
-        tags: list[str | None] = []
-        for r in rep.tolist():
-            try:
-                tags.append(window[int(ts[r]) : int(ts[r] + tl[r])].decode("utf-8"))
-            except UnicodeDecodeError:
-                tags.append(None)
+        tags = [_utf8(window[a : a + m]) for a, m in zip(ts[rep].tolist(), tl[rep].tolist())]
         valid = np.array([t is not None for t in tags], dtype=bool)
         keep = same & valid[at]
         self.index, self.kind, self.wall = self.index[keep], self.kind[keep], self.wall[keep]
         self.step, self.value, ids = self.step[keep], self.value[keep], at[keep]
         # per tag, in file order: a stable sort by tag id
-        order = np.argsort(ids.astype(np.uint16) if len(uniq) < 65536 else ids, kind="stable")
-        bounds = np.cumsum(np.bincount(ids, minlength=len(uniq)))
-        self.order, self.tags = order, {}
-        start = 0
-        for t, stop in zip(tags, bounds.tolist()):
-            if stop > start:
-                self.tags[t] = (start, stop)
-            start = stop
+        self.order = np.argsort(ids.astype(np.uint16) if len(uniq) < 65536 else ids, kind="stable")
+        ends = np.cumsum(np.bincount(ids, minlength=len(uniq))).tolist()
+        self.tags = {t: (a, b) for t, a, b in zip(tags, [0] + ends, ends) if b > a}
 
     @staticmethod
     def _hash(u64: np.ndarray, ts: np.ndarray, tl: np.ndarray, h: np.ndarray, sel: np.ndarray,
@@ -263,6 +235,13 @@ class _Fast:
             acc ^= acc >> _U8(29)
         h[sel] = acc
         return words
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:  # protobuf rejects it too: the record takes the slow path
+        return None
 
 
 class _Plugins(dict):
@@ -290,20 +269,17 @@ class _Plugins(dict):
 def _fast_notes(fast: _Fast, fast_idx: dict[str, np.ndarray], plugins: dict[str, str],
                 notes: list[tuple[int, str, str]]) -> list[tuple[int, str, str]] | None:
     """The plugin notes of the fast records; None if a tensor record met a foreign plugin."""
-    by_tag: dict[str, list[tuple[int, str]]] = {}
+    by_tag: dict[str, list[tuple[int, str | None]]] = {}
     for i, tag, plugin in notes:
-        if tag in fast_idx:
-            by_tag.setdefault(tag, []).append((i, plugin))
+        by_tag.setdefault(tag, []).append((i, plugin))
     out = []
-    for tag, idx in fast_idx.items():
-        bounds = [(-1, plugins.get(tag))] + by_tag.get(tag, [])
-        for j, (i, state) in enumerate(bounds):
-            nxt = bounds[j + 1][0] if j + 1 < len(bounds) else 1 << 62
+    for tag, idx in fast_idx.items():  # the first fast record after each note decides
+        bounds = [(-1, plugins.get(tag)), *by_tag.get(tag, []), (1 << 62, None)]
+        for (i, state), (nxt, _) in zip(bounds, bounds[1:]):
             k = int(np.searchsorted(idx, i, side="right"))
-            if i == nxt or k == len(idx) or idx[k] > nxt or state == "scalars":
+            if k == len(idx) or idx[k] > nxt or state == "scalars":
                 continue
-            lo, _ = fast.tags[tag]
-            if state and fast.kind[fast.order[lo + k]] == _TENSOR:
+            if state and fast.kind[fast.order[fast.tags[tag][0] + k]] == _TENSOR:
                 return None
             out.append((int(idx[k]), tag, "scalars"))
     return out
@@ -323,28 +299,22 @@ def decode_window(window: bytes, base: int, decoder: EventDecoder,
     starts = heads + tfrecord.HEADER_SIZE
     ends = starts + _at(buf, "<u8")[heads].astype(np.int64)
     good = np.flatnonzero(ok)
+    batch.skipped += len(ok) - len(good)  # data CRC failed
     for tensors in (True, False):
         fast = _Fast(window, buf, starts[good], ends[good], tensors)
         index = good[fast.index]
         fast_idx = {t: index[fast.order[a:b]] for t, (a, b) in fast.tags.items()}
-        slow = np.ones(len(heads), dtype=bool)
+        slow = ok.copy()
         slow[index] = False
-        slow &= ok
-        sb = Batch()
+        rows = zip(*(x.tolist() for x in (np.flatnonzero(slow), starts[slow], ends[slow])))
+        if not fast_idx:  # nothing to interleave with
+            _decode_all(window, base, rows, decoder, batch, None)
+            return end, err
+        sb = Batch(scalars=_Scalars(fast_idx))
         plugins = decoder.plugins
         decoder.plugins = live = _Plugins(plugins, fast_idx)
-        caps: list[tuple[int, dict[str, ScalarColumns]]] = []
         try:
-            for i, a, b in zip(*(x.tolist() for x in (np.flatnonzero(slow), starts[slow], ends[slow]))):
-                live.cur = i
-                sb.scalars = caps_i = {}
-                try:
-                    decoder.decode(window[a:b], sb)
-                except DecodeError as exc:
-                    log.debug("skipping record at byte %d: %s", base + a - 12, exc)
-                    sb.skipped += 1
-                if caps_i:
-                    caps.append((i, caps_i))
+            _decode_all(window, base, rows, decoder, sb, live)
         finally:
             decoder.plugins = plugins
         notes = _fast_notes(fast, fast_idx, plugins, live.notes)
@@ -354,44 +324,75 @@ def decode_window(window: bytes, base: int, decoder: EventDecoder,
     for _, tag, plugin in sorted(notes + live.notes, key=lambda n: n[0]):
         plugins[tag] = plugin
         batch.plugins[tag] = plugin
-    _merge_scalars(batch, fast, fast_idx, caps)
+    _merge_scalars(batch, fast, fast_idx, sb.scalars)
     for name in ("histograms", "blobs", "tensors", "graphs", "hparams", "layouts"):
         getattr(batch, name).extend(getattr(sb, name))
     batch.events += len(fast.index) + sb.events
-    batch.skipped += int(len(ok) - ok.sum()) + sb.skipped
+    batch.skipped += sb.skipped
     return end, err
 
 
+def _decode_all(window: bytes, base: int, rows: Any, decoder: EventDecoder, batch: Batch,
+                live: _Plugins | None) -> None:
+    """The old loop over the records `rows` (index, data start, data end) that are not fast."""
+    scalars = batch.scalars
+    for i, a, b in rows:
+        if live is not None:
+            live.cur = scalars.cur = i
+        try:
+            decoder.decode(window[a:b], batch)
+        except DecodeError as exc:
+            log.debug("skipping record at byte %d: %s", base + a - 12, exc)
+            batch.skipped += 1
+
+
+class _Scalars(dict):
+    """`batch.scalars` during the fallback pass: points of fast tags are kept per record."""
+
+    def __init__(self, fast: dict[str, np.ndarray]) -> None:
+        super().__init__()
+        self.fast, self.cur = fast, -1
+        self.pieces: dict[str, list[tuple[int, ScalarColumns]]] = {}
+        self.first: dict[str, tuple[int, int]] = {}  # tag -> (record, order) of its first point
+
+    def get(self, tag: Any, default: Any = None) -> Any:
+        if tag not in self.fast:
+            return dict.get(self, tag, default)
+        pieces = self.pieces.setdefault(tag, [])
+        if not pieces or pieces[-1][0] != self.cur:
+            pieces.append((self.cur, ScalarColumns()))
+            self.first.setdefault(tag, (self.cur, len(self.first)))
+        return pieces[-1][1]
+
+    def __setitem__(self, tag: str, cols: ScalarColumns) -> None:
+        self.first.setdefault(tag, (self.cur, len(self.first)))
+        dict.__setitem__(self, tag, cols)
+
+
 def _merge_scalars(batch: Batch, fast: _Fast, fast_idx: dict[str, np.ndarray],
-                   caps: list[tuple[int, dict[str, ScalarColumns]]]) -> None:
+                   slow: _Scalars) -> None:
     """Append fast and fallback points per tag in record order; tags in order of first point."""
-    slow: dict[str, list[tuple[int, ScalarColumns]]] = {}
-    first: dict[str, tuple[int, int]] = {t: (int(idx[0]), 0) for t, idx in fast_idx.items()}
-    for i, cols in caps:
-        for j, (tag, c) in enumerate(cols.items()):
-            slow.setdefault(tag, []).append((i, c))
-            if tag not in first or first[tag][0] > i:
-                first[tag] = (i, j)
+    first = dict(slow.first)
+    for t, idx in fast_idx.items():
+        first[t] = min(first.get(t, (1 << 62, 0)), (int(idx[0]), -1))
     cols_of = (fast.step[fast.order], fast.wall[fast.order], fast.value[fast.order])
     for tag in sorted(first, key=first.__getitem__):
-        a, b = fast.tags.get(tag, (0, 0))
-        steps, walls, values = (x[a:b].tolist() for x in cols_of)
-        pieces = slow.get(tag)
-        if pieces:  # interleave the fallback points by record index
-            idx = fast_idx.get(tag, np.zeros(0, dtype=np.int64))
-            cuts = np.searchsorted(idx, [i for i, _ in pieces]).tolist()
-            s, w, v = steps, walls, values
-            steps, walls, values, prev = [], [], [], 0
-            for cut, (_, c) in zip(cuts, pieces):
-                steps += s[prev:cut] + c.steps
-                walls += w[prev:cut] + c.wall_times
-                values += v[prev:cut] + c.values
-                prev = cut
-            steps, walls, values = steps + s[prev:], walls + w[prev:], values + v[prev:]
+        if tag in slow:  # no fast record has this tag
+            new = slow[tag]
+        else:  # fast points, with the fallback ones of the same tag put in by record index
+            a, b = fast.tags[tag]
+            s, w, v = (x[a:b].tolist() for x in cols_of)
+            pieces = slow.pieces.get(tag, [])
+            cuts = np.searchsorted(fast_idx[tag], [i for i, _ in pieces]).tolist() + [b - a]
+            new = ScalarColumns(s[: cuts[0]], w[: cuts[0]], v[: cuts[0]])
+            for (_, c), lo, hi in zip(pieces, cuts, cuts[1:]):
+                new.steps += c.steps + s[lo:hi]
+                new.wall_times += c.wall_times + w[lo:hi]
+                new.values += c.values + v[lo:hi]
         cols = batch.scalars.get(tag)
         if cols is None:
-            batch.scalars[tag] = ScalarColumns(steps, walls, values)
+            batch.scalars[tag] = new
         else:
-            cols.steps += steps
-            cols.wall_times += walls
-            cols.values += values
+            cols.steps += new.steps
+            cols.wall_times += new.wall_times
+            cols.values += new.values
