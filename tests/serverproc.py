@@ -50,6 +50,7 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
+        """Ctrl-C, as a user would; a server that does not exit cleanly fails the test."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -57,7 +58,11 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                self._log.close()
+                raise AssertionError(f"server ignored Ctrl-C for 15 s: {self.log()}") from None
         self._log.close()
+        if self.proc.returncode != 0:
+            raise AssertionError(f"server exited with {self.proc.returncode} on Ctrl-C: {self.log()}")
 
 
 @contextmanager
