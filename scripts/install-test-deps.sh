@@ -20,6 +20,8 @@ python -m pip install -q --no-deps tsvis==0.4.2 six   # the TS-VIS writer and it
 
 if command -v npm >/dev/null 2>&1 && [ -f web/package-lock.json ]; then
   echo "== installing the dashboard's front-end packages (for its unit tests)"
-  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  (cd web && { npm ci --no-audit --no-fund --loglevel=error ||
+    { echo "npm ci refused the lockfile; falling back to npm install" >&2;
+      npm install --no-audit --no-fund --loglevel=error; }; })
 fi
 echo "== test dependencies installed"
