@@ -300,13 +300,21 @@ export class Live {
       case "heartbeat":
         this.noteCursor(msg.cursor);
         break;
-      case "resync":
-        for (const set of this.subs.values()) {
+      case "resync": {
+        // The server dropped this client's queue and its subscriptions: resubscribe each from
+        // the last cursor we processed (or the one the server says it sent).
+        const given = new Map<string, number>();
+        for (const g of Array.isArray(msg.subscriptions) ? msg.subscriptions : []) {
+          if (g && Number.isFinite(Number(g.cursor))) given.set(key(g.kind, g.run, g.tag), Number(g.cursor));
+        }
+        for (const [k, set] of this.subs) {
           const s = set.values().next().value as Sub;
+          const since = this.minCursor(set) ?? given.get(k) ?? this.cursor;
           this.send({ op: "unsubscribe", kind: s.kind, run: s.run, tag: s.tag });
-          this.sendSubscribe(s.kind, s.run, s.tag, this.minCursor(set) ?? this.cursor);
+          this.sendSubscribe(s.kind, s.run, s.tag, since);
         }
         break;
+      }
       default:
         break;
     }
