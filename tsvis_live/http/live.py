@@ -50,11 +50,14 @@ def _series_columns(conn: Connection, run: str, tag: str, start: int | None, end
                     max_points: int, smoothing: float) -> dict[str, Any]:
     raw = reader.scalar_series(conn, run, tag)
     s = raw.visible()
+    smoothed = ema_smooth(s.values, smoothing) if smoothing > 0 and len(s) else None  # before slicing
     if start is not None or end is not None:
         lo = -(2**62) if start is None else start
         hi = 2**62 if end is None else end
-        s = s.take(np.flatnonzero((s.steps >= lo) & (s.steps <= hi)))
-    smoothed = ema_smooth(s.values, smoothing) if smoothing > 0 and len(s) else None
+        inside = np.flatnonzero((s.steps >= lo) & (s.steps <= hi))
+        s = s.take(inside)
+        if smoothed is not None:
+            smoothed = smoothed[inside]
     out: dict[str, Any] = {"total": len(s), "cursor": int(raw.cursors.max()) if len(raw) else 0,
                            "downsampled": len(s) > max_points}
     if out["downsampled"]:

@@ -168,5 +168,5 @@ class Ingester:
         prog.events += span.batch.events
         prog.points += commit.points
         prog.skipped += span.batch.skipped
-        if self.on_commit is not None and (commit.updates or commit.categories):
+        if self.on_commit is not None:  # even a media-only commit moves the session's cursor
             self.on_commit(commit)
