@@ -232,3 +232,26 @@ def test_polling_walk_equals_the_socket(tmp_path: Path) -> None:
             cursor = data["cursor"]
     assert polled["scalar"] == [p for p, _ in got["scalar"]]
     assert polled["histogram"] == [p for p, _ in got["histogram"]]
+
+
+def test_batched_frames_carry_the_same_messages(tmp_path: Path) -> None:
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    assert write(logdir, 0, 12000).wait(60) == 0
+    with running_server(logdir, tmp_path / "data") as server:
+
+        async def main():
+            async with websockets.connect(server.ws_url) as ws:
+                await ws.recv()  # hello
+                await ws.send(json.dumps({"op": "options", "batch": True}))
+                await ws.send(subscribe("scalar", ".", "loss", since=0))
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                await ws.send(json.dumps({"op": "bogus"}))
+                error = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                return frame, error
+
+        frame, error = asyncio.run(main())
+    assert frame["type"] == "batch" and len(frame["messages"]) == 3  # 12000 points, 5000 a message
+    points = [p for m in frame["messages"] for p in m["points"]]
+    assert [p[1] for p in points] == list(range(12000))
+    assert error["type"] == "error" and "bogus" in error["message"]

@@ -50,11 +50,15 @@ class Connection:
         limit = getattr(ws.app.state, "client_buffer", DEFAULT_CLIENT_BUFFER)
         self.sub: Subscriber = session.hub.subscribe(limit)
         self.lock = asyncio.Lock()  # replays and live sends never interleave for one client
+        self.batch = False  # client opted in: one frame per batching window
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send_text(dumps(message).decode())
 
     async def send_all(self, messages: list[dict[str, Any]]) -> None:
+        if self.batch and len(messages) > 1:
+            await self.send({"type": "batch", "messages": messages})
+            return
         for m in messages:
             await self.send(m)
 
@@ -70,6 +74,8 @@ class Connection:
         op = msg.get("op")
         if op == "ping":
             await self.send({"type": "pong"})
+        elif op == "options":
+            self.batch = bool(msg.get("batch", self.batch))
         elif op in ("subscribe", "unsubscribe"):
             kind, run, tag = msg.get("kind"), msg.get("run"), msg.get("tag")
             if kind not in KINDS:
@@ -81,7 +87,8 @@ class Connection:
             else:
                 await self.subscribe((kind, run, tag), msg.get("since"), msg.get("max_points"))
         else:
-            await self.send({"type": "error", "message": f"Unknown op {op!r}: use subscribe, unsubscribe or ping."})
+            await self.send({"type": "error",
+                             "message": f"Unknown op {op!r}: use subscribe, unsubscribe, options or ping."})
 
     async def subscribe(self, key: tuple[str, str, str], since: Any, max_points: Any) -> None:
         if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):

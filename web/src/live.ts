@@ -174,6 +174,7 @@ export class Live {
       this.lastMessage = Date.now();
       this.stopPolling();
       this.setState("live");
+      this.send({ op: "options", batch: true }); // one frame per batching window
       for (const set of this.subs.values()) {
         const s = set.values().next().value as Sub;
         this.sendSubscribe(s.kind, s.run, s.tag, this.minCursor(set));
@@ -277,6 +278,10 @@ export class Live {
     if (!msg || typeof msg !== "object") return;
     this.messages++;
     switch (msg.type) {
+      case "batch":
+        this.messages--;
+        if (Array.isArray(msg.messages)) for (const m of msg.messages) this.dispatch(m);
+        break;
       case "hello":
         if (Number.isFinite(Number(msg.heartbeat))) this.heartbeat = Number(msg.heartbeat);
         this.noteCursor(msg.cursor);
