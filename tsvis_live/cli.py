@@ -156,7 +156,8 @@ def ingest_main(argv: list[str]) -> int:
 def serve_main(argv: list[str]) -> int:
     args = _serve_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "watchfiles"):  # one line per migration step / file event is noise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if not _is_loopback(args.host) and not args.token:
         print(f"tsvis-live: refusing to listen on {args.host} without --token "
               "(anyone on the network could read your logs)", file=sys.stderr)
