@@ -21,7 +21,15 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.procs import PYTHON, ProcResult, dir_bytes, median, run_measured, wait_quiet
+from bench.procs import (
+    PYTHON,
+    ProcResult,
+    clean_repeats,
+    dir_bytes,
+    median,
+    run_measured,
+    wait_quiet,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 OUT_DIR = Path(__file__).resolve().parent / "out"
@@ -86,8 +94,8 @@ def measure_once(logdir: Path, work: Path, second_run: bool = True) -> IngestRun
 def measure_ingest(logdir: Path, repeats: int, log=print) -> dict:
     work = OUT_DIR / "tmp"
     work.mkdir(parents=True, exist_ok=True)
-    runs: list[IngestRun] = []
-    for i in range(repeats):
+
+    def one(i: int) -> IngestRun:
         busy = wait_quiet()
         run = measure_once(logdir, work, second_run=True)
         run.busy_before = round(busy, 2)
@@ -96,7 +104,9 @@ def measure_ingest(logdir: Path, repeats: int, log=print) -> dict:
             f"peak RSS {run.peak_rss_mb:.0f} MB (main {run.maxrss_mb:.0f}, PSS {run.pss_mb:.0f}), db {run.db_bytes / 1e6:.1f} MB; "
             f"re-run {sec.get('wall_s', float('nan')):.2f} s, events {sec.get('summary', {}).get('events')} "
             f"(others used {run.others_cores:.2f} cores meanwhile)")
-        runs.append(run)
+        return run
+
+    runs, discarded = clean_repeats(one, lambda r: r.others_cores, repeats)
     s0 = runs[0].summary
     seconds = [r.second for r in runs if r.second]
     own = [r.events_per_s_own for r in runs if r.events_per_s_own]
@@ -124,6 +134,7 @@ def measure_ingest(logdir: Path, repeats: int, log=print) -> dict:
             "bytes": [s["summary"].get("bytes") for s in seconds],
             "peak_rss_mb": median([s["peak_rss_mb"] for s in seconds]) if seconds else None,
         },
+        "discarded_noisy": [{"wall_s": r.wall_s, "others_cores": r.others_cores} for r in discarded],
         "raw": [asdict(r) for r in runs],
     }
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.procs import PYTHON, median, run_measured, wait_quiet
+from bench.procs import PYTHON, clean_repeats, median, run_measured, wait_quiet
 
 FINISHED_RE = re.compile(r"Finished load cycle \(([\d.]+)(ns|µs|us|ms|s)\)")
 UNITS = {"ns": 1e-9, "µs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -124,7 +124,11 @@ def measure_tb_python(logdir: Path) -> PeerRun:
     )
 
 
-def summarize(runs: list[PeerRun]) -> dict:
+def _others(run: PeerRun) -> float:
+    return float(run.extra.get("others_cores") or 0.0)
+
+
+def summarize(runs: list[PeerRun], discarded: list[PeerRun] | None = None) -> dict:
     """Medians over repeats of one peer."""
     first = runs[0]
     eps = [r.events_per_s for r in runs if r.events_per_s]
@@ -142,6 +146,7 @@ def summarize(runs: list[PeerRun]) -> dict:
         "busy_before": [r.extra.get("busy_before") for r in runs],
         "others_cores": [r.extra.get("others_cores") for r in runs],
         "extra": first.extra,
+        "discarded_noisy": [{"load_s": r.load_s, "others_cores": _others(r)} for r in discarded or []],
         "raw": [asdict(r) for r in runs],
     }
 
@@ -149,27 +154,32 @@ def summarize(runs: list[PeerRun]) -> dict:
 def measure_peers(logdir: Path, repeats: int, expected_events: int | None,
                   tb_repeats: int | None = None, log=print) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    tb_runs = []
-    for i in range(tb_repeats if tb_repeats is not None else repeats):
+
+    def tb(i: int) -> PeerRun:
         busy = wait_quiet()
         run = measure_tb_python(logdir)
         run.extra["busy_before"] = round(busy, 2)
         log(f"[peers] tensorboard-python #{i + 1}: {run.load_s:.2f} s, {run.events:,} events, "
             f"{run.peak_rss_mb:.0f} MB, cpu {run.cpu_s:.1f} s (others used {run.extra['others_cores']:.2f} cores meanwhile)")
-        tb_runs.append(run)
-    if tb_runs:
-        out["tensorboard-python"] = summarize(tb_runs)
+        return run
+
+    n_tb = tb_repeats if tb_repeats is not None else repeats
+    if n_tb > 0:
+        tb_runs, noisy = clean_repeats(tb, _others, n_tb, extra=1)
+        out["tensorboard-python"] = summarize(tb_runs, noisy)
         expected_events = expected_events or tb_runs[0].events
     for checksum in (False, True):
-        runs = []
-        for i in range(repeats):
+
+        def rust(i: int, checksum: bool = checksum) -> PeerRun:
             busy = wait_quiet()
             run = measure_rust(logdir, checksum=checksum, expected_events=expected_events)
             run.extra["busy_before"] = round(busy, 2)
             log(f"[peers] {run.name} #{i + 1}: {run.load_s:.3f} s, {run.peak_rss_mb:.0f} MB, "
                 f"cpu {run.cpu_s:.2f} s (others used {run.extra['others_cores']:.2f} cores meanwhile)")
-            runs.append(run)
-        out[runs[0].name] = summarize(runs)
+            return run
+
+        runs, noisy = clean_repeats(rust, _others, repeats)
+        out[runs[0].name] = summarize(runs, noisy)
     return out
 
 

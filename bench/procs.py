@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 PYTHON = sys.executable
+T = TypeVar("T")
 _HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -263,3 +265,26 @@ class Noise:
         machine = (_cpu_times()[0] - self.busy0) / _HZ
         ours = _self_cpu() - self.self0 + sum(proc_cpu(p) for p in self.pids) - self.pid0
         return max(0.0, machine - ours) / span if span > 0 else 0.0
+
+
+NOISY_CORES = 0.5  # a repeat during which other processes kept this many cores busy is redone
+
+
+def clean_repeats(measure: Callable[[int], T], others: Callable[[T], float], repeats: int,
+                  extra: int | None = None) -> tuple[list[T], list[T]]:
+    """Run `measure(attempt)` until `repeats` runs were not disturbed by other load.
+
+    At most `extra` (default `repeats`) additional attempts; if still short, the least disturbed
+    of the noisy runs fill in. Returns (kept, discarded); every run is in one of the two.
+    """
+    clean: list[T] = []
+    noisy: list[T] = []
+    attempt = 0
+    while len(clean) < repeats and attempt < repeats + (repeats if extra is None else extra):
+        run = measure(attempt)
+        (clean if others(run) < NOISY_CORES else noisy).append(run)
+        attempt += 1
+    noisy.sort(key=others)
+    while len(clean) < repeats and noisy:
+        clean.append(noisy.pop(0))
+    return clean, noisy

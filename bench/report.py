@@ -90,6 +90,10 @@ def ingest_md(res: dict) -> str:
              "parse, commit); the peers' times are their own load measure only (TensorBoard Python: "
              "`AddRunsFromDirectory` + `Reload()`; RustBoard: its `Finished load cycle` line), "
              "which favours the peers. Page cache warm for all."]
+    redone = [f"{name} {len(d['discarded_noisy'])} ({', '.join(str(round(x.get('wall_s', x.get('load_s', 0)), 2)) + ' s' for x in d['discarded_noisy'])})"
+              for name, d in [("tsvis-live", ing or {}), *peers.items()] if d.get("discarded_noisy")]
+    parts.append("Repeats during which other processes kept >= 0.5 core busy were redone (kept in "
+                 "results.json, not in the medians): " + ("; ".join(redone) if redone else "none") + ".")
     if ours_eps:
         sec = ing["second_run"]
         db = ing["db_bytes"]
