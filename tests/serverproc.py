@@ -29,6 +29,7 @@ class ServerProcess:
         self._log = open(self.log_path, "wb")
         cmd = [sys.executable, "-m", "tsvis_live.cli", "--logdir", str(logdir), "--data-dir", str(data_dir),
                "--port", str(self.port), *extra]
+        self.token = extra[extra.index("--token") + 1] if "--token" in extra else None
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ.copy())
 
     def wait_ready(self, timeout: float = 60.0) -> ServerProcess:
@@ -37,7 +38,8 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log()}")
             try:
-                with urllib.request.urlopen(self.url + "/api/live/status", timeout=2) as r:
+                query = f"?token={self.token}" if self.token else ""
+                with urllib.request.urlopen(self.url + "/api/live/status" + query, timeout=2) as r:
                     if r.status == 200 and b'"ready":true' in r.read():
                         return self
             except OSError:

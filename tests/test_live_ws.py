@@ -255,3 +255,34 @@ def test_batched_frames_carry_the_same_messages(tmp_path: Path) -> None:
     points = [p for m in frame["messages"] for p in m["points"]]
     assert [p[1] for p in points] == list(range(12000))
     assert error["type"] == "error" and "bogus" in error["message"]
+
+
+def test_socket_checks_origin_and_token(tmp_path: Path) -> None:
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    with running_server(logdir, tmp_path / "data", "--token", "s3cret") as server:
+
+        async def attempt(url: str, origin: str | None = None) -> str:
+            try:
+                async with websockets.connect(url, origin=origin) as ws:
+                    return json.loads(await asyncio.wait_for(ws.recv(), 10))["type"]
+            except websockets.exceptions.InvalidStatus as exc:
+                return f"refused {exc.response.status_code}"
+            except websockets.exceptions.ConnectionClosed as exc:
+                return f"closed {exc.rcvd.code if exc.rcvd else None}"
+
+        own = f"http://127.0.0.1:{server.port}"
+        async def all_attempts() -> list[str]:
+            return [
+                await attempt(server.ws_url),
+                await attempt(server.ws_url + "?token=wrong"),
+                await attempt(server.ws_url + "?token=s3cret"),
+                await attempt(server.ws_url + "?token=s3cret", origin=own),
+                await attempt(server.ws_url + "?token=s3cret", origin="http://evil.example"),
+            ]
+
+        results = asyncio.run(all_attempts())
+    no_token, bad_token, good, same_origin, cross_origin = results
+    assert no_token.startswith(("refused", "closed")) and bad_token.startswith(("refused", "closed"))
+    assert good == "hello" and same_origin == "hello"
+    assert cross_origin.startswith(("refused", "closed"))
