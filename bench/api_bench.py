@@ -91,7 +91,7 @@ def restart_to_ready(logdir: Path, params: genlogs.GenParams, repeats: int, peer
             n = Noise()
             with Server(logdir, work) as s:
                 t = s.wait_until(_ready_check(run, tag, params.steps), timeout=300)
-                noise.append(n.others_cores() - _server_share(s, n))
+                noise.append(max(0.0, n.others_cores() - _server_share(s, n)))
                 times.append(t)
                 rss.append(s.rss_mb("VmHWM"))
             log(f"[api] restart-to-ready #{i + 1}: {t:.3f} s, server peak RSS {rss[-1]:.0f} MB "

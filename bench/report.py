@@ -84,7 +84,8 @@ def ingest_md(res: dict) -> str:
              "RSS ratio = tsvis-live peak RSS / the loader's (< 1: tsvis-live smaller). "
              "tsvis-live's peak RSS is the sampled sum over its process tree (main process + decode "
              "workers), which counts shared library pages once per process; PSS (sampled from "
-             "smaps_rollup every 20 ms) splits shared pages fairly. Peers' RSS: VmHWM / ru_maxrss. "
+             "smaps_rollup at a ~1% duty cycle, so it can miss a short peak) splits shared pages fairly. "
+             "Peers' RSS: VmHWM / ru_maxrss (exact). "
              f"events/s = the logdir's {events:,} summary events / time, for every row. "
              "tsvis-live's time is the whole process (interpreter start, imports, migrations, "
              "parse, commit); the peers' times are their own load measure only (TensorBoard Python: "
@@ -92,6 +93,7 @@ def ingest_md(res: dict) -> str:
              "which favours the peers. Page cache warm for all."]
     redone = [f"{name} {len(d['discarded_noisy'])} ({', '.join(str(round(x.get('wall_s', x.get('load_s', 0)), 2)) + ' s' for x in d['discarded_noisy'])})"
               for name, d in [("tsvis-live", ing or {}), *peers.items()] if d.get("discarded_noisy")]
+    parts.append("")
     parts.append("Repeats during which other processes kept >= 0.5 core busy were redone (kept in "
                  "results.json, not in the medians): " + ("; ".join(redone) if redone else "none") + ".")
     if ours_eps:
@@ -130,7 +132,7 @@ def api_md(res: dict) -> str:
     label = "restart-to-ready (process start to complete `/api/scalar`)"
     if not failed("restart", label):
         r = api["restart"]
-        peers = "; ".join(f"{k}: {v:.2f} s ({v / r['ours_s']:.0f}x longer)" for k, v in r.get("peers", {}).items())
+        peers = "; ".join(f"{k}: {v:.2f} s ({v / r['ours_s']:.1f}x longer)" for k, v in r.get("peers", {}).items())
         rows.append([label, f"{r['ours_s']:.3f} s (runs {', '.join(map(str, r['all_s']))}; "
                      f"server peak RSS {r['server_peak_rss_mb']:.0f} MB; others' cores busy {_noise(r.get('others_cores'))})", "< 1 s",
                      "time to (re)load everything from process start: " + (peers or "-")])

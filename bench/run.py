@@ -36,7 +36,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--skip-live", action="store_true")
     ap.add_argument("--no-docs", action="store_true")
+    ap.add_argument("--report-only", action="store_true", help="re-render the tables from the last results.json")
     args = ap.parse_args(argv)
+    if args.report_only:
+        res = json.loads((OUT / ("results-quick.json" if args.quick else "results.json")).read_text())
+        body = report.render(res)
+        print(body)
+        if not args.quick and not args.no_docs:
+            report.write_doc(DOC, body)
+        return
     repeats = args.repeats or (2 if args.quick else 3)
     params = genlogs.QUICK if args.quick else genlogs.FULL
 
