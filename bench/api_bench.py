@@ -156,7 +156,7 @@ def scalar_1m(quick: bool, repeats: int, log) -> dict:
             out.update(full_ms=statistics.median(full), full_bytes=len(body),
                        full_points=len(_series(json.loads(body), tag)),
                        full_rss_delta_mb=s.rss_mb("VmHWM") - rss0, server_rss_mb=s.rss_mb())
-        log(f"[api] 1M series: downsampled p50 {out['p50_ms']:.1f} ms ({got} points); "
+        log(f"[api] {params.steps:,}-point series: downsampled p50 {out['p50_ms']:.1f} ms ({got} points); "
             f"/api/scalar?max_points {out['api_scalar_max_points']}; full {out['full_ms']:.0f} ms, "
             f"{out['full_bytes'] / 1e6:.1f} MB, RSS +{out['full_rss_delta_mb']:.0f} MB "
             f"(others used {out['others_cores']:.2f} cores meanwhile)")
