@@ -11,9 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 from tsvis_live.ingest.progress import Progress
-from tsvis_live.session import database_path
-from tsvis_live.store import reader
-from tsvis_live.store.database import Database
+
+# Heavy modules (SQLAlchemy, the web stack) are imported inside the commands: ingest worker
+# processes are spawned and re-import this module, and should stay small.
 
 log = logging.getLogger("tsvis_live")
 
@@ -96,7 +96,9 @@ class ProgressBar:
             sys.stderr.write("\n")
 
 
-def summarize(db: Database) -> dict:
+def summarize(db) -> dict:
+    from tsvis_live.store import reader
+
     def query(conn):
         runs = reader.list_runs(conn)
         kinds = Counter(kind for _run, kind, _tag, _c in reader.list_series(conn))
@@ -119,6 +121,8 @@ def ingest_main(argv: list[str]) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from tsvis_live.ingest.ingester import Ingester
+    from tsvis_live.session import database_path
+    from tsvis_live.store.database import Database
 
     logdir = args.logdir.resolve()
     if not logdir.is_dir():

@@ -15,34 +15,21 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import Connection, select
 
 from tsvis_live.formats.detect import LogFile
 from tsvis_live.ingest.discover import discover
 from tsvis_live.ingest.progress import Progress
 from tsvis_live.ingest.tailer import Span, Tailer
+from tsvis_live.ingest.worker import read_span
 from tsvis_live.store import schema as t
 from tsvis_live.store.database import Database
-from tsvis_live.store.writer import Commit, FileState, StoreWriter
+from tsvis_live.store.filestate import FileState
+from tsvis_live.store.writer import Commit, StoreWriter
 
 log = logging.getLogger(__name__)
 
 BULK_BYTES = 32 << 20  # above this much new data, decode files in parallel worker processes
-
-
-def _read_span(logfile: LogFile, state: FileState, plugins: dict[str, str]) -> Span | None:
-    """Worker-process entry: decode the next window of one file (decoders are per call).
-
-    Scalar columns go back as numpy arrays: one buffer each pickles far faster than lists.
-    """
-    span = Tailer({state.run: plugins}).read(logfile, state)
-    if span is not None:
-        for cols in span.batch.scalars.values():
-            cols.steps = np.asarray(cols.steps, dtype="<i8")
-            cols.wall_times = np.asarray(cols.wall_times, dtype="<f8")
-            cols.values = np.asarray(cols.values, dtype="<f8")
-    return span
 
 
 def _load_states(conn: Connection) -> tuple[dict[str, FileState], dict[str, dict[str, str]]]:
@@ -117,7 +104,7 @@ class Ingester:
 
             def start(lf: LogFile, state: FileState) -> None:
                 plugins = self.tailer.known_plugins(state.run)
-                inflight[pool.submit(_read_span, lf, state, plugins)] = (lf, state)
+                inflight[pool.submit(read_span, lf, state, plugins)] = (lf, state)
 
             while todo and len(inflight) < workers:
                 lf = todo.pop()

@@ -19,7 +19,7 @@ from tsvis_live.formats.detect import TAILED_FORMATS, LogFile
 from tsvis_live.formats.events import EventDecoder
 from tsvis_live.formats.wholefile import read_whole_file
 from tsvis_live.records import Batch
-from tsvis_live.store.writer import FileState
+from tsvis_live.store.filestate import FileState
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from tsvis_live.records import Batch, HistogramRecord, ScalarColumns
 from tsvis_live.store import codec
 from tsvis_live.store import schema as t
+from tsvis_live.store.filestate import FileState
 
 # getCategory section that a series kind belongs to (what a `category` message names)
 SECTION = {
@@ -36,25 +37,6 @@ SECTION = {
     "hparams": "hyperparm",
     "layout": "custom",
 }
-
-
-@dataclass
-class FileState:
-    """What the store knows about one log file (a row of `files`)."""
-
-    path: str  # relative to the logdir
-    run: str
-    format: str
-    id: int | None = None
-    inode: int = 0
-    head: bytes = b""
-    offset: int = 0
-    size: int = 0
-    mtime_ns: int = 0
-    status: str = "ok"
-    error: str | None = None
-    events: int = 0
-    skipped: int = 0
 
 
 @dataclass
