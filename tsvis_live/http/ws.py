@@ -16,13 +16,12 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tsvis_live.compute.jsonsafe import dumps
 from tsvis_live.http.context import session_for
 from tsvis_live.http.errors import ApiError
 from tsvis_live.http.security import token_ok
 from tsvis_live.session import Session
 from tsvis_live.store import reader
-from tsvis_live.stream.feed import KINDS, Feed, chunked, points_message, stored_points
+from tsvis_live.stream.feed import KINDS, Feed, chunked, encode, points_message, stored_points
 from tsvis_live.stream.hub import Subscriber
 
 log = logging.getLogger(__name__)
@@ -53,11 +52,11 @@ class Connection:
         self.batch = False  # client opted in: one frame per batching window
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send_text(dumps(message).decode())
+        await self.ws.send_text(encode(message))
 
     async def send_all(self, messages: list[dict[str, Any]]) -> None:
         if self.batch and len(messages) > 1:
-            await self.send({"type": "batch", "messages": messages})
+            await self.ws.send_text('{"type":"batch","messages":[' + ",".join(map(encode, messages)) + "]}")
             return
         for m in messages:
             await self.send(m)

@@ -42,7 +42,8 @@ SECTION = {
 @dataclass
 class SeriesUpdate:
     """New points of one series from one commit. Points are formatted only when asked for,
-    so a bulk ingest with nobody listening pays nothing for them."""
+    so a bulk ingest with nobody listening pays nothing for them, and only once however many
+    clients follow the series (`memo` also holds the live layer's encoded messages)."""
 
     kind: str
     run: str
@@ -50,8 +51,14 @@ class SeriesUpdate:
     cursors: Sequence[int]
     scalars: ScalarColumns | None = None
     histograms: list[HistogramRecord] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def points(self) -> list[list[Any]]:
+        if "points" not in self.memo:
+            self.memo["points"] = self._format()
+        return self.memo["points"]
+
+    def _format(self) -> list[list[Any]]:
         if self.scalars is not None:
             c = self.scalars
             walls, steps, values = (np.asarray(a).tolist() for a in (c.wall_times, c.steps, c.values))

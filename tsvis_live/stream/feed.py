@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tsvis_live.compute.jsonsafe import dumps
 from tsvis_live.store import reader
 from tsvis_live.store.writer import SECTION, Commit
 
@@ -24,16 +25,33 @@ MAX_POINTS_PER_MESSAGE = 5000
 Key = tuple[str, str, str]  # kind, run, tag
 
 
-def points_message(kind: str, run: str, tag: str, points: list[list[Any]], cursor: int, **extra: Any) -> dict[str, Any]:
-    return {"type": "points", "kind": kind, "run": run, "tag": tag, "points": points, "cursor": cursor, **extra}
+class Message(dict):
+    """A protocol message that is JSON-encoded once, however many clients it is sent to."""
+
+    __slots__ = ("_json",)
+
+    def json(self) -> str:
+        try:
+            return self._json
+        except AttributeError:
+            self._json = dumps(self).decode()
+            return self._json
 
 
-def category_message(run: str, kind: str, tag: str | None, cursor: int) -> dict[str, Any]:
+def encode(message: dict[str, Any]) -> str:
+    return message.json() if isinstance(message, Message) else dumps(message).decode()
+
+
+def points_message(kind: str, run: str, tag: str, points: list[list[Any]], cursor: int, **extra: Any) -> Message:
+    return Message(type="points", kind=kind, run=run, tag=tag, points=points, cursor=cursor, **extra)
+
+
+def category_message(run: str, kind: str, tag: str | None, cursor: int) -> Message:
     """A new run (kind "run") or a new tag (kind = its getCategory section)."""
     if kind == "run":
-        return {"type": "category", "run": run, "kind": "run", "tags": [], "cursor": cursor}
-    return {"type": "category", "run": run, "kind": SECTION.get(kind, kind), "series_kind": kind,
-            "tags": [tag], "cursor": cursor}
+        return Message(type="category", run=run, kind="run", tags=[], cursor=cursor)
+    return Message(type="category", run=run, kind=SECTION.get(kind, kind), series_kind=kind, tags=[tag],
+                   cursor=cursor)
 
 
 def chunked(kind: str, run: str, tag: str, points: list[list[Any]], cursors: list[int], **extra: Any) -> list[dict]:
@@ -86,18 +104,25 @@ class Feed:
         return chunked(key[0], key[1], key[2], points, cursors)
 
     def from_commits(self, commits: Iterable[Commit]) -> list[dict[str, Any]]:
-        """Category messages plus the subscribed points of a run of commits, merged per series."""
+        """Category messages plus the subscribed points of a run of commits, in commit order.
+
+        The usual case (the client has seen nothing of an update yet) reuses the update's
+        shared, already-encoded messages, so fan-out to many clients costs little per client.
+        """
         messages: list[dict[str, Any]] = []
-        merged: dict[Key, tuple[list, list]] = {}
         for commit in commits:
             messages.extend(category_message(c.run, c.kind, c.tag, c.cursor) for c in commit.categories)
             for upd in commit.updates:
                 key = (upd.kind, upd.run, upd.tag)
-                if key not in self.watermarks:
+                mark = self.watermarks.get(key)
+                if mark is None or not upd.cursors:
                     continue
-                pts, curs = merged.setdefault(key, ([], []))
-                pts.extend(upd.points())
-                curs.extend(upd.cursors)
-        for key, (pts, curs) in merged.items():
-            messages.extend(self.accept(key, pts, curs))
+                if upd.cursors[0] > mark:
+                    shared = upd.memo.get("messages")
+                    if shared is None:
+                        shared = upd.memo["messages"] = chunked(*key, upd.points(), list(upd.cursors))
+                    messages.extend(shared)
+                    self.watermarks[key] = upd.cursors[-1]
+                else:
+                    messages.extend(self.accept(key, upd.points(), list(upd.cursors)))
         return messages
