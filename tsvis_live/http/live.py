@@ -30,7 +30,7 @@ def current_series(conn: Connection, key: Key, limit: int) -> tuple[list, list, 
     kind, run, tag = key
     if kind == "scalar":
         raw = reader.scalar_series(conn, run, tag)
-        mark = int(raw.cursors.max()) if len(raw) else 0
+        mark = raw.newest_cursor
         s = raw.visible()
         keep = downsample(s.steps, s.wall_times, s.values, limit) if len(s) > limit else None
         if keep is not None:
@@ -48,7 +48,7 @@ def current_series(conn: Connection, key: Key, limit: int) -> tuple[list, list, 
 
 def _series_columns(conn: Connection, run: str, tag: str, start: int | None, end: int | None,
                     max_points: int, smoothing: float) -> dict[str, Any]:
-    raw = reader.scalar_series(conn, run, tag)
+    raw = reader.scalar_series(conn, run, tag, with_cursors=False)
     s = raw.visible()
     smoothed = ema_smooth(s.values, smoothing) if smoothing > 0 and len(s) else None  # before slicing
     if start is not None or end is not None:
@@ -58,7 +58,7 @@ def _series_columns(conn: Connection, run: str, tag: str, start: int | None, end
         s = s.take(inside)
         if smoothed is not None:
             smoothed = smoothed[inside]
-    out: dict[str, Any] = {"total": len(s), "cursor": int(raw.cursors.max()) if len(raw) else 0,
+    out: dict[str, Any] = {"total": len(s), "cursor": raw.newest_cursor,
                            "downsampled": len(s) > max_points}
     if out["downsampled"]:
         bands = bucket_bands(s.steps, s.values, max(1, max_points // 4))

@@ -28,13 +28,16 @@ class ScalarSeries:
     steps: np.ndarray
     wall_times: np.ndarray
     values: np.ndarray
-    cursors: np.ndarray
+    cursors: np.ndarray | None  # per point; None when read without them
+    newest_cursor: int = 0  # of the whole stored series, also when `cursors` is None
 
     def __len__(self) -> int:
         return len(self.steps)
 
     def take(self, index: np.ndarray) -> ScalarSeries:
-        return ScalarSeries(self.steps[index], self.wall_times[index], self.values[index], self.cursors[index])
+        cursors = None if self.cursors is None else self.cursors[index]
+        return ScalarSeries(self.steps[index], self.wall_times[index], self.values[index], cursors,
+                            self.newest_cursor)
 
     def visible(self) -> ScalarSeries:
         """Drop points superseded by a later write at a step <= theirs (restarted jobs)."""
@@ -114,12 +117,18 @@ def max_cursor(conn: Connection) -> int:
 
 # -- scalars ---------------------------------------------------------------------------
 def scalar_series(
-    conn: Connection, run: str, tag: str, since: int | None = None, until: int | None = None
+    conn: Connection, run: str, tag: str, since: int | None = None, until: int | None = None,
+    with_cursors: bool = True,
 ) -> ScalarSeries:
-    """Every stored point of a scalar series (cursor > since, <= until), in cursor order."""
+    """Every stored point of a scalar series (cursor > since, <= until), in cursor order.
+
+    `with_cursors=False` (whole series only) skips building the per-point cursor column, which
+    views that do not page by cursor never read; `cursors` then holds just the newest cursor.
+    """
     sid = series_id(conn, run, "scalar", tag)
     q = select(
-        t.scalar_chunks.c.first_cursor, t.scalar_chunks.c.count, t.scalar_chunks.c.steps,
+        t.scalar_chunks.c.first_cursor, t.scalar_chunks.c.last_cursor, t.scalar_chunks.c.count,
+        t.scalar_chunks.c.steps,
         t.scalar_chunks.c.wall_times, t.scalar_chunks.c["values"], t.scalar_chunks.c.cursors,
     ).where(t.scalar_chunks.c.series_id == sid)
     if since is not None:
@@ -129,21 +138,25 @@ def scalar_series(
     rows = conn.execute(q.order_by(t.scalar_chunks.c.first_cursor)).all()
     if not rows:
         empty_i, empty_f = np.empty(0, "<i8"), np.empty(0, "<f8")
-        return ScalarSeries(empty_i, empty_f, empty_f, empty_i)
+        return ScalarSeries(empty_i, empty_f, empty_f, empty_i if with_cursors else None)
     steps = np.concatenate([codec.unpack_i64(r.steps) for r in rows])
     walls = np.concatenate([codec.unpack_f64(r.wall_times) for r in rows])
     values = np.concatenate([codec.unpack_f64(r.values) for r in rows])
+    newest = max(int(r.last_cursor) for r in rows)
+    if not with_cursors and since is None and until is None and all(r.cursors is None for r in rows):
+        # contiguous per-chunk cursor ranges in first_cursor order: already in cursor order
+        return ScalarSeries(steps, walls, values, None, newest)
     cursors = np.concatenate([
         codec.unpack_i64(r.cursors) if r.cursors is not None
         else np.arange(r.first_cursor, r.first_cursor + r.count, dtype="<i8")
         for r in rows
     ])
-    series = ScalarSeries(steps, walls, values, cursors)
+    series = ScalarSeries(steps, walls, values, cursors, newest)
     if since is not None or until is not None:
         lo = -1 if since is None else since
         hi = np.iinfo(np.int64).max if until is None else until
         series = series.take(np.flatnonzero((cursors > lo) & (cursors <= hi)))
-    if len(cursors) > 1 and not bool(np.all(series.cursors[1:] > series.cursors[:-1])):
+    if len(series) > 1 and not bool(np.all(series.cursors[1:] > series.cursors[:-1])):
         series = series.take(np.argsort(series.cursors, kind="stable"))
     return series
 
