@@ -100,10 +100,15 @@ def _file_row(state: FileState) -> dict[str, Any]:
     }
 
 
+SMALL_CHUNK = 4096  # points; live tailing commits chunks of a few points each
+COMPACT_AFTER = 64  # small chunks of one series and file before they are merged into one
+
+
 class StoreWriter:
     """Caches ids and the cursor counter; used only on the writer thread."""
 
     def __init__(self) -> None:
+        self._small: dict[tuple[int, int], int] = {}  # (series, file) -> small chunks added
         self._loaded = False
         self.runs: dict[str, int] = {}
         self.series: dict[tuple[int, str, str], int] = {}
@@ -241,6 +246,9 @@ class StoreWriter:
             commit.points += n
         if chunks:
             conn.execute(insert(t.scalar_chunks), chunks)
+            for chunk in chunks:
+                if chunk["count"] < SMALL_CHUNK:
+                    self._note_small_chunk(conn, chunk["series_id"], fid)
 
         if batch.histograms:
             rows, by_tag = [], {}
@@ -303,6 +311,13 @@ class StoreWriter:
         for tag, plugin in plugins.items():
             self._remember_plugin(conn, run_id, tag, plugin)
 
+    def _note_small_chunk(self, conn: Connection, series_id: int, file_id: int) -> None:
+        key = (series_id, file_id)
+        self._small[key] = self._small.get(key, 0) + 1
+        if self._small[key] >= COMPACT_AFTER:
+            self._small[key] = 0
+            compact_scalars(conn, series_id, file_id)
+
     def _remember_plugin(self, conn: Connection, run_id: int, tag: str, plugin: str) -> None:
         """Keep a tag's plugin even before it has points, so a resumed read can decode it."""
         key = (run_id, "plugin", tag)
@@ -314,3 +329,33 @@ class StoreWriter:
             .on_conflict_do_nothing()
         )
         self.series[key] = 0
+
+
+def compact_scalars(conn: Connection, series_id: int, file_id: int) -> None:
+    """Merge a series' small chunks from one file into one, in the current transaction.
+
+    A live run commits a few points per series at a time; without merging, a long run would
+    leave hundreds of thousands of tiny rows to read back. The merged chunk keeps every point's
+    exact cursor (an explicit cursor column, since other series' cursors fall in between).
+    """
+    c = t.scalar_chunks.c
+    rows = conn.execute(
+        select(c.id, c.first_cursor, c.count, c.steps, c.wall_times, c["values"], c.cursors)
+        .where(c.series_id == series_id, c.file_id == file_id, c.count < SMALL_CHUNK)
+        .order_by(c.first_cursor)
+    ).all()
+    if len(rows) < 2:
+        return
+    cursors = np.concatenate([
+        codec.unpack_i64(r.cursors) if r.cursors is not None
+        else np.arange(r.first_cursor, r.first_cursor + r.count, dtype="<i8")
+        for r in rows
+    ])
+    steps = np.concatenate([codec.unpack_i64(r.steps) for r in rows])
+    conn.execute(delete(t.scalar_chunks).where(c.id.in_([r.id for r in rows])))
+    conn.execute(insert(t.scalar_chunks).values(
+        series_id=series_id, file_id=file_id, first_cursor=int(cursors[0]), last_cursor=int(cursors[-1]),
+        count=len(cursors), min_step=int(steps.min()), max_step=int(steps.max()), steps=steps.tobytes(),
+        wall_times=b"".join(r.wall_times for r in rows), values=b"".join(r.values for r in rows),
+        cursors=cursors.tobytes(),
+    ))
