@@ -286,3 +286,22 @@ def test_socket_checks_origin_and_token(tmp_path: Path) -> None:
     assert no_token.startswith(("refused", "closed")) and bad_token.startswith(("refused", "closed"))
     assert good == "hello" and same_origin == "hello"
     assert cross_origin.startswith(("refused", "closed"))
+
+
+def test_polling_mode_follows_new_runs_and_bytes(tmp_path: Path) -> None:
+    """--poll: for file systems that never deliver file events (NFS, FUSE)."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    with running_server(logdir, tmp_path / "data", "--poll", "0.3") as server:
+
+        async def main():
+            async with websockets.connect(server.ws_url) as ws:
+                await ws.send(subscribe("scalar", "later", "loss"))
+                writer = write(logdir / "later", 0, 500, seconds=1.5)
+                got = await collect(ws, {"scalar": 500})
+                assert writer.wait(60) == 0
+                return got
+
+        got = asyncio.run(main())
+    assert [p[1] for p, _ in got["scalar"]] == list(range(500))
+    assert any(c["kind"] == "run" and c["run"] == "later" for c in got["categories"])
