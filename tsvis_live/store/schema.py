@@ -24,6 +24,21 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def _ref(name: str, table: str) -> Column:
+    return Column(name, Integer, ForeignKey(f"{table}.id"), nullable=False)
+
+
+def _point_columns() -> list[Column]:
+    """Columns every per-point table starts with: its cursor, series, source file and step."""
+    return [Column("cursor", Integer, primary_key=True), _ref("series_id", "series"), _ref("file_id", "files"),
+            Column("step", Integer, nullable=False), Column("wall_time", Float, nullable=False)]
+
+
+def _run_record_columns() -> list[Column]:
+    """Columns of per-run records (graphs, hparams, layouts): id, run and source file."""
+    return [Column("id", Integer, primary_key=True), _ref("run_id", "runs"), _ref("file_id", "files")]
+
 settings = Table(
     "settings",
     metadata,
@@ -91,11 +106,7 @@ Index("ix_scalar_chunks_file", scalar_chunks.c.file_id)
 histograms = Table(
     "histograms",
     metadata,
-    Column("cursor", Integer, primary_key=True),
-    Column("series_id", Integer, ForeignKey("series.id"), nullable=False),
-    Column("file_id", Integer, ForeignKey("files.id"), nullable=False),
-    Column("step", Integer, nullable=False),
-    Column("wall_time", Float, nullable=False),
+    *_point_columns(),
     Column("min", Float, nullable=False),
     Column("max", Float, nullable=False),
     Column("num", Float, nullable=False),
@@ -119,11 +130,7 @@ blobs = Table(
 media = Table(
     "media",
     metadata,
-    Column("cursor", Integer, primary_key=True),
-    Column("series_id", Integer, ForeignKey("series.id"), nullable=False),
-    Column("file_id", Integer, ForeignKey("files.id"), nullable=False),
-    Column("step", Integer, nullable=False),
-    Column("wall_time", Float, nullable=False),
+    *_point_columns(),
     Column("idx", Integer, nullable=False),
     Column("blob_id", Integer, ForeignKey("blobs.id"), nullable=False),
     Column("meta", Text, nullable=False, default="{}"),  # JSON
@@ -134,11 +141,7 @@ Index("ix_media_file", media.c.file_id)
 tensors = Table(
     "tensors",
     metadata,
-    Column("cursor", Integer, primary_key=True),
-    Column("series_id", Integer, ForeignKey("series.id"), nullable=False),
-    Column("file_id", Integer, ForeignKey("files.id"), nullable=False),
-    Column("step", Integer, nullable=False),
-    Column("wall_time", Float, nullable=False),
+    *_point_columns(),
     Column("blob_id", Integer, ForeignKey("blobs.id"), nullable=False),  # .npy bytes
     Column("extras", Text, nullable=False, default="{}"),  # JSON name -> blob id (.npy)
     Column("meta", Text, nullable=False, default="{}"),  # JSON
@@ -149,9 +152,7 @@ Index("ix_tensors_file", tensors.c.file_id)
 graphs = Table(
     "graphs",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("file_id", Integer, ForeignKey("files.id"), nullable=False),
+    *_run_record_columns(),
     Column("kind", String, nullable=False),  # graphdef | run_metadata | json_model
     Column("tag", String, nullable=False),
     Column("blob_id", Integer, ForeignKey("blobs.id"), nullable=False),
@@ -163,9 +164,7 @@ Index("ix_graphs_file", graphs.c.file_id)
 hparams = Table(
     "hparams",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("file_id", Integer, ForeignKey("files.id"), nullable=False),
+    *_run_record_columns(),
     Column("group_name", String, nullable=False),
     Column("hparams", Text, nullable=False),  # JSON
     Column("metrics", Text, nullable=False),  # JSON
@@ -178,9 +177,7 @@ Index("ix_hparams_file", hparams.c.file_id)
 layouts = Table(
     "layouts",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
-    Column("file_id", Integer, ForeignKey("files.id"), nullable=False),
+    *_run_record_columns(),
     Column("layout", Text, nullable=False),  # JSON
     Column("cursor", Integer, nullable=False),
 )
