@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class Session:
         self.ready = asyncio.Event()  # set once the data on disk at start is stored
         self.progress = Progress()
         self._stop = asyncio.Event()
+        self._stopping = threading.Event()  # the same signal, for the ingest thread
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"tsvis-ingest-{self.id[:6]}")
         self._task: asyncio.Task | None = None
         self.ingester = None  # built on the ingest thread: its imports would delay serving
@@ -70,7 +72,8 @@ class Session:
             if self.ingester is None:
                 from tsvis_live.ingest.ingester import Ingester
 
-                self.ingester = Ingester(self.db, self.logdir, on_commit=self.hub.publish)
+                self.ingester = Ingester(self.db, self.logdir, on_commit=self.hub.publish,
+                                         stopping=self._stopping)
             self.ingester.pass_once(files, report)
 
         try:
@@ -87,6 +90,7 @@ class Session:
 
     async def stop(self) -> None:
         self._stop.set()
+        self._stopping.set()  # a long first pass ends at its next window
         if self._task is not None:
             self._task.cancel()
             try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -47,13 +48,15 @@ def _load_states(conn: Connection) -> tuple[dict[str, FileState], dict[str, dict
 class Ingester:
     """Keeps a session database in step with its logdir, one pass at a time."""
 
-    def __init__(self, db: Database, logdir: Path, on_commit: Callable[[Commit], None] | None = None) -> None:
+    def __init__(self, db: Database, logdir: Path, on_commit: Callable[[Commit], None] | None = None,
+                 stopping: threading.Event | None = None) -> None:
         self.db = db
         self.logdir = Path(logdir)
         self.on_commit = on_commit
         self.writer = StoreWriter()
         self.states, plugins = db.read_sync(_load_states)
         self.tailer = Tailer(plugins)
+        self.stopping = stopping or threading.Event()  # set on shutdown: stop between windows
 
     def _state_for(self, logfile: LogFile) -> FileState:
         rel = logfile.path.relative_to(self.logdir).as_posix()
@@ -83,6 +86,8 @@ class Ingester:
             self._pass_parallel(logfiles, prog, progress, workers)
             return prog
         for lf in logfiles:
+            if self.stopping.is_set():
+                break
             self._ingest_file(lf, prog, progress)
             prog.files_done += 1
             if progress:
@@ -120,11 +125,13 @@ class Ingester:
                         if progress:
                             progress(prog)
                         st = span.state
+                        if self.stopping.is_set():
+                            continue  # what is committed stays; the next start resumes there
                         if span.bytes_read > 0 and st.status == "ok" and st.offset < st.size:
                             start(lf, st)
                             continue
                     prog.files_done += 1
-                    if todo:
+                    if todo and not self.stopping.is_set():
                         nxt = todo.pop()
                         start(nxt, self._state_for(nxt))
 
@@ -143,6 +150,9 @@ class Ingester:
             if span is None or not span.changed:
                 return
             pending = (self._submit(span), span)
+            if self.stopping.is_set():
+                self._finish(*pending, prog)
+                return
             state = span.state
             if span.bytes_read == 0 or state.status != "ok" or state.offset >= state.size:
                 self._finish(*pending, prog)
