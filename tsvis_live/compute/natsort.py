@@ -8,10 +8,12 @@ Unicode digits never change the order.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _DIGITS = re.compile(r"([0-9]+)")
 
 
+@lru_cache(maxsize=65536)  # the same tag names recur in every run of a getCategory answer
 def natural_key(s: str) -> tuple:
     """Sort key: alternating case-folded text and integers, then the raw string.
 
