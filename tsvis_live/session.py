@@ -15,6 +15,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tsvis_live.health import Health
 from tsvis_live.ingest.progress import Progress
 from tsvis_live.store import reader
 from tsvis_live.store.database import Database
@@ -46,6 +47,7 @@ class Session:
         self.poll = poll
         self.ready = asyncio.Event()  # set once the data on disk at start is stored
         self.progress = Progress()
+        self.health = Health()  # open problems (store, files, discovery), for the status endpoint
         self._stop = asyncio.Event()
         self._stopping = threading.Event()  # the same signal, for the ingest thread
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"tsvis-ingest-{self.id[:6]}")

@@ -1,0 +1,75 @@
+"""What is wrong right now, for `/api/live/status` and for the log (each problem logged once).
+
+Every part of a session that can meet a fault (the store, one log file, discovery, the ingest
+lock) reports it here under a key instead of raising past its caller: one bad file never stops
+the others, and an operator sees every open problem in one place. A problem that goes away is
+cleared by its owner, and the log says so once as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("tsvis_live")
+
+
+@dataclass
+class Problem:
+    area: str  # store | file | discovery | ingest
+    subject: str  # the file (relative to the logdir), or what else is affected
+    message: str  # one sentence for a person
+    since: float = field(default_factory=time.time)
+    attempts: int = 1
+    retry_at: float | None = None  # wall time of the next retry, when one is scheduled
+
+    def as_json(self) -> dict[str, Any]:
+        return {"area": self.area, "subject": self.subject, "message": self.message,
+                "since": self.since, "attempts": self.attempts, "retry_at": self.retry_at}
+
+
+class Health:
+    """Open problems of one session, keyed by (area, subject); thread-safe."""
+
+    def __init__(self) -> None:
+        self._problems: dict[tuple[str, str], Problem] = {}
+        self._lock = threading.Lock()
+
+    def report(self, area: str, subject: str, message: str, retry_at: float | None = None) -> Problem:
+        """Record a problem; logged the first time (or when its message changes), not on repeats."""
+        key = (area, subject)
+        with self._lock:
+            old = self._problems.get(key)
+            if old is not None:
+                old.attempts += 1
+                old.retry_at = retry_at
+                changed = old.message != message
+                old.message = message
+                problem = old
+            else:
+                problem = self._problems[key] = Problem(area, subject, message, retry_at=retry_at)
+                changed = True
+        if changed:
+            log.warning("%s: %s", subject, message)
+        return problem
+
+    def clear(self, area: str, subject: str) -> None:
+        with self._lock:
+            old = self._problems.pop((area, subject), None)
+        if old is not None:
+            log.info("%s: recovered (%s)", subject, old.message)
+
+    def get(self, area: str, subject: str) -> Problem | None:
+        with self._lock:
+            return self._problems.get((area, subject))
+
+    def problems(self, area: str | None = None) -> list[Problem]:
+        with self._lock:
+            found = [p for p in self._problems.values() if area is None or p.area == area]
+        return sorted(found, key=lambda p: (p.area, p.subject))
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [p.as_json() for p in self.problems()]
