@@ -54,6 +54,7 @@ class Ingester:
         self.logdir = Path(logdir)
         self.on_commit = on_commit
         self.writer = StoreWriter()
+        db.on_rollback(lambda _exc: self.writer.invalidate())
         self.states, plugins = db.read_sync(_load_states)
         self.tailer = Tailer(plugins)
         self.stopping = stopping or threading.Event()  # set on shutdown: stop between windows

@@ -80,6 +80,7 @@ class Database:
         )
         event.listen(self.engine, "connect", _sqlite_pragmas)
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._rollback_listeners: list[Callable[[BaseException], None]] = []
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="tsvis-read")
         with self.engine.connect() as conn:
             migrate(conn)
@@ -99,12 +100,26 @@ class Database:
                 if not future.set_running_or_notify_cancel():
                     continue
                 try:
-                    with conn.begin():
+                    with conn.begin():  # the COMMIT itself can fail (disk full, I/O error)
                         result = fn(conn)
                 except BaseException as exc:  # the job's caller decides what it means
+                    self._rolled_back(exc)
                     future.set_exception(exc)
                 else:
                     future.set_result(result)
+
+    def on_rollback(self, listener: Callable[[BaseException], None]) -> None:
+        """Call `listener` on the writer thread after any write transaction fails, wherever it
+        failed (in the job or at COMMIT): caches of what the transaction wrote must be dropped,
+        or ids it allocated would be reused for other rows."""
+        self._rollback_listeners.append(listener)
+
+    def _rolled_back(self, exc: BaseException) -> None:
+        for listener in self._rollback_listeners:
+            try:
+                listener(exc)
+            except Exception:  # a listener's bug must not kill the writer thread
+                log.exception("rollback listener failed")
 
     def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
         """Queue `fn(conn)` to run in one transaction on the writer thread."""
