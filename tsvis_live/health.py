@@ -60,7 +60,7 @@ class Health:
         with self._lock:
             old = self._problems.pop((area, subject), None)
         if old is not None:
-            log.info("%s: recovered (%s)", subject, old.message)
+            log.info("%s: recovered after %d failed attempts", subject, old.attempts)
 
     def get(self, area: str, subject: str) -> Problem | None:
         with self._lock:

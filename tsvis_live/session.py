@@ -23,6 +23,7 @@ from tsvis_live.stream import watcher
 from tsvis_live.stream.hub import LocalHub
 
 log = logging.getLogger(__name__)
+RETRY_CHECK = 1.0  # seconds between looks at the ingester's retry deadlines
 
 
 class PathRefused(ValueError):
@@ -75,20 +76,41 @@ class Session:
                 from tsvis_live.ingest.ingester import Ingester
 
                 self.ingester = Ingester(self.db, self.logdir, on_commit=self.hub.publish,
-                                         stopping=self._stopping)
+                                         stopping=self._stopping, health=self.health)
             self.ingester.pass_once(files, report)
 
         try:
             await loop.run_in_executor(self._executor, run)
-        except Exception:
+        except Exception as exc:  # the ingester contains per-file faults; this is a bug
             log.exception("ingest pass over %s failed; will retry", self.logdir)
+            self.health.report("ingest", "pass", f"an ingest pass failed ({type(exc).__name__}); "
+                               "the next pass retries")
+        else:
+            self.health.clear("ingest", "pass")
 
     async def _run(self) -> None:
         await self._pass()
         self.ready.set()
         log.info("session %s ready: %s", self.id, self.logdir)
-        async for files in watcher.changes(self.logdir, self.poll, self._stop):
-            await self._pass(files)
+        retries = asyncio.create_task(self._retry_when_due(), name=f"retries-{self.id}")
+        try:
+            async for files in watcher.changes(self.logdir, self.poll, self._stop):
+                await self._pass(files)
+        finally:
+            retries.cancel()
+
+    async def _retry_when_due(self) -> None:
+        """Run a pass when a backed-off file or a paused store is due: a fault clears by
+        itself (space freed, a file fixed) even when no file event follows."""
+        while not self._stop.is_set():
+            due_in = self.ingester.next_retry_in() if self.ingester is not None else None
+            if due_in is not None and due_in <= 0:
+                await self._pass()
+                continue
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=min(due_in or RETRY_CHECK, RETRY_CHECK))
+            except asyncio.TimeoutError:
+                pass
 
     async def stop(self) -> None:
         self._stop.set()

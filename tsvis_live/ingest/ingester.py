@@ -4,6 +4,9 @@ Reading and decoding happen on the calling thread; commits go to the database's 
 so decoding the next window overlaps with writing the previous one. Every commit carries the
 file's new offset, so a pass can be interrupted at any moment and resumed without loss or
 duplication. Each commit is handed to `on_commit` (the hub) after it lands.
+
+A failure stays with what it touches (see `faults`): a file that cannot be read or stored backs
+off alone while the others go on; a store that cannot write pauses the pass until it can.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from pathlib import Path
 from sqlalchemy import Connection, select
 
 from tsvis_live.formats.detect import LogFile
+from tsvis_live.health import Health
 from tsvis_live.ingest.discover import discover
+from tsvis_live.ingest.faults import Containment
 from tsvis_live.ingest.progress import Progress
 from tsvis_live.ingest.tailer import Span, Tailer
 from tsvis_live.ingest.worker import read_span
@@ -49,8 +54,10 @@ class Ingester:
     """Keeps a session database in step with its logdir, one pass at a time."""
 
     def __init__(self, db: Database, logdir: Path, on_commit: Callable[[Commit], None] | None = None,
-                 stopping: threading.Event | None = None) -> None:
+                 stopping: threading.Event | None = None, health: Health | None = None) -> None:
         self.db = db
+        self.health = health if health is not None else Health()
+        self.containment = Containment(self.health)
         self.logdir = Path(logdir)
         self.on_commit = on_commit
         self.writer = StoreWriter()
@@ -59,8 +66,11 @@ class Ingester:
         self.tailer = Tailer(plugins)
         self.stopping = stopping or threading.Event()  # set on shutdown: stop between windows
 
+    def _rel(self, logfile: LogFile) -> str:
+        return logfile.path.relative_to(self.logdir).as_posix()
+
     def _state_for(self, logfile: LogFile) -> FileState:
-        rel = logfile.path.relative_to(self.logdir).as_posix()
+        rel = self._rel(logfile)
         state = self.states.get(rel)
         if state is None:
             run = logfile.run_dir.relative_to(self.logdir).as_posix() or "."
@@ -87,13 +97,29 @@ class Ingester:
             self._pass_parallel(logfiles, prog, progress, workers)
             return prog
         for lf in logfiles:
-            if self.stopping.is_set():
+            if self.stopping.is_set() or not self.containment.may_write():
                 break
-            self._ingest_file(lf, prog, progress)
+            path = self._rel(lf)
+            if self.containment.may_read(path):
+                try:
+                    self._ingest_file(lf, prog, progress)
+                except Exception as exc:
+                    if self.containment.failed(path, exc):
+                        break  # the store cannot write: no other file can be stored either
+                else:
+                    self.containment.finished(path)
             prog.files_done += 1
             if progress:
                 progress(prog)
         return prog
+
+    def retry_now(self) -> None:
+        """Make every backed-off file (and a paused store) due at the next pass."""
+        self.containment.retry_now()
+
+    def next_retry_in(self) -> float | None:
+        """Seconds until a backed-off file or the store should be tried again (None: nothing waits)."""
+        return self.containment.next_retry_in()
 
     def _pass_parallel(
         self, logfiles: list[LogFile], prog: Progress, progress: Callable[[Progress], None] | None, workers: int
@@ -112,29 +138,42 @@ class Ingester:
                 plugins = self.tailer.known_plugins(state.run)
                 inflight[pool.submit(read_span, lf, state, plugins)] = (lf, state)
 
+            def start_next() -> None:
+                while todo and not self.stopping.is_set() and self.containment.may_write():
+                    nxt = todo.pop()
+                    if self.containment.may_read(self._rel(nxt)):
+                        start(nxt, self._state_for(nxt))
+                        return
+                    prog.files_done += 1
+
             while todo and len(inflight) < workers:
-                lf = todo.pop()
-                start(lf, self._state_for(lf))
+                start_next()
+                if not todo:
+                    break
             while inflight:
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in done:
                     lf, _state = inflight.pop(fut)
-                    span = fut.result()
-                    if span is not None and span.changed:
-                        self.tailer.learn(span.state.run, span.batch.plugins)
-                        self._finish(self._submit(span), span, prog)
-                        if progress:
-                            progress(prog)
-                        st = span.state
-                        if self.stopping.is_set():
-                            continue  # what is committed stays; the next start resumes there
-                        if span.bytes_read > 0 and st.status == "ok" and st.offset < st.size:
-                            start(lf, st)
-                            continue
+                    path = self._rel(lf)
+                    try:
+                        span = fut.result()
+                        if span is not None and span.changed:
+                            self.tailer.learn(span.state.run, span.batch.plugins)
+                            self._finish(self._submit(span), span, prog)
+                            if progress:
+                                progress(prog)
+                            st = span.state
+                            if self.stopping.is_set():
+                                continue  # what is committed stays; the next start resumes there
+                            if span.bytes_read > 0 and st.status == "ok" and st.offset < st.size:
+                                start(lf, st)
+                                continue
+                    except Exception as exc:
+                        self.containment.failed(path, exc)
+                    else:
+                        self.containment.finished(path)
                     prog.files_done += 1
-                    if todo and not self.stopping.is_set():
-                        nxt = todo.pop()
-                        start(nxt, self._state_for(nxt))
+                    start_next()
 
     def _ingest_file(self, lf: LogFile, prog: Progress, progress: Callable[[Progress], None] | None) -> None:
         state = self._state_for(lf)
@@ -161,6 +200,7 @@ class Ingester:
 
     def _finish(self, future: Future[Commit], span: Span, prog: Progress) -> None:
         commit = future.result()
+        self.containment.stored()
         self.states[span.state.path] = span.state
         prog.bytes_done += span.bytes_read
         prog.events += span.batch.events

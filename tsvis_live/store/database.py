@@ -103,6 +103,10 @@ class Database:
                     with conn.begin():  # the COMMIT itself can fail (disk full, I/O error)
                         result = fn(conn)
                 except BaseException as exc:  # the job's caller decides what it means
+                    # After a failed COMMIT the driver may still hold the transaction open
+                    # (SQLite does for some errors), and a later COMMIT would then store it
+                    # after all. A fresh connection guarantees the rollback.
+                    conn.invalidate()
                     self._rolled_back(exc)
                     future.set_exception(exc)
                 else:

@@ -19,10 +19,38 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 
 metadata = MetaData()
+
+
+class _UnconvertedFloat(Float):
+    """Float without the driver-side float() conversion, which would turn 'NaN' back to NaN."""
+
+    def bind_processor(self, dialect):  # type: ignore[no-untyped-def]
+        return None
+
+
+class Real(TypeDecorator):
+    """A float column that keeps NaN as written.
+
+    SQLite turns a bound NaN into NULL (a NOT NULL column then refuses the whole transaction,
+    and a nullable one loses the value), so on SQLite NaN is stored as the text 'NaN', which a
+    REAL column keeps as text; +-Inf are ordinary REALs. Engines with a native NaN store it.
+    """
+
+    impl = _UnconvertedFloat
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value != value and dialect.name == "sqlite":
+            return "NaN"
+        return value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        return float(value) if isinstance(value, str) else value
 
 
 def _ref(name: str, table: str) -> Column:
@@ -32,7 +60,7 @@ def _ref(name: str, table: str) -> Column:
 def _point_columns() -> list[Column]:
     """Columns every per-point table starts with: its cursor, series, source file and step."""
     return [Column("cursor", Integer, primary_key=True), _ref("series_id", "series"), _ref("file_id", "files"),
-            Column("step", Integer, nullable=False), Column("wall_time", Float, nullable=False)]
+            Column("step", Integer, nullable=False), Column("wall_time", Real, nullable=False)]
 
 
 def _run_record_columns() -> list[Column]:
@@ -107,11 +135,11 @@ histograms = Table(
     "histograms",
     metadata,
     *_point_columns(),
-    Column("min", Float, nullable=False),
-    Column("max", Float, nullable=False),
-    Column("num", Float, nullable=False),
-    Column("sum", Float, nullable=False),
-    Column("sum_squares", Float, nullable=False),
+    Column("min", Real, nullable=False),
+    Column("max", Real, nullable=False),
+    Column("num", Real, nullable=False),
+    Column("sum", Real, nullable=False),
+    Column("sum_squares", Real, nullable=False),
     Column("buckets", LargeBinary, nullable=False),  # see store.codec.pack_buckets
 )
 Index("ix_histograms_series", histograms.c.series_id, histograms.c.cursor)
@@ -168,7 +196,7 @@ hparams = Table(
     Column("group_name", String, nullable=False),
     Column("hparams", Text, nullable=False),  # JSON
     Column("metrics", Text, nullable=False),  # JSON
-    Column("start_time", Float),
+    Column("start_time", Real),
     Column("cursor", Integer, nullable=False),
 )
 Index("ix_hparams_run", hparams.c.run_id)
@@ -188,7 +216,7 @@ computed = Table(
     metadata,
     Column("key", String, primary_key=True),  # what determines the result (see compute/)
     Column("value", LargeBinary, nullable=False),
-    Column("created", Float, nullable=False),
+    Column("created", Real, nullable=False),
 )
 
 POINT_TABLES = (scalar_chunks, histograms, media, tensors, graphs, hparams, layouts)
