@@ -28,6 +28,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, default=None,
                    help="where session databases live (default: the user's data dir)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--rebuild", action="store_true",
+                   help="move the session's database aside (kept as *.damaged-TIME) and re-read the logdir")
 
 
 def _serve_parser() -> argparse.ArgumentParser:
@@ -122,14 +124,32 @@ def ingest_main(argv: list[str]) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from tsvis_live.ingest.ingester import Ingester
     from tsvis_live.session import database_path
-    from tsvis_live.store.database import Database
+    from tsvis_live.store.database import Database, DatabaseUnusable, set_aside
+    from tsvis_live.store.lock import IngestLock, ReadOnlyDataDir
 
     logdir = args.logdir.resolve()
     if not logdir.is_dir():
         print(f"tsvis-live: logdir {logdir} does not exist or is not a directory", file=sys.stderr)
         return 2
     data_dir = args.data_dir or default_data_dir()
-    db = Database(database_path(data_dir, logdir))
+    path = database_path(data_dir, logdir)
+    lock = IngestLock(path)
+    try:
+        if not lock.acquire():
+            print(f"tsvis-live: {logdir} is being ingested by {lock.holder()} (a running tsvis-live); "
+                  "it keeps the session up to date, so there is nothing to do", file=sys.stderr)
+            return 3
+    except ReadOnlyDataDir as exc:
+        print(f"tsvis-live: cannot ingest: {exc}; give a writable --data-dir", file=sys.stderr)
+        return 2
+    try:
+        if args.rebuild and (moved := set_aside(path)) is not None:
+            print(f"tsvis-live: moved {path} aside to {moved.name}", file=sys.stderr)
+        db = Database(path)
+    except DatabaseUnusable as exc:
+        lock.release()
+        print(f"tsvis-live: {exc}", file=sys.stderr)
+        return 2
     try:
         bar = ProgressBar(enabled=not args.quiet and not args.json)
         prog = Ingester(db, logdir).pass_once(progress=bar)
@@ -142,6 +162,7 @@ def ingest_main(argv: list[str]) -> int:
         summary["events_per_second"] = round(prog.events / prog.seconds) if prog.seconds > 0 else 0
     finally:
         db.close()
+        lock.release()
     summary["database_bytes"] = Path(summary["database"]).stat().st_size
     if args.json:
         print(json.dumps(summary))
@@ -155,6 +176,24 @@ def ingest_main(argv: list[str]) -> int:
         if summary["broken_files"]:
             print(f"files with broken framing (partly read): {', '.join(summary['broken_files'])}")
     return 0
+
+
+def preflight(data_dir: Path, logdir: Path, rebuild: bool) -> str | None:
+    """Open the session's database once before serving; a sentence when it cannot be used.
+
+    A damaged file must stop the start with one line naming it, not with a traceback after
+    "serving at". With `rebuild`, the old file is moved aside first (unless another process
+    is ingesting it: that one's database is in use and not ours to move).
+    """
+    from tsvis_live.session import Session
+
+    try:
+        session = Session(Path(logdir), data_dir, rebuild=rebuild)
+    except Exception as exc:  # DatabaseUnusable, or an OSError on the data dir
+        return str(exc)
+    session.db.close()
+    session.lock.release()
+    return None
 
 
 def serve_main(argv: list[str]) -> int:
@@ -182,6 +221,11 @@ def serve_main(argv: list[str]) -> int:
         return 2
     if logdir is not None and not Path(logdir).exists():
         log.warning("logdir %s does not exist (yet); serving what is stored and waiting for it", logdir)
+    if logdir is not None:
+        problem = preflight(data_dir, Path(logdir), args.rebuild)
+        if problem:
+            print(f"tsvis-live: {problem}", file=sys.stderr)
+            return 2
     manager = SessionManager(data_dir, logdir=logdir, logroot=args.logroot, poll=args.poll)
     try:
         app = create_app(manager, ui=args.ui, token=args.token)

@@ -18,12 +18,14 @@ from pathlib import Path
 from tsvis_live.health import Health
 from tsvis_live.ingest.progress import Progress
 from tsvis_live.store import reader
-from tsvis_live.store.database import Database
+from tsvis_live.store.database import Database, set_aside
+from tsvis_live.store.lock import IngestLock, ReadOnlyDataDir
 from tsvis_live.stream import watcher
 from tsvis_live.stream.hub import LocalHub
 
 log = logging.getLogger(__name__)
 RETRY_CHECK = 1.0  # seconds between looks at the ingester's retry deadlines
+LOCK_RETRY = 1.0  # seconds between a follower's tries to take over the ingest lock
 
 
 class PathRefused(ValueError):
@@ -40,10 +42,31 @@ def database_path(data_dir: Path, logdir: Path) -> Path:
 
 
 class Session:
-    def __init__(self, logdir: Path, data_dir: Path, poll: float | None = None) -> None:
+    """A logdir's stored data, and (when this process holds the session's lock) its ingest.
+
+    `role` says which: "ingest" (this process tails the logdir), "follower" (another process
+    does; this one serves the store and takes over when that process stops), or "read-only"
+    (the data dir cannot be written: the stored session is served as it is).
+    """
+
+    def __init__(self, logdir: Path, data_dir: Path, poll: float | None = None, rebuild: bool = False) -> None:
         self.logdir = Path(logdir).resolve()
         self.id = session_id_for(self.logdir)
-        self.db = Database(database_path(data_dir, self.logdir))
+        path = database_path(data_dir, self.logdir)
+        self.lock = IngestLock(path)
+        try:
+            self.role = "ingest" if self.lock.acquire() else "follower"
+        except ReadOnlyDataDir:
+            self.role = "read-only"
+        if rebuild and self.role == "ingest":
+            moved = set_aside(path)
+            if moved is not None:
+                log.warning("moved %s aside to %s; re-reading %s", path, moved.name, self.logdir)
+        try:
+            self.db = Database(path, read_only=self.role == "read-only")
+        except BaseException:
+            self.lock.release()
+            raise
         self.hub = LocalHub()
         self.poll = poll
         self.ready = asyncio.Event()  # set once the data on disk at start is stored
@@ -89,6 +112,10 @@ class Session:
             self.health.clear("ingest", "pass")
 
     async def _run(self) -> None:
+        if self.role != "ingest":
+            self.ready.set()  # everything there is to serve is stored already
+            if self.role == "read-only" or not await self._wait_for_lock():
+                return
         await self._pass()
         self.ready.set()
         log.info("session %s ready: %s", self.id, self.logdir)
@@ -98,6 +125,25 @@ class Session:
                 await self._pass(files)
         finally:
             retries.cancel()
+
+    async def _wait_for_lock(self) -> bool:
+        """As a follower, take over the ingest when its holder stops (False: stopped first)."""
+        holder = self.lock.holder()
+        log.info("%s is being ingested by %s; serving the stored session and taking over when "
+                 "it stops", self.logdir, holder)
+        self.health.report("ingest", "lock", f"ingested by {holder} (another tsvis-live); this "
+                           "process serves the store and takes over when it stops")
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=LOCK_RETRY)
+            except asyncio.TimeoutError:
+                pass
+            if not self._stop.is_set() and self.lock.acquire():
+                self.role = "ingest"
+                self.health.clear("ingest", "lock")
+                self.hub.last_cursor = await self.db.read(reader.max_cursor)
+                return True
+        return False
 
     async def _retry_when_due(self) -> None:
         """Run a pass when a backed-off file or a paused store is due: a fault clears by
@@ -123,14 +169,16 @@ class Session:
                 pass
         self._executor.shutdown(wait=True)
         self.db.close()
+        self.lock.release()
 
 
 class SessionManager:
     """Opens sessions on demand: one fixed logdir, or `ROOT/<id>/<trainJobName>` per request."""
 
     def __init__(self, data_dir: Path, logdir: Path | None = None, logroot: Path | None = None,
-                 poll: float | None = None) -> None:
+                 poll: float | None = None, rebuild: bool = False) -> None:
         self.data_dir = Path(data_dir)
+        self.rebuild = rebuild  # set the --logdir session's database aside and re-read the logdir
         self.logdir = Path(logdir).resolve() if logdir else None
         self.logroot = Path(logroot).resolve() if logroot else None
         self.poll = poll
@@ -161,7 +209,8 @@ class SessionManager:
             session = self.sessions.get(sid)
             if session is None:
                 loop = asyncio.get_running_loop()
-                session = await loop.run_in_executor(None, Session, logdir, self.data_dir, self.poll)
+                rebuild = self.rebuild and self.logdir is not None and Path(logdir) == self.logdir
+                session = await loop.run_in_executor(None, Session, logdir, self.data_dir, self.poll, rebuild)
                 self.sessions[sid] = session
                 await session.start()
         return session

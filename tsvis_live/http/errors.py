@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.exc import DatabaseError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tsvis_live.http.json import SafeJSONResponse
 from tsvis_live.session import PathRefused
+from tsvis_live.store.database import DatabaseUnusable
 from tsvis_live.store.reader import NotFound
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,20 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     return envelope(status, msg, headers=exc.headers)
 
 
+async def _unusable(_request: Request, exc: Exception) -> Response:
+    """The session's database cannot be opened: say so (a server-side state, not a bug)."""
+    log.error("%s", exc)
+    return envelope(503, "The session database cannot be used; the server log says which file "
+                    "and how to recover (--rebuild re-reads the logdir).")
+
+
+async def _damaged(request: Request, exc: Exception) -> Response:
+    """A read met a damaged page (the file changed under us, or the disk is failing)."""
+    log.error("database error on %s: %s", request.url.path, getattr(exc, "orig", exc))
+    return envelope(503, "The session database could not be read (it may be damaged); restart "
+                    "the server with --rebuild to re-read the logdir into a fresh database.")
+
+
 async def _internal(request: Request, exc: Exception) -> Response:
     log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
     return envelope(500, _GENERIC[500])
@@ -83,5 +99,7 @@ def exception_handlers() -> dict[Any, Any]:
         NotFound: _not_found,
         PathRefused: _refused,
         HTTPException: _http_exception,
+        DatabaseUnusable: _unusable,
+        DatabaseError: _damaged,
         Exception: _internal,
     }

@@ -163,7 +163,7 @@ async def status(request: Request) -> Response:
         "read_only": session.read_only, "cursor": session.hub.last_cursor,
         "progress": {"files_done": p.files_done, "files_total": p.files_total, "bytes_done": p.bytes_done,
                      "bytes_total": p.bytes_total, "events": p.events},
-        "problems": session.health.snapshot(),
+        "role": session.role, "problems": session.health.snapshot(),
         "files": files,
     })
 

@@ -4,6 +4,11 @@ SQLite allows one writer at a time, so one thread owns the write connection and 
 of jobs, each run in its own transaction; readers take pooled connections and, thanks to WAL,
 never wait for the writer. The async methods let the web layer await either side without
 blocking the event loop. Alembic migrations run when the file is opened.
+
+Opening checks the file first (`PRAGMA quick_check`, a schema this version knows) and refuses a
+damaged one with `DatabaseUnusable`, whose message names the file and the way out, rather than
+failing later on every request. A database in a read-only place opens read-only: it is served,
+never written.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
@@ -19,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,7 +43,62 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _read_only_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA query_only=ON")
+    cur.execute("PRAGMA cache_size=-8000")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.close()
+
+
 SCHEMA_REVISION = "0001"  # the newest migration; a test keeps it equal to Alembic's head
+KNOWN_REVISIONS = ("0001",)  # every migration, oldest first
+
+
+class DatabaseUnusable(RuntimeError):
+    """The session database cannot be used as it is. The message is one line for a person."""
+
+    def __init__(self, path: Path, problem: str, remedy: str | None = None) -> None:
+        remedy = remedy or ("move it aside, or start with --rebuild to re-read the logdir into a "
+                            "fresh database")
+        super().__init__(f"the session database {path} {problem}; {remedy}")
+        self.path = path
+
+
+class ReadOnlyStore(RuntimeError):
+    """A write was asked of a database opened read-only."""
+
+
+def set_aside(path: Path) -> Path | None:
+    """Rename a session database (and its WAL files) to `<name>.damaged-<time>`; returns the
+    new name, None when there was nothing to move."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(path) + suffix)
+        if src.exists():
+            src.rename(Path(str(target) + suffix))
+    return target
+
+
+def _check(conn: Connection, path: Path) -> None:
+    """Refuse a file that is not a healthy database of a schema this version knows."""
+    try:
+        problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(5)")]
+    except DBAPIError as exc:
+        raise DatabaseUnusable(path, f"cannot be read ({exc.orig})") from None
+    if problems != ["ok"]:
+        lines = [ln.strip() for p in problems for ln in str(p).splitlines()]
+        first = next((ln for ln in lines if ln and not ln.startswith("***")), "quick_check failed")
+        raise DatabaseUnusable(path, f"is damaged ({first})")
+    revision = _current_revision(conn)
+    if revision is not None and revision not in KNOWN_REVISIONS:
+        raise DatabaseUnusable(path, f"was written by a newer tsvis-live (schema {revision})",
+                               "upgrade tsvis-live, or start with --rebuild to re-read the logdir "
+                               "into a fresh database")
 
 
 def _current_revision(conn: Connection) -> str | None:
@@ -69,25 +130,51 @@ def migrate(conn: Connection) -> None:
 class Database:
     """A session's SQLite file with its writer thread and reader pool."""
 
-    def __init__(self, path: Path, readers: int = 4) -> None:
+    def __init__(self, path: Path, readers: int = 4, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        if read_only:
+            if not self.path.is_file():
+                raise DatabaseUnusable(self.path, "does not exist and the data dir is read-only",
+                                       "give a writable --data-dir")
+            # immutable: nobody can write here, so SQLite needs no lock and no -shm file
+            url = f"sqlite:///file:{self.path}?mode=ro&immutable=1&uri=true"
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{self.path}"
         self.engine: Engine = create_engine(
-            f"sqlite:///{self.path}",
+            url,
             connect_args={"check_same_thread": False, "timeout": 10},
             pool_size=readers,
             max_overflow=readers,
         )
-        event.listen(self.engine, "connect", _sqlite_pragmas)
+        event.listen(self.engine, "connect", _read_only_pragmas if read_only else _sqlite_pragmas)
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._rollback_listeners: list[Callable[[BaseException], None]] = []
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="tsvis-read")
-        with self.engine.connect() as conn:
-            migrate(conn)
-            conn.commit()
+        try:
+            with self.engine.connect() as conn:
+                _check(conn, self.path)
+                if read_only:
+                    if _current_revision(conn) != SCHEMA_REVISION:
+                        raise DatabaseUnusable(self.path, "needs a schema upgrade but is read-only",
+                                               "open it once from a writable --data-dir")
+                else:
+                    migrate(conn)
+                    conn.commit()
+        except DatabaseUnusable:
+            self._dispose()
+            raise
+        except DBAPIError as exc:
+            self._dispose()
+            raise DatabaseUnusable(self.path, f"cannot be opened ({exc.orig})") from None
         self._writer = threading.Thread(target=self._drain, name="tsvis-writer", daemon=True)
         self._writer.start()
         self._closed = False
+
+    def _dispose(self) -> None:
+        self._readers.shutdown(wait=False)
+        self.engine.dispose()
 
     # -- writer side -------------------------------------------------------------------
     def _drain(self) -> None:
@@ -129,6 +216,8 @@ class Database:
         """Queue `fn(conn)` to run in one transaction on the writer thread."""
         if self._closed:
             raise RuntimeError(f"database {self.path} is closed")
+        if self.read_only:
+            raise ReadOnlyStore(f"database {self.path} is open read-only")
         future: Future[T] = Future()
         self._jobs.put((fn, future))
         return future
