@@ -2,6 +2,7 @@ import "./style.css";
 import { getJSON } from "./api";
 import { App, Change, h, View } from "./app";
 import { runColor } from "./colors";
+import { echarts } from "./echarts";
 import { Live } from "./live";
 import { ScalarsView } from "./views/scalars";
 import { HistogramsView, DistributionsView } from "./views/statistic";
@@ -35,7 +36,8 @@ const params = new URLSearchParams(window.location.search);
 const transport = (params.get("transport") as "auto" | "ws" | "poll") || "auto";
 const live = new Live({ transport });
 const app = new App(live);
-(window as any).tsvisLive = { app, live };
+// `echarts` lets tests find a chart's items (getInstanceByDom) to hover them with the real mouse.
+(window as any).tsvisLive = { app, live, echarts };
 
 const root = document.getElementById("app")!;
 const conn = h("span", { class: "conn", id: "conn", "data-state": "connecting" }, "connecting");

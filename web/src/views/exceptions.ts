@@ -2,6 +2,7 @@
 import { getJSON } from "../api";
 import { App, Change, h, View, fmtNum } from "../app";
 import { EChart } from "../echarts";
+import { html, tip } from "../escape";
 import { num, nums } from "../shape";
 import { errorBox, picker } from "./common";
 
@@ -75,9 +76,9 @@ export class ExceptionsView implements View {
     this.box.set({
       animation: false,
       grid: { left: 60, right: 20, top: 16, bottom: 40 },
-      tooltip: { trigger: "item", formatter: (p: any) => (p.seriesType === "boxplot"
-        ? `step ${this.steps[p.dataIndex]}<br>up ${fmtNum(p.data[5])}<br>q3 ${fmtNum(p.data[4])}<br>median ${fmtNum(p.data[3])}<br>q1 ${fmtNum(p.data[2])}<br>down ${fmtNum(p.data[1])}`
-        : `step ${this.steps[p.data[0]]}: ${fmtNum(p.data[1])} (outside the whiskers)`) },
+      tooltip: { trigger: "item", formatter: tip((p: any) => (p.seriesType === "boxplot"
+        ? html`step ${this.steps[p.dataIndex]}<br>up ${fmtNum(p.data[5])}<br>q3 ${fmtNum(p.data[4])}<br>median ${fmtNum(p.data[3])}<br>q1 ${fmtNum(p.data[2])}<br>down ${fmtNum(p.data[1])}`
+        : html`step ${this.steps[p.data[0]]}: ${fmtNum(p.data[1])} (outside the whiskers)`)) },
       xAxis: { type: "category", data: this.steps.map(String), name: "step" },
       yAxis: { type: "value", scale: true },
       dataZoom: this.steps.length > 60 ? [{ type: "slider", height: 14, bottom: 4 }] : [],
@@ -130,7 +131,7 @@ export class ExceptionsView implements View {
     this.heat.set({
       animation: false,
       grid: { left: 40, right: 80, top: 10, bottom: 30 },
-      tooltip: { formatter: (p: any) => `[${rows - 1 - p.data[1]}, ${p.data[0]}] = ${fmtNum(p.data[2])}` },
+      tooltip: { formatter: tip((p: any) => html`[${rows - 1 - p.data[1]}, ${p.data[0]}] = ${fmtNum(p.data[2])}`) },
       xAxis: { type: "category", data: Array.from({ length: cols }, (_, i) => i), splitArea: { show: false } },
       yAxis: { type: "category", data: Array.from({ length: rows }, (_, i) => rows - 1 - i) },
       visualMap: { min: Number.isFinite(mn) ? mn : 0, max: Number.isFinite(mx) ? mx : 1, calculable: true, orient: "vertical", right: 0, top: "center", itemHeight: 200, inRange: { color: ["#313695", "#74add1", "#ffffbf", "#f46d43", "#a50026"] }, seriesIndex: 0 },

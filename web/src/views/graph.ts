@@ -3,6 +3,7 @@ import { getJSON, maybeParse } from "../api";
 import { App, Change, h, View } from "../app";
 import { PALETTE } from "../colors";
 import { EChart } from "../echarts";
+import { html, tip } from "../escape";
 import { ancestors, buildModel, categoryOf, layeredLayout, netModels, visibleEdges, visibleNodes, type GModel } from "../graphmodel";
 import { errorBox, picker } from "./common";
 
@@ -206,20 +207,28 @@ export class GraphView implements View {
           borderColor: id === this.selected || id === focus ? "#000" : par ? scopeColors.get(par) : "#fff",
           borderWidth: id === this.selected || id === focus ? 3 : par ? 2 : 1,
         },
-        label: { show: !big || n.isScope, position: n.isScope ? "inside" : "bottom", fontSize: 10, formatter: n.isScope ? `${n.label} (${n.leafCount})` : n.label },
-        tooltip: { formatter: `${n.uid}<br>${n.op || "name scope: click to expand"}` },
+        // Shown literally by the series' label formatter (a formatter string would expand {b}).
+        text: n.isScope ? `${n.label} (${n.leafCount})` : n.label,
+        op: n.op || "name scope: click to expand",
+        label: { show: !big || n.isScope, position: n.isScope ? "inside" : "bottom", fontSize: 10 },
       };
     });
     const links = edges.map((e) => ({
       source: e.source, target: e.target, value: e.num,
       lineStyle: { type: e.control ? "dashed" : "solid", width: Math.min(4, 0.8 + Math.log2(e.num)) },
-      tooltip: { formatter: `${e.source} → ${e.target}${e.info ? `<br>${e.info}` : ""}${e.num > 1 ? `<br>${e.num} edges` : ""}` },
+      info: e.info, num: e.num,
     }));
     this.chart.set({
       animation: false,
-      tooltip: { confine: true },
+      tooltip: {
+        confine: true,
+        formatter: tip((p: any) => (p.dataType === "edge"
+          ? html`${p.data.source} → ${p.data.target}${p.data.info ? html`<br>${p.data.info}` : ""}${p.data.num > 1 ? html`<br>${p.data.num} edges` : ""}`
+          : html`${p.data.id}<br>${p.data.op}`)),
+      },
       series: [{
         type: "graph", layout: "none", roam: true, draggable: false, data: nodes, links,
+        label: { formatter: (p: any) => String(p.data.text ?? "") },
         edgeSymbol: ["none", "arrow"], edgeSymbolSize: 6, lineStyle: { color: "#8a8a8a", opacity: 0.7, curveness: 0.05 },
         emphasis: { focus: big ? "none" : "adjacency", label: { show: true } }, labelLayout: { hideOverlap: true },
         scaleLimit: { min: 0.05, max: 200 }, nodeScaleRatio: 0.3, progressive: 0,

@@ -3,6 +3,7 @@ import { getJSON } from "../api";
 import { App, Change, h, View, fmtNum } from "../app";
 import { runColor } from "../colors";
 import { EChart } from "../echarts";
+import { html, tip } from "../escape";
 import { hparamColumns, hparamRows, naturalCompare, type HparamRow } from "../shape";
 import { errorBox } from "./common";
 
@@ -95,11 +96,13 @@ export class HparamsView implements View {
         return v === undefined ? null : String(v);
       }),
       name: `${r.run} · ${r.group}`,
+      run: r.run,
+      group: r.group,
       lineStyle: { color: runColor(r.run) },
     }));
     this.chart.set({
       animation: false,
-      tooltip: { trigger: "item", formatter: (p: any) => p.name },
+      tooltip: { trigger: "item", formatter: tip((p: any) => html`<b>${p.data?.run}</b> · ${p.data?.group}`) },
       parallel: { left: 60, right: 80, top: 40, bottom: 30 },
       parallelAxis,
       series: [{ type: "parallel", data, lineStyle: { width: 2, opacity: 0.8 }, emphasis: { lineStyle: { width: 4, opacity: 1 } } }],

@@ -2,7 +2,8 @@
 import { getPaged, url } from "../api";
 import { App, Change, h, TagGroups, View, visibility, fmtTime } from "../app";
 import { runColor } from "../colors";
-import { markdownToHtml } from "../markdown";
+import { setHtml } from "../escape";
+import { markdown } from "../markdown";
 import { groupTags, naturalCompare, num } from "../shape";
 
 type MediaKind = "image" | "audio" | "text";
@@ -141,7 +142,7 @@ export function renderText(v: unknown): HTMLElement {
     return h("div", { class: "text-list" }, ...v.map((x) => renderText(x)));
   }
   const el = h("div", { class: "text-value text-md" });
-  el.innerHTML = markdownToHtml(typeof v === "string" ? v : JSON.stringify(v)); // escaped first
+  setHtml(el, markdown(typeof v === "string" ? v : JSON.stringify(v)));
   return el;
 }
 

@@ -3,6 +3,7 @@ import { getJSON, maybeParse } from "../api";
 import { App, Change, h, View } from "../app";
 import { labelColor } from "../colors";
 import { EChart } from "../echarts";
+import { html, tip } from "../escape";
 import { num } from "../shape";
 import { errorBox, picker } from "./common";
 
@@ -224,7 +225,7 @@ export class ProjectorView implements View {
     this.chart2.set({
       animation: false,
       grid: { left: 40, right: 20, top: 20, bottom: 30 },
-      tooltip: { trigger: "item", formatter: (q: any) => `#${q.data[2]} · ${this.labels[q.data[2]]}` },
+      tooltip: { trigger: "item", formatter: tip((q: any) => html`#${q.data[2]} · ${this.labels[q.data[2]]}`) },
       xAxis: { type: "value", scale: true, splitLine: { show: false } },
       yAxis: { type: "value", scale: true, splitLine: { show: false } },
       dataZoom: [{ type: "inside", xAxisIndex: 0 }, { type: "inside", yAxisIndex: 0 }],

@@ -3,6 +3,7 @@ import { getJSON } from "../api";
 import { App, Change, h, TagGroups, View } from "../app";
 import { runColor, withAlpha } from "../colors";
 import { EChart } from "../echarts";
+import { html, joinHtml, tip } from "../escape";
 import { BASIS_POINTS, groupTags, histogramPercentiles, parseHistPoint, pickEven, rebin, upsertHist, type HistPoint } from "../shape";
 
 /** One run's histogram series for one tag: REST snapshot, then live points from `since`. */
@@ -151,7 +152,7 @@ export function histOption(points: HistPoint[], run: string, mode: Mode): any {
     return {
       animation: false,
       grid: { left: 60, right: 16, top: 10, bottom: 28 },
-      tooltip: { trigger: "item", formatter: (q: any) => `${q.seriesName}<br>x≈${fmt(q.data[0])}: ${fmt(q.data[2])}` },
+      tooltip: { trigger: "item", formatter: tip((q: any) => html`${q.seriesName}<br>x≈${fmt(q.data[0])}: ${fmt(q.data[2])}`) },
       xAxis: { type: "value", min: lo, max: hi, axisLabel: { formatter: fmt, showMinLabel: false, showMaxLabel: false } },
       yAxis: {
         type: "value", min: 0, axisLine: { onZero: false }, max: (n - 1) * gap + 3.2 * gap, interval: gap * Math.max(1, Math.ceil(n / 6)),
@@ -171,7 +172,7 @@ export function histOption(points: HistPoint[], run: string, mode: Mode): any {
   return {
     animation: false,
     grid: { left: 60, right: 16, top: 10, bottom: 28 },
-    tooltip: { trigger: "item", formatter: (q: any) => `${q.seriesName}<br>x≈${fmt(q.data[0])}: ${fmt(q.data[1])}` },
+    tooltip: { trigger: "item", formatter: tip((q: any) => html`${q.seriesName}<br>x≈${fmt(q.data[0])}: ${fmt(q.data[1])}`) },
     xAxis: { type: "value", min: lo, max: hi, axisLabel: { formatter: fmt, showMinLabel: false, showMaxLabel: false } },
     yAxis: { type: "value", axisLabel: { formatter: fmt }, axisLine: { onZero: false } },
     series,
@@ -200,12 +201,13 @@ export function distOption(points: HistPoint[], run: string): any {
     grid: { left: 60, right: 16, top: 10, bottom: 28 },
     tooltip: {
       trigger: "axis",
-      formatter: (qs: any[]) => {
+      formatter: tip((qs: any[]) => {
         const k = qs[0]?.dataIndex ?? 0;
         const v = pct[k];
-        if (!v) return "";
-        return `step ${steps[k]}<br>` + BASIS_POINTS.map((bp, i) => `p${(bp / 100).toFixed(2)}: ${fmt(v[i])}`).reverse().join("<br>");
-      },
+        if (!v) return html``;
+        const rows = BASIS_POINTS.map((bp, i) => `p${(bp / 100).toFixed(2)}: ${fmt(v[i])}`).reverse();
+        return html`step ${steps[k]}<br>${joinHtml(rows, html`<br>`)}`;
+      }),
     },
     xAxis: { type: "value", min: "dataMin", max: "dataMax", name: "step", axisLine: { onZero: false } },
     yAxis: { type: "value", scale: true, axisLabel: { formatter: fmt } },
