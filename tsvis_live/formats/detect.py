@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from tsvis_live.formats.paths import open_contained
 
 TAILED_FORMATS: frozenset[str] = frozenset({"events"})
 WHOLE_FILE_FORMATS: frozenset[str] = frozenset(
@@ -41,6 +43,12 @@ class LogFile:
     path: Path
     format: str
     run_dir: Path
+    root: Path | None = field(default=None, compare=False)  # the logdir: nothing outside is read
+
+    @property
+    def logdir(self) -> Path:
+        """What every file this log names must resolve inside (its run when built by hand)."""
+        return self.root if self.root is not None else self.run_dir
 
 
 def is_event_file(name: str) -> bool:
@@ -73,10 +81,10 @@ def _dir_has_events(directory: Path) -> bool:
         return False
 
 
-def _looks_like_model(path: Path) -> bool:
+def _looks_like_model(path: Path, logdir: Path) -> bool:
     """False only when the file has content and its head shows no Keras-like model keys."""
     try:
-        with open(path, "rb") as f:
+        with open_contained(path, logdir) as f:
             head = f.read(_JSON_PEEK)
     except OSError:
         return True  # cannot tell yet; reading will report the problem
@@ -96,17 +104,17 @@ def detect(path: Path, logdir: Path) -> LogFile | None:
     parent = path.parent
 
     if is_event_file(name):
-        return LogFile(path, "events", parent)
+        return LogFile(path, "events", parent, logdir)
     if name == "projector_config.pbtxt":
-        return LogFile(path, "tb_projector", parent)
+        return LogFile(path, "tb_projector", parent, logdir)
     if name.startswith("projector") and name.endswith(".log") and parent.name == "projector":
-        return LogFile(path, "oneflow_projector", _up(parent, logdir))
+        return LogFile(path, "oneflow_projector", _up(parent, logdir), logdir)
     if name == "structure_graph.json":
         run_dir = _up(parent, logdir) if parent.name == "graph" else parent
-        return LogFile(path, "oneflow_graph", run_dir)
+        return LogFile(path, "oneflow_graph", run_dir, logdir)
     if name.endswith(".json") and len(name) > len(".json"):
-        if (name == _JSON_MODEL_DEFAULT or _dir_has_events(parent)) and _looks_like_model(path):
-            return LogFile(path, "json_model", parent)
+        if (name == _JSON_MODEL_DEFAULT or _dir_has_events(parent)) and _looks_like_model(path, logdir):
+            return LogFile(path, "json_model", parent, logdir)
     return None
 
 

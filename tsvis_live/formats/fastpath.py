@@ -105,7 +105,7 @@ def _frame(window: bytes, base: int) -> tuple[np.ndarray, np.ndarray, int, Any]:
     err = None
     if bad.any():
         k = int(np.argmax(bad))
-        reason = "length checksum mismatch" if bad_crc[k] else f"record length {lengths[k]} is implausible"
+        reason = "length checksum mismatch" if bad_crc[k] else tfrecord.too_long(int(lengths[k]))
         err = tfrecord.BrokenFraming(base + int(heads[k]), reason)
         pos = int(heads[k])
         heads = heads[:k]

@@ -16,7 +16,10 @@ import crc32c as _crc32c
 
 HEADER_SIZE = 12  # u64 length + u32 length crc
 FOOTER_SIZE = 4
-MAX_RECORD_SIZE = 1 << 31  # 2 GiB: anything larger is treated as broken framing
+# A record holds one serialized protobuf Event, and protobuf messages are smaller than 2 GiB:
+# a length field above this (with a valid checksum) can never be completed, so it is broken
+# framing at once instead of a record to wait for.
+MAX_RECORD_SIZE = (1 << 31) - 1
 _MASK_DELTA = 0xA282EAD8
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
@@ -32,6 +35,11 @@ class BrokenFraming(RecordError):
     def __init__(self, offset: int, reason: str) -> None:
         super().__init__(f"broken record framing at byte {offset}: {reason}")
         self.offset = offset
+
+
+def too_long(length: int) -> str:
+    """Why a record of `length` bytes cannot be waited for (the framing error's reason)."""
+    return f"record length {length} is implausible (more than the 2 GiB any event can hold)"
 
 
 def masked_crc32c(data: bytes | memoryview) -> int:
@@ -70,7 +78,7 @@ def scan(window: bytes, base: int = 0, check_data_crc: bool = True) -> Iterator[
         if ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF != unpack_u32(window, pos + 8)[0]:
             raise BrokenFraming(base + pos, "length checksum mismatch")
         if length > MAX_RECORD_SIZE:
-            raise BrokenFraming(base + pos, f"record length {length} is implausible")
+            raise BrokenFraming(base + pos, too_long(length))
         start = pos + HEADER_SIZE
         end = start + length + FOOTER_SIZE
         if end > size:
@@ -89,7 +97,8 @@ def scan(window: bytes, base: int = 0, check_data_crc: bool = True) -> Iterator[
 def pending_length(window: bytes, pos: int = 0) -> int | None:
     """Total size of the record starting at `pos` if its header is readable, else None.
 
-    Lets a reader that hit a short record know how large a window it needs.
+    Lets a reader that hit a short record know how large a window it needs (the length is not
+    checked here: `scan` and the fast path do that).
     """
     if len(window) - pos < HEADER_SIZE:
         return None

@@ -20,7 +20,8 @@ Decisions worth knowing:
   column names in `meta["metadata_columns"]`. A sprite is sliced into per-point images
   (`extras["sample"]`, uint8 (N, H, W, C), `meta["sample_type"] = "image"`) with Pillow; without
   Pillow, the PNG bytes go to `extras["sprite"]` and `meta["sprite_dim"] = [W, H]`. Paths that
-  leave the config's directory, and embeddings whose files are missing or bad, are skipped and
+  leave the config's directory (spelled), files that resolve outside the logdir (symlinks
+  followed: `formats.paths`), and embeddings whose files are missing or bad, are skipped and
   counted in `Batch.skipped`; (tag, step) duplicates keep the last entry.
 - JSON model graphs (TS-VIS writer, OneFlow `structure_graph.json`) are checked for a
   Keras-like shape and stored raw as `GraphRecord("json_model", <file stem>, bytes)`.
@@ -43,6 +44,7 @@ from google.protobuf import message as pb_message
 from google.protobuf import text_format
 
 from tsvis_live.formats.detect import LogFile
+from tsvis_live.formats.paths import read_contained
 from tsvis_live.formats.protos import oneflow as of
 from tsvis_live.records import Batch, GraphRecord, TensorRecord
 
@@ -61,7 +63,7 @@ def read_whole_file(logfile: LogFile) -> Batch:
     reader = _READERS.get(logfile.format)
     if reader is None:
         raise FormatError(f"Format {logfile.format!r} is not read as a whole file.")
-    data = logfile.path.read_bytes()
+    data, _st = read_contained(logfile.path, logfile.logdir)
     if not data or data.isspace():
         return Batch()
     return reader(data, logfile)
@@ -214,19 +216,20 @@ def _slice_sprite(png: bytes, dim: list[int], n: int, name: str) -> np.ndarray:
     return np.ascontiguousarray(grid.transpose(0, 2, 1, 3, 4).reshape(rows * per_row, h, w, -1)[:n])
 
 
-def _tb_embedding(emb: Any, base: Path) -> TensorRecord:
+def _tb_embedding(emb: Any, base: Path, logdir: Path) -> TensorRecord:
     tensor_file = _inside_dir(base, emb.tensor_path)
     if tensor_file is None:
         raise FormatError(f"Tensor path {emb.tensor_path!r} leaves the projector's directory.")
-    value = _parse_tensor_tsv(tensor_file.read_bytes(), emb.tensor_path)
+    data, st = read_contained(tensor_file, logdir)
+    value = _parse_tensor_tsv(data, emb.tensor_path)
     tag, step = _tag_and_step(emb)
-    rec = TensorRecord("embedding", tag, step, tensor_file.stat().st_mtime, value)
+    rec = TensorRecord("embedding", tag, step, st.st_mtime, value)
     n = value.shape[0]
     if emb.metadata_path:
         meta_file = _inside_dir(base, emb.metadata_path)
         if meta_file is None:
             raise FormatError(f"Metadata path {emb.metadata_path!r} leaves the projector's directory.")
-        header, rows = _parse_metadata_tsv(meta_file.read_bytes(), n, emb.metadata_path)
+        header, rows = _parse_metadata_tsv(read_contained(meta_file, logdir)[0], n, emb.metadata_path)
         rec.extras["labels"] = np.array([r[0] for r in rows], dtype=str)
         if header is not None and len(header) > 1:
             rec.extras["metadata"] = np.array(rows, dtype=str).reshape(n, len(header))
@@ -234,18 +237,18 @@ def _tb_embedding(emb: Any, base: Path) -> TensorRecord:
         elif header is not None:
             rec.meta["label_name"] = header[0]
     if emb.HasField("sprite") and emb.sprite.image_path:
-        _attach_sprite(rec, emb, base, n)
+        _attach_sprite(rec, emb, base, logdir, n)
     return rec
 
 
-def _attach_sprite(rec: TensorRecord, emb: Any, base: Path, n: int) -> None:
+def _attach_sprite(rec: TensorRecord, emb: Any, base: Path, logdir: Path, n: int) -> None:
     sprite_file = _inside_dir(base, emb.sprite.image_path)
     if sprite_file is None:
         raise FormatError(f"Sprite path {emb.sprite.image_path!r} leaves the projector's directory.")
     dim = list(emb.sprite.single_image_dim)
     if len(dim) != 2:
         raise FormatError(f"Sprite of {rec.tag!r} needs two single_image_dim values, not {dim}.")
-    png = sprite_file.read_bytes()
+    png = read_contained(sprite_file, logdir)[0]
     try:
         rec.extras["sample"] = _slice_sprite(png, dim, n, emb.sprite.image_path)
     except ImportError:
@@ -271,7 +274,7 @@ def _read_tb_projector(data: bytes, logfile: LogFile) -> Batch:
             batch.skipped += 1
             continue
         try:
-            rec = _tb_embedding(emb, logfile.path.parent)
+            rec = _tb_embedding(emb, logfile.path.parent, logfile.logdir)
         except (OSError, FormatError) as err:
             log.info("%s: skipping embedding %r: %s", logfile.path, emb.tensor_name, err)
             batch.skipped += 1

@@ -84,7 +84,7 @@ class Ingester:
         self, files: list[LogFile] | None = None, progress: Callable[[Progress], None] | None = None
     ) -> Progress:
         """Read every (or the given) log file up to its end and commit what is new."""
-        logfiles = discover(self.logdir) if files is None else files
+        logfiles = discover(self.logdir, health=getattr(self, "health", None), stop=self.stopping) if files is None else files
         prog = Progress(files_total=len(logfiles))
         for lf in logfiles:
             state = self._state_for(lf)

@@ -4,19 +4,28 @@ Event files are tailed: only bytes past the offset are read, a short final recor
 the next pass, a corrupt record is skipped and counted, broken framing marks the file. A file
 that shrank or whose identity (inode, first bytes) changed is read again from zero, and the
 store drops its old points in the same transaction. Whole-file formats (projector configs,
-JSON graphs) are re-read entirely when their size or mtime changes.
+JSON graphs) are re-read entirely when their size or mtime changes. Every open goes through
+`formats.paths.open_contained`: nothing outside the logdir, no FIFO, is ever opened.
+
+When does a short final record stop being "still being written"? A length over 2 GiB never
+will be (broken framing at once, in `tfrecord`). A plausible length that the file does not
+hold yet is waited for as long as the file keeps changing; once the file has not been modified
+for `STALL_SECONDS`, its writer is taken to be gone and the file is marked broken with a
+sentence saying so (everything before that record is stored). If such a file grows after all,
+it is read again from that record: nothing is lost by the verdict.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from tsvis_live.formats import fastpath, tfrecord
 from tsvis_live.formats.detect import TAILED_FORMATS, LogFile
 from tsvis_live.formats.events import EventDecoder
+from tsvis_live.formats.paths import open_contained
 from tsvis_live.formats.wholefile import read_whole_file
 from tsvis_live.records import Batch
 from tsvis_live.store.filestate import FileState
@@ -25,6 +34,8 @@ log = logging.getLogger(__name__)
 
 HEAD_SIZE = 64  # bytes compared to tell a replaced file from a grown one
 WINDOW = 4 << 20  # bytes read per step (and per transaction): bounds each worker's memory
+STALL_SECONDS = 600.0  # a file unmodified this long ends where its writer stopped
+STALLED = "the file ends inside a record"  # start of the error of a stalled file
 
 
 @dataclass
@@ -42,14 +53,30 @@ class Span:
         return self.replace or self.bytes_read > 0 or self.status_changed or not self.batch.is_empty()
 
 
-def _identity(path: Path) -> tuple[os.stat_result, bytes] | None:
+def _identity(logfile: LogFile) -> tuple[os.stat_result, bytes] | None:
     try:
-        st = path.stat()
-        with open(path, "rb") as fh:
+        with open_contained(logfile.path, logfile.logdir) as fh:
+            st = os.fstat(fh.fileno())
             head = fh.read(HEAD_SIZE)
-    except OSError:
+    except OSError as exc:
+        log.debug("not reading %s: %s", logfile.path, exc)
         return None
     return st, head
+
+
+def _stalled(data: bytes, at: int, st: os.stat_result, end: int) -> str | None:
+    """The error for a file whose record at `end` cannot complete (see the module docstring)."""
+    rest = st.st_size - end
+    if rest <= 0 or time.time() - st.st_mtime < STALL_SECONDS:
+        return None
+    claim = tfrecord.pending_length(data, at)
+    if claim is None and rest >= tfrecord.HEADER_SIZE:
+        return None  # the window ended inside a header the file holds: not short
+    if claim is not None and claim <= rest:
+        return None
+    what = f"needs {claim} bytes" if claim is not None else "has no complete header"
+    return (f"{STALLED} at byte {end} (the record {what}, {rest} are there) and has not grown for "
+            f"{int(time.time() - st.st_mtime)} s: its writer stopped mid-record; read again if it grows")
 
 
 def _was_replaced(state: FileState, st: os.stat_result, head: bytes) -> bool:
@@ -90,7 +117,7 @@ class Tailer:
 
     def read(self, logfile: LogFile, state: FileState, window: int = WINDOW) -> Span | None:
         """Read the next span of `logfile`; None when the file is gone or unchanged."""
-        ident = _identity(logfile.path)
+        ident = _identity(logfile)
         if ident is None:
             return None
         st, head = ident
@@ -122,6 +149,9 @@ class Tailer:
         self, logfile: LogFile, state: FileState, st: os.stat_result, head: bytes, replaced: bool, window: int
     ) -> Span | None:
         new_head = head if len(head) > len(state.head) else state.head
+        was = state.status
+        if was != "ok" and (state.error or "").startswith(STALLED) and st.st_size != state.size:
+            state = replace(state, status="ok", error=None)  # a stalled file grew after all
         nxt = replace(state, inode=st.st_ino, head=new_head, size=st.st_size, mtime_ns=st.st_mtime_ns)
         if state.id is not None and not replaced and (state.status != "ok" or st.st_size == state.offset):
             if new_head != state.head:
@@ -129,12 +159,14 @@ class Tailer:
             return None
         batch = Batch()
         try:
-            data = self._read_window(logfile.path, state.offset, window)
+            data = self._read_window(logfile, state.offset, window)
         except OSError as exc:
             log.warning("cannot read %s: %s", logfile.path, exc)
             return None
         decoder = self._decoder(nxt)
         end, broken = fastpath.decode_window(data, state.offset, decoder, batch)
+        if broken is None:
+            broken = _stalled(data, end - state.offset, st, end)
         if broken is not None:
             log.warning("%s: %s; the rest of the file is ignored", state.path, broken)
             nxt.status, nxt.error = "broken", str(broken)
@@ -142,12 +174,12 @@ class Tailer:
         nxt.events += batch.events
         nxt.skipped += batch.skipped
         return Span(nxt, batch, replace=replaced, bytes_read=end - state.offset,
-                    status_changed=nxt.status != state.status)
+                    status_changed=nxt.status != was)
 
     @staticmethod
-    def _read_window(path: Path, offset: int, window: int) -> bytes:
+    def _read_window(logfile: LogFile, offset: int, window: int) -> bytes:
         """Bytes from `offset`: at least one whole record when the file holds it."""
-        with open(path, "rb") as fh:
+        with open_contained(logfile.path, logfile.logdir) as fh:
             fh.seek(offset)
             data = fh.read(window)
             need = tfrecord.pending_length(data)
