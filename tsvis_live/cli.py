@@ -178,8 +178,8 @@ def ingest_main(argv: list[str]) -> int:
     return 0
 
 
-def preflight(data_dir: Path, logdir: Path, rebuild: bool) -> str | None:
-    """Open the session's database once before serving; a sentence when it cannot be used.
+def open_session(data_dir: Path, logdir: Path, poll: float | None, rebuild: bool):
+    """Open the --logdir session before serving; a sentence instead when it cannot be used.
 
     A damaged file must stop the start with one line naming it, not with a traceback after
     "serving at". With `rebuild`, the old file is moved aside first (unless another process
@@ -188,12 +188,9 @@ def preflight(data_dir: Path, logdir: Path, rebuild: bool) -> str | None:
     from tsvis_live.session import Session
 
     try:
-        session = Session(Path(logdir), data_dir, rebuild=rebuild)
+        return Session(Path(logdir), data_dir, poll, rebuild=rebuild)
     except Exception as exc:  # DatabaseUnusable, or an OSError on the data dir
         return str(exc)
-    session.db.close()
-    session.lock.release()
-    return None
 
 
 def serve_main(argv: list[str]) -> int:
@@ -221,12 +218,13 @@ def serve_main(argv: list[str]) -> int:
         return 2
     if logdir is not None and not Path(logdir).exists():
         log.warning("logdir %s does not exist (yet); serving what is stored and waiting for it", logdir)
-    if logdir is not None:
-        problem = preflight(data_dir, Path(logdir), args.rebuild)
-        if problem:
-            print(f"tsvis-live: {problem}", file=sys.stderr)
-            return 2
     manager = SessionManager(data_dir, logdir=logdir, logroot=args.logroot, poll=args.poll)
+    if logdir is not None:
+        session = open_session(data_dir, Path(logdir), args.poll, args.rebuild)
+        if isinstance(session, str):
+            print(f"tsvis-live: {session}", file=sys.stderr)
+            return 2
+        manager.adopt(session)
     try:
         app = create_app(manager, ui=args.ui, token=args.token)
     except UIUnavailable as exc:

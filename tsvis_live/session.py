@@ -176,9 +176,9 @@ class SessionManager:
     """Opens sessions on demand: one fixed logdir, or `ROOT/<id>/<trainJobName>` per request."""
 
     def __init__(self, data_dir: Path, logdir: Path | None = None, logroot: Path | None = None,
-                 poll: float | None = None, rebuild: bool = False) -> None:
+                 poll: float | None = None) -> None:
         self.data_dir = Path(data_dir)
-        self.rebuild = rebuild  # set the --logdir session's database aside and re-read the logdir
+        self._opened: dict[str, Session] = {}
         self.logdir = Path(logdir).resolve() if logdir else None
         self.logroot = Path(logroot).resolve() if logroot else None
         self.poll = poll
@@ -208,12 +208,18 @@ class SessionManager:
         async with self._lock:
             session = self.sessions.get(sid)
             if session is None:
-                loop = asyncio.get_running_loop()
-                rebuild = self.rebuild and self.logdir is not None and Path(logdir) == self.logdir
-                session = await loop.run_in_executor(None, Session, logdir, self.data_dir, self.poll, rebuild)
+                session = self._opened.pop(sid, None)
+                if session is None:
+                    loop = asyncio.get_running_loop()
+                    session = await loop.run_in_executor(None, Session, logdir, self.data_dir, self.poll)
                 self.sessions[sid] = session
                 await session.start()
         return session
+
+    def adopt(self, session: Session) -> None:
+        """Serve a session opened before the event loop ran (the CLI opens the --logdir one
+        first, so a damaged database stops the start with one line instead of a traceback)."""
+        self._opened[session.id] = session
 
     def get(self, session_id: str | None) -> Session | None:
         if session_id and session_id in self.sessions:
