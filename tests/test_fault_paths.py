@@ -373,3 +373,34 @@ def test_open_contained_refuses_fifos_and_reads_regular_files(tmp_path: Path) ->
         open_contained(tmp_path / "pipe", tmp_path)
     with open_contained(tmp_path / "f", tmp_path) as fh:
         assert fh.read() == b"abc"
+
+
+# ---------------------------------------------------------------- 7: a file made again
+
+
+def test_file_recreated_short_is_replaced_once_not_on_every_read(tmp_path: Path) -> None:
+    """A run deleted and written again: the new file starts shorter than the old one's head."""
+    from tsvis_live.formats.detect import detect as detect_file
+    from tsvis_live.ingest.tailer import Tailer
+    from tsvis_live.store.filestate import FileState
+
+    logdir = tmp_path / "logs"
+    path = logdir / "run" / NAME
+    write_scalars(path, "loss", range(5))
+    lf = detect_file(path, logdir)
+    tailer = Tailer()
+    span = tailer.read(lf, FileState(path=f"run/{NAME}", run="run", format="events"))
+    state = span.state
+    state.id = 1  # as stored
+    shutil.rmtree(logdir / "run")
+    records = scalar_records("loss", range(10, 13))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(records[0])  # the writer has written its header only (shorter than 64 bytes)
+    span = tailer.read(lf, state)
+    assert span.replace and span.batch.events == 1
+    state = span.state
+    with open(path, "ab") as fh:
+        fh.write(b"".join(records[1:]))
+    span = tailer.read(lf, state)
+    assert not span.replace, "read as replaced a second time: its points would be sent twice"
+    assert span.batch.scalars["loss"].steps == [10, 11, 12]

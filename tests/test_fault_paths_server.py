@@ -131,5 +131,44 @@ def test_recreated_logdir_is_watched_again(tmp_path: Path) -> None:
         write_loss(logdir / "again", range(2))  # and the watch keeps working after that
         steps, took = poll_until(server, cursor, "again", 2, timeout=12)
         assert steps == [0, 1], f"only {steps} after {took:.1f} s"
+        shutil.rmtree(logdir / "again")  # a run directory deleted and made again
+        time.sleep(0.5)
+        cursor = status(server)["cursor"]
+        write_loss(logdir / "again", range(10, 13))
+        steps, took = poll_until(server, cursor, "again", 3, timeout=12)
+        assert steps == [10, 11, 12], f"only {steps} after {took:.1f} s"
+    finally:
+        server.stop()
+
+
+def inotify_watches(pid: int) -> int:
+    """How many inotify watches process `pid` holds (Linux /proc)."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            count += sum(line.startswith("inotify") for line in fd.read_text().splitlines())
+        except OSError:
+            pass
+    return count
+
+
+def test_watch_does_not_follow_symlinks_out_of_the_logdir(tmp_path: Path) -> None:
+    logdir, outside = tmp_path / "logs", tmp_path / "outside"
+    write_loss(logdir / "run", range(2))
+    for i in range(300):
+        (outside / f"d{i}" / "sub").mkdir(parents=True)
+    (logdir / "run" / "data").symlink_to(outside, target_is_directory=True)
+    (logdir / "run" / "loop").symlink_to("..", target_is_directory=True)
+    server = ServerProcess(logdir, tmp_path / "data")
+    try:
+        server.wait_ready()
+        cursor = status(server)["cursor"]
+        write_loss(logdir / "run" / "live", range(3))  # the watch works...
+        steps, _ = poll_until(server, cursor, "run/live", 3, timeout=12)
+        assert steps == [0, 1, 2]
+        watches = inotify_watches(server.proc.pid)
+        assert 0 < watches < 20, watches  # ...on the logdir's 3 directories, not 600 outside
+        problems = [p["subject"] for p in status(server)["problems"] if p["area"] == "discovery"]
+        assert problems in ([], ["run/data"])  # [] until the session hands its health over
     finally:
         server.stop()

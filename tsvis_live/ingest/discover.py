@@ -75,8 +75,10 @@ def _looks_like_log(name: str) -> bool:
 class _Walk:
     """One bounded walk; `found` and `problems` are its results."""
 
-    def __init__(self, root: Path, stop: threading.Event | None, max_entries: int, max_depth: int) -> None:
-        self.root, self.stop = root, stop
+    def __init__(self, root: Path, stop: threading.Event | None, max_entries: int, max_depth: int,
+                 detect_files: bool = True) -> None:
+        self.root, self.stop, self.detect_files = root, stop, detect_files
+        self.dirs: list[Path] = []  # every directory listed, each once
         self.root_real = real_root(root)
         self.max_entries, self.max_depth = max_entries, max_depth
         self.entries = 0
@@ -145,6 +147,7 @@ class _Walk:
         self.entries += len(entries)
         if self.entries > self.max_entries:
             return False
+        self.dirs.append(here)
         for entry in entries:
             if not entry.name.startswith("."):
                 self._entry(entry, Path(entry.path), depth, queue)
@@ -181,7 +184,7 @@ class _Walk:
             if _looks_like_log(entry.name):
                 self.problem(path, "is not a regular file (a pipe, socket or device); not read")
             return
-        logfile = detect(path, self.root)
+        logfile = detect(path, self.root) if self.detect_files else None
         if logfile is not None:
             self.found.append(logfile)
 
@@ -211,3 +214,14 @@ def discover(logdir: Path | str, health: Health | None = None, stop: threading.E
     elif walk.problems:
         log.debug("discovery problems under %s: %s", logdir, walk.problems)
     return sorted(walk.found, key=lambda lf: str(lf.path))
+
+
+def watch_dirs(logdir: Path | str, max_entries: int = MAX_ENTRIES, max_depth: int = MAX_DEPTH) -> list[Path]:
+    """The directories discovery reads (inside the logdir, each once): what the watcher watches.
+
+    Why not a recursive watch: it follows symlinks out of the logdir (a link to `/usr` costs
+    thousands of inotify watches) and around cycles; this list has the discovery rules.
+    """
+    walk = _Walk(Path(logdir), None, max_entries, max_depth, detect_files=False)
+    walk.run()
+    return walk.dirs

@@ -124,7 +124,8 @@ class Tailer:
         replaced = _was_replaced(state, st, head)
         if replaced:
             log.info("%s was replaced or truncated; reading it again", state.path)
-            state = replace(state, offset=0, status="ok", error=None, events=0, skipped=0)
+            # the old file's head goes too: a new file shorter than it would look replaced again
+            state = replace(state, offset=0, status="ok", error=None, events=0, skipped=0, head=b"")
             self._decoders.pop(state.path, None)
         if logfile.format in TAILED_FORMATS:
             return self._read_events(logfile, state, st, head, replaced, window)

@@ -8,9 +8,10 @@ and then, so an event the OS dropped cannot hide data for long.
 A watch belongs to a directory, not to a name: once the logdir is deleted its watch never
 reports again, even when a new directory of the same name appears. So the watcher checks every
 `CHECK_EVERY` seconds (and on every batch) that the logdir is still the directory it armed,
-and re-arms on the new one. Symlinks: the recursive watch (notify) may follow links, including
-cycles (it stops at a loop) and links out of the logdir; `files_for` drops every path that
-does not resolve inside the logdir, so those events only cost a wake-up.
+and re-arms on the new one. Symlinks: a recursive watch would follow links out of the logdir
+(a link to `/usr` cost 16,000 inotify watches and 6 s) and around cycles, so the watcher
+watches exactly the directories discovery reads (`discover.watch_dirs`), each without
+recursion, and re-arms when a new directory shows up.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 import watchfiles
 
 from tsvis_live.formats.detect import LogFile, detect
-from tsvis_live.ingest.discover import discover, inside
+from tsvis_live.ingest.discover import discover, inside, watch_dirs
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ DEBOUNCE_MS = 30  # watchfiles' default (1600 ms) would add that much latency to
 FULL_PASS_EVERY = 30.0  # seconds between safety-net full passes in event mode
 CHECK_EVERY = 1.0  # seconds between checks that the watched logdir is still the same directory
 GONE_CHECK_EVERY = 0.5  # seconds between looks for a logdir that is not there
+ARM_RETRY = 5.0  # seconds between full passes while no watch can be set (e.g. inotify limit)
 
 
 def files_for(paths: set[Path], logdir: Path) -> list[LogFile] | None:
@@ -72,12 +74,22 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
+def _new_dirs(batch: set[tuple[watchfiles.Change, str]], logdir: Path, watched: set[Path]) -> bool:
+    """True when a batch shows a directory inside the logdir that is not watched (any more)."""
+    watched.difference_update(Path(p) for change, p in batch if change == watchfiles.Change.deleted)
+    for _change, p in batch:
+        path = Path(p)
+        if path not in watched and not path.name.startswith(".") and path.is_dir() and inside(path, logdir):
+            return True
+    return False
+
+
 async def changes(logdir: Path, poll: float | None, stop: asyncio.Event) -> AsyncIterator[list[LogFile] | None]:
     """Yield batches of possibly-changed log files (None = rescan everything) until `stop`.
 
-    The watch is (re)armed on the logdir as it is now: when the directory is deleted, replaced
-    or recreated, the old watch (which would never report again) is dropped and a new one set
-    on the new directory, followed by a full pass that catches what was written in between.
+    Each directory discovery reads is watched on its own (not recursively). The watch is armed
+    again when a directory appears (a new run) and when the logdir itself is deleted, replaced
+    or recreated; every arming is followed by a full pass that catches what came in between.
     """
     if poll:
         while not stop.is_set():
@@ -90,17 +102,21 @@ async def changes(logdir: Path, poll: float | None, stop: asyncio.Event) -> Asyn
         if armed is None:  # gone (or not there yet): keep serving what is stored
             await _wait(stop, GONE_CHECK_EVERY)
             continue
-        need_pass = True  # the first wake-up after arming reads everything once
-        last_pass = time.monotonic()
+        dirs = await asyncio.to_thread(watch_dirs, logdir)
+        watched = set(dirs)
+        need_pass, last_pass = True, time.monotonic()  # the first wake-up after arming reads all
         try:
             async with aclosing(watchfiles.awatch(
-                logdir, stop_event=stop, debounce=DEBOUNCE_MS, step=10, rust_timeout=int(CHECK_EVERY * 1000),
-                yield_on_timeout=True, recursive=True,
+                *dirs, stop_event=stop, debounce=DEBOUNCE_MS, step=10, rust_timeout=int(CHECK_EVERY * 1000),
+                yield_on_timeout=True, recursive=False,
             )) as batches:
                 async for batch in batches:
                     if _root_gone(batch, logdir) or _identity(logdir) != armed:
                         log.info("%s was removed or replaced; watching it again once it is there", logdir)
                         break  # what the store holds stays served; the re-armed watch reads anew
+                    if _new_dirs(batch, logdir, watched):
+                        yield None  # read what is there now, then watch the new directory too
+                        break
                     if need_pass or time.monotonic() - last_pass >= FULL_PASS_EVERY:
                         need_pass, last_pass = False, time.monotonic()
                         yield None  # safety-net pass (a dropped OS event cannot hide data for long)
@@ -108,8 +124,11 @@ async def changes(logdir: Path, poll: float | None, stop: asyncio.Event) -> Asyn
                     if batch:
                         yield files_for({Path(p) for _change, p in batch}, logdir)
         except (FileNotFoundError, RuntimeError, OSError) as exc:
-            log.info("watching %s stopped (%s); retrying", logdir, exc)
-            await _wait(stop, 0.5)
+            log.warning("cannot watch %s (%s); reading it every %.0f s until a watch can be set",
+                        logdir, exc, ARM_RETRY)
+            await _wait(stop, ARM_RETRY)
+            if not stop.is_set():
+                yield None
 
 
 __all__ = ["changes", "discover", "files_for"]
