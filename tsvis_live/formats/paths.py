@@ -12,6 +12,7 @@ swapped between the check and the open cannot slip through: the check is on the 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 from pathlib import Path
@@ -31,9 +32,18 @@ class OutsideLogdir(OSError):
         return f"{Path(self.filename).name} resolves (symlinks followed) outside the logdir; not read"
 
 
-def real_root(root: Path | str) -> str:
-    """The logdir's real path (symlinks resolved), against which containment is checked."""
+@functools.lru_cache(maxsize=256)
+def _real_root(root: str) -> str:
     return os.path.realpath(root)
+
+
+def real_root(root: Path | str) -> str:
+    """The logdir's real path (symlinks resolved), against which containment is checked.
+
+    Remembered per process (a third of the cost of an open): sessions pin their logdir's real
+    path at start anyway, and a stale answer can only refuse a file, never admit one.
+    """
+    return _real_root(os.fspath(root))
 
 
 def is_within(real: str, root_real: str) -> bool:
