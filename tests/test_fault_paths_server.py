@@ -168,7 +168,8 @@ def test_watch_does_not_follow_symlinks_out_of_the_logdir(tmp_path: Path) -> Non
         assert steps == [0, 1, 2]
         watches = inotify_watches(server.proc.pid)
         assert 0 < watches < 20, watches  # ...on the logdir's 3 directories, not 600 outside
-        problems = [p["subject"] for p in status(server)["problems"] if p["area"] == "discovery"]
-        assert problems in ([], ["run/data"])  # [] until the session hands its health over
+        problems = [p for p in status(server)["problems"] if p["area"] == "discovery"]
+        assert [p["subject"] for p in problems] == ["run/data"]  # the user learns why it is missing
+        assert "outside the logdir" in problems[0]["message"]
     finally:
         server.stop()

@@ -121,8 +121,8 @@ class _Walk:
         """A symlinked directory to walk, or None (outside, already read, unreadable)."""
         real = os.path.realpath(path)
         if not is_within(real, self.root_real):
-            self.problem(path, f"is a symbolic link to {real}, outside the logdir; not followed "
-                               "(link or copy the run into the logdir to see it)")
+            self.problem(path, "is a symbolic link to a directory outside the logdir; not followed "
+                               "(copy or bind-mount the run into the logdir to see it)")
             return None
         try:
             st = os.stat(path)
