@@ -14,7 +14,7 @@ the pong. The rules:
 - after every fuzzed connection a fresh client still gets the right answer (hello, then the
   NaN/Inf series of the logdir, exactly): the server survived.
 
-Budget: about 1,200 frames (one connection per ~5 frames), well under a minute. A longer run:
+Budget: about 2,000 frames (one connection per ~4 frames), well under a minute. A longer run:
 `TSVIS_FUZZ_EXAMPLES=50000 python -m pytest -q tests/test_fuzz_ws.py` (frames). Reproducible:
 `derandomize=True`, no example database. Failures are collected per distinct error (the
 server log names the exception) and reported with the shortest failing frame sequence.
@@ -39,11 +39,19 @@ from tests import fuzzlogs
 from tests.fuzzlogs import hostile_text, nested
 from tests.serverproc import ServerProcess
 
-FRAMES = fuzzlogs.fuzz_examples(1200)
-MAX_PER_CONNECTION = 15  # frames per fuzzed connection: 1 to 15, about 5 on average
+FRAMES = fuzzlogs.fuzz_examples(2000)
+MAX_PER_CONNECTION = 15  # frames per fuzzed connection: 1 to 15, about 4 on average
 TYPES = {"hello", "points", "category", "heartbeat", "resync", "error", "pong", "batch"}
 ANSWER_CLOSE_CODES = {1000, 1001, 1003, 1007, 1008, 1009}
 WAIT = 60.0  # seconds for the pong: generous (a loaded machine), only a hang trips it
+# After a frame this big the client waits for the server's answer (every big frame the fuzzer
+# sends gets one: an error, points, or a close) before sending more. A server that refuses a
+# frame at the protocol layer (uvicorn's ws_max_size: close 1009) closes its socket without
+# reading the rest; frames the client sends after that make the kernel answer with a reset,
+# which destroys the close frame still unread on the client side (1006 although the server
+# did send 1009). Waiting keeps that race (a property of TCP, not of the server's code) out of
+# the verdict (docs/reliability.md, "The adversarial suite", says what a client that does not wait sees).
+BIG = 64 * 1024
 CHECK_KEY = ("scalar", "nan", "odd/values")
 CHECK_POINTS = [[fuzzlogs.writers.WALL0 + i, i, v] for i, v in enumerate([1.0, "NaN", "Infinity", "-Infinity", 2.5])]
 
@@ -167,6 +175,9 @@ class WsChecker:
                     for frame in seq:
                         self.frames += 1
                         ws.send(frame)
+                        if len(frame) >= BIG:  # wait for its answer: see BIG
+                            found, _ = self.check_frame(ws.recv(timeout=WAIT))
+                            problems += found
                     ws.send('{"op":"ping"}')
                     while True:
                         found, msg = self.check_frame(ws.recv(timeout=WAIT))
@@ -274,11 +285,11 @@ def test_known_attacks(ws_fuzz: tuple[WsChecker, list, int], name: str, seq: lis
 
 
 def test_fuzz_ws(ws_fuzz: tuple[WsChecker, list, int]) -> None:
-    """About FRAMES frames over FRAMES / 5 connections; every promise kept on every one."""
+    """About FRAMES frames over FRAMES / 4 connections; every promise kept on every one."""
     checker, series, cursor = ws_fuzz
     before, started = checker.snapshot(), checker.frames
 
-    @settings(max_examples=max(5, FRAMES // 5), derandomize=True, database=None, deadline=None,
+    @settings(max_examples=max(5, FRAMES // 4), derandomize=True, database=None, deadline=None,
               phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
     @given(st.lists(frames(series, cursor), min_size=1, max_size=MAX_PER_CONNECTION))
     def run(seq: list[str | bytes]) -> None:
