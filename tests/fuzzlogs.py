@@ -17,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,6 +243,24 @@ def hostile_number() -> st.SearchStrategy[str]:
     )
 
 
+def hostile_extras(session_id: str) -> st.SearchStrategy[tuple[str, list[tuple[str, str]], bytes | None]]:
+    """Rarely another method (only GET is served), hostile headers, a body (over 1 MiB: 413)."""
+    header = st.one_of(
+        st.tuples(st.just("Host"), st.sampled_from(["evil.example", "evil.example:80", "127.0.0.1:1", "localhost",
+                                                     "[::1]", "", "a" * 300, "127.0.0.1.evil.example", "0x7f.1"])),
+        st.tuples(st.just("Cookie"), st.sampled_from([session_id, "../x", "0" * 16, "A" * 4000, '"q"', "%00", ""])
+                  .map(lambda v: f"session_id={v}")),
+        st.tuples(st.just("Authorization"), st.sampled_from(["Bearer x", "Bearer " + "t" * 5000, "Basic Og==", ""])),
+        st.tuples(st.just("Origin"), st.sampled_from(["http://evil.example", "null", "file://"])),
+        st.tuples(st.just("If-None-Match"), st.sampled_from(['"abc"', "*", 'W/"x"', '"' + "0" * 64 + '"'])),
+        st.tuples(st.sampled_from(["Range", "Accept-Encoding", "X-Forwarded-For", "Accept"]),
+                  st.sampled_from(["bytes=0-1", "bytes=-1", "gzip, br", "1.2.3.4", "*/*", "text/html"])),
+    )
+    method = st.sampled_from(["GET"] * 6 + ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
+    body = st.sampled_from([None, b"{}", b"x" * (2 * 1024 * 1024)])
+    return st.tuples(method, st.lists(header, max_size=2, unique_by=lambda h: h[0]), body)
+
+
 def nested(depth: int, kind: str = "[") -> str:
     """JSON (or almost JSON) nested `depth` deep."""
     if kind == "[":
@@ -263,3 +283,26 @@ def print_summary(request: Any, text: str) -> None:
         return
     with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
         reporter.write_line(text)
+
+
+class ServerLog:
+    """A server's log read as it grows, to name the exception behind a failure."""
+
+    ERROR = re.compile(r"^(\w+(?:\.\w+)*(?:Error|Exception|Exit)\b[^\n]*)", re.M)
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = Path(path), 0
+
+    def next_error(self, wait: float = 0.0) -> str:
+        """The last exception line logged since the previous call; waits up to `wait` s for one
+        (a server may log just after answering); '' when there is none."""
+        deadline = time.monotonic() + wait
+        while True:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                new = f.read()
+            found = self.ERROR.findall(new.decode(errors="replace"))
+            if found or time.monotonic() >= deadline:
+                self.offset += len(new)
+                return found[-1][:160] if found else ""
+            time.sleep(0.05)

@@ -20,7 +20,6 @@ with the shortest failing request per distinct error (the server log names the e
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -164,12 +163,24 @@ def _strategies(pools: Pools) -> dict[str, st.SearchStrategy[str]]:
     }
 
 
+@dataclass
+class Call:
+    """One request to make: a path, its query, and sometimes another method, headers or a body."""
+
+    path: str
+    params: list[tuple[str, str]]
+    method: str = "GET"
+    headers: list[tuple[str, str]] | None = None
+    body: bytes | None = None
+
+
 @st.composite
-def query(draw: st.DrawFn, route: str, pools: Pools) -> tuple[str, list[tuple[str, str]]]:
-    """A (path, query) for `route`: each parameter valid, hostile or left out; sometimes repeated."""
+def query(draw: st.DrawFn, route: str, pools: Pools) -> Call:
+    """A Call for `route`: each parameter valid, hostile or left out; sometimes repeated."""
+    method, headers, body = draw(fuzzlogs.hostile_extras(pools.session_id)) if draw(st.integers(0, 7)) == 0 else ("GET", [], None)
     if route == "*":
         path = draw(st.one_of(st.sampled_from(OTHER_PATHS), hostile_text().map(lambda s: "/" + s)))
-        return path, []
+        return Call(path, [], method, headers, body if method in ("POST", "PUT", "PATCH") else None)
     spec, valid = ROUTES[route], _strategies(pools)
     pairs = pools.pairs.get(SECTION.get(route, ""), [])
     pair = draw(st.sampled_from(pairs)) if pairs else (pools.runs[0], "x")
@@ -200,7 +211,7 @@ def query(draw: st.DrawFn, route: str, pools: Pools) -> tuple[str, list[tuple[st
         params.append(("session_id", draw(st.sampled_from([pools.session_id, "0" * 16, "../x", "", "🔥"]))))
     if draw(st.integers(0, 9)) == 0:
         params.append((draw(st.sampled_from(["test", "", "a" * 300, "run[]", "__proto__"])), draw(hostile_text())))
-    return route, draw(st.permutations(params))
+    return Call(route, draw(st.permutations(params)), method, headers, body if method in ("POST", "PUT", "PATCH") else None)
 
 
 @dataclass
@@ -221,39 +232,33 @@ class Checker:
         self.server = server
         self.client = httpx.Client(timeout=120)
         self.secrets = fuzzlogs.secret_paths(logdir, data_dir)
-        self.log_offset = 0
+        self.log = fuzzlogs.ServerLog(server.log_path)
         self.sent: Counter[str] = Counter()
         self.failures: dict[tuple[str, str], dict[str, Any]] = {}
         self._last: Sent | None = None
 
     def server_error(self, sent: Sent) -> str:
-        """The exception the server logged for `sent` (it may log just after answering)."""
         if sent.error is None:
-            deadline = time.monotonic() + 2.0
-            found: list[str] = []
-            while not found and time.monotonic() < deadline:
-                with open(self.server.log_path, "rb") as f:
-                    f.seek(self.log_offset)
-                    new = f.read().decode(errors="replace")
-                found = re.findall(r"^(\w+(?:\.\w+)*(?:Error|Exception|Exit)\b[^\n]*)", new, re.M)
-                if found:
-                    self.log_offset += len(new.encode())
-                else:
-                    time.sleep(0.05)
-            sent.error = found[-1][:160] if found else ""
+            sent.error = self.log.next_error(wait=2.0)
         return sent.error
 
-    def send(self, route: str, path: str, params: list[tuple[str, str]]) -> None:
+    def send(self, route: str, call: Call) -> None:
         try:
-            req = self.client.build_request("GET", self.server.url + path, params=params)
+            req = self.client.build_request(call.method, self.server.url + call.path, params=call.params,
+                                            headers=call.headers, content=call.body)
         except (httpx.InvalidURL, UnicodeError, ValueError):
             return  # not even sendable (the client refuses it): nothing to learn
         self.sent[route] += 1
-        sent = Sent(route, req.url.raw_path.decode("ascii"))
+        extra = [f"{k}: {v[:40]}" for k, v in call.headers or []] + ([f"body {len(call.body)} B"] if call.body else [])
+        sent = Sent(route, f"{call.method} {req.url.raw_path.decode('ascii')}" + (f" [{'; '.join(extra)}]" if extra else ""))
         started = time.monotonic()
         last, self._last = self._last, None
         try:
             r = self.client.send(req)
+        except httpx.LocalProtocolError:  # the client's h11 refuses it (e.g. an empty Host)
+            self.sent[route] -= 1
+            self._last = last
+            return
         except httpx.TransportError as exc:
             if last is None:
                 self._fail(sent, "connection dropped without an answer", type(exc).__name__, True)
@@ -262,7 +267,7 @@ class Checker:
             self._fail(last, LOST, f"next request: {type(exc).__name__}", True)
             self._last = None
             self.sent[route] -= 1
-            return self.send(route, path, params)
+            return self.send(route, call)
         sent.end = time.monotonic()
         try:
             sent.addr = r.extensions["network_stream"].get_extra_info("client_addr")
@@ -272,11 +277,11 @@ class Checker:
         # uvicorn keeps an idle connection 5 s: a new one after a short pause means the last closed it
         if last is not None and sent.addr not in (None, last.addr) and started - last.end < 2.0:
             self._fail(last, LOST, "next request needed a new connection", True)
-        for problem in self.problems(route, r):
+        for problem in self.problems(route, r, call.method):
             self._fail(sent, problem, f"status {r.status_code}", r.status_code >= 500)
         self._last = sent if sent.addr is not None else None
 
-    def problems(self, route: str, r: httpx.Response) -> list[str]:
+    def problems(self, route: str, r: httpx.Response, method: str = "GET") -> list[str]:
         found = []
         if r.status_code >= 500:
             found.append(f"HTTP {r.status_code}")
@@ -284,6 +289,8 @@ class Checker:
             found.append("Connection: close")
         text = r.content.decode("utf-8", errors="replace")
         body: Any = None
+        if method == "HEAD":  # no body to check
+            return found
         if "json" in r.headers.get("content-type", ""):
             try:
                 body = fuzzlogs.strict_json(r.content)
@@ -313,7 +320,7 @@ class Checker:
     def report(self, since: dict[tuple[str, str], int] | None = None) -> str:
         """One line per distinct failure (only those new or recurring after `since`)."""
         since = since or {}
-        return "\n".join(f"{r}: {p} x{e['count']} ({e['detail']}) e.g. GET {e['request'][:300]}"
+        return "\n".join(f"{r}: {p} x{e['count']} ({e['detail']}) e.g. {e['request'][:300]}"
                          for (r, p), e in sorted(self.failures.items()) if since.get((r, p)) != e["count"])
 
 
@@ -376,7 +383,7 @@ KNOWN = [  # issue 8 #12 and friends: always sent, whatever Hypothesis draws
 def test_known_attacks(fuzz: tuple[Checker, Pools], route: str, params: dict[str, str]) -> None:
     checker, _ = fuzz
     before = checker.snapshot()
-    checker.send(route, route, list(params.items()))
+    checker.send(route, Call(route, list(params.items())))
     assert not checker.report(before), checker.report(before)
 
 
@@ -389,9 +396,8 @@ def test_fuzz_route(fuzz: tuple[Checker, Pools], route: str) -> None:
     @settings(max_examples=max(5, TOTAL // len(ROUTES)), derandomize=True, database=None, deadline=None,
               phases=(Phase.explicit, Phase.generate), suppress_health_check=list(HealthCheck))
     @given(query(route, pools))
-    def run(request: tuple[str, list[tuple[str, str]]]) -> None:
-        path, params = request
-        checker.send(route, path if route == "*" else route, params)
+    def run(call: Call) -> None:
+        checker.send(route, call)
 
     run()
     assert not checker.report(before), f"{route} ({checker.sent[route]} requests):\n{checker.report(before)}"

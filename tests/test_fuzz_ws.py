@@ -23,7 +23,6 @@ server log names the exception) and reported with the shortest failing frame seq
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -132,17 +131,9 @@ class WsChecker:
 
     def __init__(self, server: ServerProcess, secrets: list[str]) -> None:
         self.server, self.secrets = server, secrets
-        self.log_offset = 0
+        self.log = fuzzlogs.ServerLog(server.log_path)
         self.frames = self.connections = 0
         self.failures: dict[str, dict[str, Any]] = {}
-
-    def server_error(self) -> str:
-        with open(self.server.log_path, "rb") as f:
-            f.seek(self.log_offset)
-            new = f.read().decode(errors="replace")
-            self.log_offset = f.tell()
-        found = re.findall(r"^(\w+(?:\.\w+)*(?:Error|Exception|Exit)\b[^\n]*)", new, re.M)
-        return found[-1][:160] if found else ""
 
     def fail(self, problem: str, error: str, seq: list[str | bytes]) -> None:
         key = f"{problem}: {error or 'nothing in the server log'}"
@@ -191,7 +182,7 @@ class WsChecker:
         except (OSError, TimeoutError, ConnectionClosed) as exc:
             problems.append(f"could not connect: {type(exc).__name__}")
         problems += self.survives()
-        error = self.server_error() if problems else ""
+        error = self.log.next_error(wait=2.0) if problems else ""
         for problem in dict.fromkeys(problems):
             self.fail(problem, error, seq)
 
