@@ -41,7 +41,11 @@ def _serve_parser() -> argparse.ArgumentParser:
     src.add_argument("--demo", action="store_true", help="serve a generated demo logdir that keeps growing")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=6006)
-    p.add_argument("--token", help="required access token (mandatory when --host is not loopback)")
+    p.add_argument("--token", help="required access token (mandatory when --host is not loopback); "
+                   "visible to other local users in the process list: prefer --token-file or TSVIS_LIVE_TOKEN")
+    p.add_argument("--token-file", type=Path, metavar="PATH", help="read the access token from this file")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests for this host name (a reverse proxy's or a DNS name); repeatable")
     p.add_argument("--poll", type=float, default=None, metavar="SECONDS",
                    help="poll the logdir every SECONDS instead of waiting for file events (network file systems)")
     p.add_argument("--client-buffer", type=int, default=100_000, metavar="POINTS",
@@ -198,6 +202,13 @@ def serve_main(argv: list[str]) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "watchfiles"):  # one line per migration step / file event is noise
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from tsvis_live.http.security import TokenUnavailable, load_token
+
+    try:
+        args.token = load_token(args.token, args.token_file)
+    except TokenUnavailable as exc:
+        print(f"tsvis-live: {exc}", file=sys.stderr)
+        return 2
     if not _is_loopback(args.host) and not args.token:
         print(f"tsvis-live: refusing to listen on {args.host} without --token "
               "(anyone on the network could read your logs)", file=sys.stderr)
@@ -226,13 +237,15 @@ def serve_main(argv: list[str]) -> int:
             return 2
         manager.adopt(session)
     try:
-        app = create_app(manager, ui=args.ui, token=args.token)
+        app = create_app(manager, ui=args.ui, token=args.token, host=args.host, allowed_hosts=args.allowed_host)
     except UIUnavailable as exc:
         print(f"tsvis-live: {exc}", file=sys.stderr)
         return 2
     app.state.client_buffer = max(1, args.client_buffer)
     print(f"tsvis-live: serving {logdir or args.logroot} at http://{args.host}:{args.port}/", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio",
+    from tsvis_live.http.ws import MAX_FRAME
+
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio", ws_max_size=MAX_FRAME,
                 timeout_graceful_shutdown=3)
     return 0
 

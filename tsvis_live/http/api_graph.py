@@ -49,7 +49,7 @@ def graph_json(conn: Connection, run: str, which: str) -> str:
 
 
 async def graph(request: Request) -> Response:
-    run = params.name(request, "run")
+    run = params.series_name(request, "run")
     which = params.choice(request, "tag", ("s_graph", "c_graph"))
     session = await session_for(request)
     return ok(await session.db.read(lambda conn: graph_json(conn, run, which)))

@@ -66,7 +66,7 @@ def hyperparm_data(conn: Connection, run: str) -> dict[str, Any]:
 
 
 async def hyperparm(request: Request) -> Response:
-    run = params.name(request, "run")
+    run = params.series_name(request, "run")
     session = await session_for(request)
     return ok(await session.db.read(lambda conn: hyperparm_data(conn, run)))
 

@@ -30,7 +30,9 @@ from tsvis_live.http import (
     api_projector,
     api_series,
 )
-from tsvis_live.http.errors import exception_handlers
+from tsvis_live.http.errors import InternalErrorMiddleware, exception_handlers
+from tsvis_live.http.headers import SecurityHeadersMiddleware, content_security_policy
+from tsvis_live.http.hosts import HostMiddleware, HostPolicy
 from tsvis_live.http.live import live_routes
 from tsvis_live.http.security import STATE_KEY, TokenMiddleware
 from tsvis_live.session import SessionManager
@@ -86,9 +88,9 @@ def _dashboard_file(rel: str) -> Path | None:
     try:
         path = (DASHBOARD / rel).resolve()
         path.relative_to(DASHBOARD)
-    except (ValueError, OSError):
+        return path if path.is_file() else None
+    except (ValueError, OSError):  # outside, or a name the file system refuses (ENAMETOOLONG)
         return None
-    return path if path.is_file() else None
 
 
 def _dashboard_ui() -> list[BaseRoute]:
@@ -110,14 +112,29 @@ def _dashboard_ui() -> list[BaseRoute]:
     return [Route("/", home), Route("/index.html", home), Route("/{path:path}", asset)]
 
 
-def create_app(manager: SessionManager, *, ui: str = "dashboard", token: str | None = None) -> Starlette:
-    """The server application for `manager`'s sessions; raises UIUnavailable for a bad `ui`."""
+def _ui_index_html(ui: str) -> str | None:
+    """The UI's page as served, read once at startup for the hashes of its inline scripts."""
+    index = tsvis_frontend_dir() / "index.html" if ui == "tsvis" else _dashboard_file("index.html")
+    try:
+        return index.read_text(encoding="utf-8", errors="replace") if index is not None else None
+    except OSError:
+        return None
+
+
+def create_app(manager: SessionManager, *, ui: str = "dashboard", token: str | None = None,
+               host: str | None = None, allowed_hosts: list[str] | tuple[str, ...] = ()) -> Starlette:
+    """The server application for `manager`'s sessions; raises UIUnavailable for a bad `ui`.
+
+    `host` is the address the server listens on: it decides which Host headers and Origins
+    are accepted (tsvis_live.http.hosts), together with `allowed_hosts`.
+    """
     if ui == "tsvis":
         ui_routes = _tsvis_ui()
     elif ui == "dashboard":
         ui_routes = _dashboard_ui()
     else:
         raise UIUnavailable(f"unknown ui {ui!r} (choose 'dashboard' or 'tsvis')")
+    csp = content_security_policy(_ui_index_html(ui))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -134,7 +151,12 @@ def create_app(manager: SessionManager, *, ui: str = "dashboard", token: str | N
     routes = [*live_routes(), *api_routes(), *ui_routes]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(TokenMiddleware, token=token)],
+        middleware=[  # outermost first: even a refusal carries the security headers
+            Middleware(SecurityHeadersMiddleware, csp=csp),
+            Middleware(HostMiddleware, policy=HostPolicy(host, allowed_hosts)),
+            Middleware(TokenMiddleware, token=token),
+            Middleware(InternalErrorMiddleware),
+        ],
         exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DatabaseError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tsvis_live.http.json import SafeJSONResponse
 from tsvis_live.session import PathRefused
@@ -29,6 +30,7 @@ _GENERIC = {
     404: "The requested resource was not found.",
     405: "The method is not allowed on this path.",
     413: "The request or the requested data is too large.",
+    421: "This server does not answer for the requested host.",
     500: "The server failed to handle the request; the details are in the server log.",
 }
 
@@ -103,3 +105,34 @@ def exception_handlers() -> dict[Any, Any]:
         DatabaseError: _damaged,
         Exception: _internal,
     }
+
+
+class InternalErrorMiddleware:
+    """Answers an unexpected exception with the 500 envelope and does NOT re-raise it.
+
+    Starlette's own handler for `Exception` sends the 500 and then re-raises, and uvicorn closes
+    the keep-alive connection of any request whose app raised: a client lost its connection
+    along with the answer. Installed innermost, so ApiError/HTTPException never reach it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # a streamed body failed half-way: nothing left to say, uvicorn closes
+                raise
+            log.error("internal error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            await envelope(500, _GENERIC[500])(scope, receive, send)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from sqlalchemy import Connection
@@ -19,6 +19,7 @@ from tsvis_live.compute.jsonsafe import dumps
 from tsvis_live.http import params
 from tsvis_live.http.context import session_for
 from tsvis_live.http.errors import ApiError, envelope
+from tsvis_live.http.hosts import is_loopback
 from tsvis_live.store import reader
 from tsvis_live.stream.feed import KINDS, Key, category_message, chunked, stored_points
 
@@ -87,13 +88,23 @@ async def scalars(request: Request) -> Response:
     return envelope(200, "ok", data)
 
 
+def content_disposition(stem: str, ext: str) -> str:
+    """`attachment` with an ASCII fallback name and the real one as RFC 6266 `filename*`.
+
+    Headers are Latin-1 on the wire: a run or tag outside it used to make the response fail.
+    """
+    real = "".join("_" if ch in '/\\' or not ch.isprintable() else ch for ch in stem)[:200] or "series"
+    ascii_name = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in real)
+    return (f'attachment; filename="{ascii_name}.{ext}"; '
+            f"filename*=UTF-8''{quote(f'{real}.{ext}', safe='')}")
+
+
 async def export(request: Request) -> Response:
     """The full stored series (every point, file order), streamed as CSV or JSON."""
     session = await session_for(request)
     run, tag = params.run_tag(request)
     fmt = params.choice(request, "format", ("csv", "json"), "csv")
     s = await session.db.read(lambda c: reader.scalar_series(c, run, tag).visible())
-    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{run}_{tag}") or "series"
 
     async def rows_csv() -> AsyncIterator[bytes]:
         yield b"wall_time,step,value\n"
@@ -114,7 +125,7 @@ async def export(request: Request) -> Response:
         yield b"]"
 
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
-    headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+    headers = {"Content-Disposition": content_disposition(f"{run}_{tag}", fmt)}
     return StreamingResponse(rows_csv() if fmt == "csv" else rows_json(), media_type=media, headers=headers)
 
 
@@ -133,22 +144,28 @@ def _poll(conn: Connection, since: int, subs: list[Key]) -> dict[str, Any]:
     return {"messages": messages, "cursor": max(until, since)}
 
 
+def poll_subs(items: Any) -> list[Key]:
+    """The (kind, run, tag) keys of a decoded `subs` parameter, or a 400/413 saying what is wrong."""
+    shape = "Parameter 'subs' must be a JSON list of {\"kind\", \"run\", \"tag\"} objects"
+    if not isinstance(items, list) or not all(isinstance(d, dict) for d in items):
+        raise ApiError(400, shape + ".")
+    if len(items) > MAX_POLL_SUBS:
+        raise ApiError(413, f"Parameter 'subs' lists {len(items)} series; at most {MAX_POLL_SUBS} are allowed.")
+    subs = []
+    for d in items:
+        kind, run, tag = d.get("kind"), d.get("run"), d.get("tag")
+        if kind not in KINDS or not isinstance(run, str) or not isinstance(tag, str):
+            raise ApiError(400, f"{shape}: kind one of {list(KINDS)}, run and tag strings.")
+        params.check_length("subs", run)
+        params.check_length("subs", tag)
+        subs.append((kind, run, tag))
+    return subs
+
+
 async def poll(request: Request) -> Response:
     session = await session_for(request)
     since = params.integer(request, "since", 0, minimum=0)
-    raw = params.string(request, "subs", "[]")
-    try:
-        items = json.loads(raw)
-        if not isinstance(items, list):
-            raise ValueError
-        subs = [(d["kind"], d["run"], d["tag"]) for d in items]
-    except (ValueError, TypeError, KeyError):
-        raise ApiError(400, "Parameter 'subs' must be a JSON list of {\"kind\", \"run\", \"tag\"} objects.") from None
-    if len(subs) > MAX_POLL_SUBS:
-        raise ApiError(413, f"Parameter 'subs' lists {len(subs)} series; at most {MAX_POLL_SUBS} are allowed.")
-    for kind, run, tag in subs:
-        if kind not in KINDS or not isinstance(run, str) or not isinstance(tag, str):
-            raise ApiError(400, f"Parameter 'subs': kind must be one of {list(KINDS)} and run/tag strings.")
+    subs = poll_subs(params.json_param(request, "subs", "[]"))
     data = await session.db.read(lambda c: _poll(c, since, subs))
     return envelope(200, "ok", data)
 
@@ -158,8 +175,10 @@ async def status(request: Request) -> Response:
     session = await session_for(request)
     files = await session.db.read(reader.files)
     p = session.progress
-    return envelope(200, "ok", {
-        "session_id": session.id, "logdir": str(session.logdir), "ready": session.ready.is_set(),
+    local = request.client is not None and is_loopback(request.client.host)
+    return envelope(200, "ok", {  # only a local user learns where the logs are on disk
+        "session_id": session.id, "logdir": str(session.logdir) if local else session.logdir.name,
+        "ready": session.ready.is_set(),
         "read_only": session.read_only, "cursor": session.hub.last_cursor,
         "progress": {"files_done": p.files_done, "files_total": p.files_total, "bytes_done": p.bytes_done,
                      "bytes_total": p.bytes_total, "events": p.events},

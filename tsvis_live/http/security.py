@@ -5,12 +5,17 @@ could otherwise read the logs). With a token set, a request must carry it as `?t
 `Authorization: Bearer <token>` or the `tsvis_token` cookie. The cookie is set when the token
 arrives in the query, so a browser opened on `/?token=...` keeps working for the page's own
 API calls (the TS-VIS frontend never adds the token itself).
+
+The token can come from `--token`, `--token-file PATH` or the TSVIS_LIVE_TOKEN environment
+variable: the last two keep it out of /proc/PID/cmdline, which every local user can read.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
@@ -19,9 +24,32 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tsvis_live.http.errors import envelope
 
+ENV_TOKEN = "TSVIS_LIVE_TOKEN"
 COOKIE = "tsvis_token"
 STATE_KEY = "tsvis_token"
 MAX_BODY = 1 << 20  # the API is GET-only: a large body is never legitimate
+
+
+class TokenUnavailable(ValueError):
+    """--token-file names a file that cannot be read or holds no token."""
+
+
+def load_token(given: str | None, token_file: Path | None, environ: dict[str, str] | None = None) -> str | None:
+    """The access token: --token, else the --token-file's first line, else $TSVIS_LIVE_TOKEN."""
+    if given:
+        return given
+    if token_file is not None:
+        try:
+            lines = Path(token_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+            raise TokenUnavailable(f"cannot read the token file {token_file}: {reason}") from None
+        token = lines[0].strip() if lines else ""
+        if not token:
+            raise TokenUnavailable(f"the token file {token_file} is empty: put the token on its first line")
+        return token
+    env = (os.environ if environ is None else environ).get(ENV_TOKEN, "").strip()
+    return env or None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
