@@ -123,10 +123,11 @@ def test_unknown_things_are_404_naming_them(server, path, query, named):
     ("run", "../etc"), ("run", "a/../../b"), ("run", "/etc/passwd"), ("tag", "..\\x"),
     ("run", "C:\\windows"), ("tag", "a\x00b"), ("run", ".."),
 ])
-def test_path_like_names_are_refused(server, param, value):
+def test_path_like_names_are_just_names(server, param, value):
+    """Runs and tags are names in the store, never paths (issue 8 #8): looked up, not found."""
     query = {"run": "torch", "tag": "loss", param: value}
     r = httpx.get(server + "/api/scalar", params=query)
-    assert r.status_code == 400 and f"'{param}'" in r.json()["msg"]
+    assert r.status_code == 404 and repr(value) in r.json()["msg"], r.text
 
 
 def test_path_like_init_ids_are_refused(server):

@@ -7,8 +7,8 @@ writers (tensorboardX and TensorBoard's own numpy writer), fetched through a rea
 
 from __future__ import annotations
 
-from pathlib import Path
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np

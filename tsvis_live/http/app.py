@@ -134,7 +134,7 @@ def create_app(manager: SessionManager, *, ui: str = "dashboard", token: str | N
         ui_routes = _dashboard_ui()
     else:
         raise UIUnavailable(f"unknown ui {ui!r} (choose 'dashboard' or 'tsvis')")
-    csp = content_security_policy(_ui_index_html(ui))
+    csp = content_security_policy(_ui_index_html(ui), allow_eval=ui == "tsvis")  # see http/headers.py
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
