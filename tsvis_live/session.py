@@ -74,9 +74,12 @@ class Session:
         self.health = Health()  # open problems (store, files, discovery), for the status endpoint
         self._stop = asyncio.Event()
         self._stopping = threading.Event()  # the same signal, for the ingest thread
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"tsvis-ingest-{self.id[:6]}")
+        # two ingest lanes: the first pass (backlog) and live tailing, so live never waits
+        self._backlog = ThreadPoolExecutor(1, thread_name_prefix=f"tsvis-backlog-{self.id[:6]}")
+        self._live = ThreadPoolExecutor(1, thread_name_prefix=f"tsvis-live-{self.id[:6]}")
         self._task: asyncio.Task | None = None
-        self.ingester = None  # built on the ingest thread: its imports would delay serving
+        self.ingester = None  # built on an ingest thread: its imports would delay serving
+        self._ingester_lock = threading.Lock()
 
     @property
     def read_only(self) -> bool:
@@ -88,22 +91,27 @@ class Session:
         self.hub.last_cursor = await self.db.read(reader.max_cursor)
         self._task = asyncio.create_task(self._run(), name=f"session-{self.id}")
 
-    async def _pass(self, files=None) -> None:
+    def _get_ingester(self):
+        with self._ingester_lock:
+            if self.ingester is None:
+                from tsvis_live.ingest.ingester import Ingester
+
+                self.ingester = Ingester(self.db, self.logdir, on_commit=self.hub.publish,
+                                         stopping=self._stopping, health=self.health)
+            return self.ingester
+
+    async def _pass(self, files=None, backlog: bool = False) -> None:
+        """One ingest pass on its lane: the backlog lane for the first pass, else the live one."""
         loop = asyncio.get_running_loop()
 
         def report(p: Progress) -> None:
             self.progress = p
 
         def run() -> None:
-            if self.ingester is None:
-                from tsvis_live.ingest.ingester import Ingester
-
-                self.ingester = Ingester(self.db, self.logdir, on_commit=self.hub.publish,
-                                         stopping=self._stopping, health=self.health)
-            self.ingester.pass_once(files, report)
+            self._get_ingester().pass_once(files, report if backlog else None, backlog=backlog)
 
         try:
-            await loop.run_in_executor(self._executor, run)
+            await loop.run_in_executor(self._backlog if backlog else self._live, run)
         except Exception as exc:  # the ingester contains per-file faults; this is a bug
             log.exception("ingest pass over %s failed; will retry", self.logdir)
             self.health.report("ingest", "pass", f"an ingest pass failed ({type(exc).__name__}); "
@@ -116,15 +124,21 @@ class Session:
             self.ready.set()  # everything there is to serve is stored already
             if self.role == "read-only" or not await self._wait_for_lock():
                 return
-        await self._pass()
-        self.ready.set()
-        log.info("session %s ready: %s", self.id, self.logdir)
+        # The watch is armed before the first pass starts, and its events are read on the live
+        # lane while that pass runs: a point flushed during a long backlog arrives at once.
+        first = asyncio.create_task(self._first_pass(), name=f"backlog-{self.id}")
         retries = asyncio.create_task(self._retry_when_due(), name=f"retries-{self.id}")
         try:
             async for files in watcher.changes(self.logdir, self.poll, self._stop):
                 await self._pass(files)
         finally:
             retries.cancel()
+            first.cancel()
+
+    async def _first_pass(self) -> None:
+        await self._pass(backlog=True)
+        self.ready.set()
+        log.info("session %s ready: %s", self.id, self.logdir)
 
     async def _wait_for_lock(self) -> bool:
         """As a follower, take over the ingest when its holder stops (False: stopped first)."""
@@ -167,7 +181,8 @@ class Session:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
-        self._executor.shutdown(wait=True)
+        self._backlog.shutdown(wait=True)
+        self._live.shutdown(wait=True)
         self.db.close()
         self.lock.release()
 

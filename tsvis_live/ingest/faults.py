@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 
@@ -40,40 +41,44 @@ def describe(exc: BaseException) -> str:
 
 
 class Backoff:
-    """Exponential retry deadlines per key (monotonic seconds)."""
+    """Exponential retry deadlines per key (monotonic seconds); thread-safe (two ingest lanes)."""
 
     def __init__(self, first: float, cap: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.first, self.cap, self.clock = first, cap, clock
         self._due: dict[str, tuple[float, float]] = {}  # key -> (due, last delay)
+        self._lock = threading.Lock()
 
     def failed(self, key: str) -> float:
         """Schedule the next try of `key`; returns the delay in seconds."""
-        _due, last = self._due.get(key, (0.0, 0.0))
-        delay = min(self.cap, last * 2) if last else self.first
-        self._due[key] = (self.clock() + delay, delay)
+        with self._lock:
+            _due, last = self._due.get(key, (0.0, 0.0))
+            delay = min(self.cap, last * 2) if last else self.first
+            self._due[key] = (self.clock() + delay, delay)
         return delay
 
     def succeeded(self, key: str) -> bool:
         """Forget `key`; True when it had failed before."""
-        return self._due.pop(key, None) is not None
+        with self._lock:
+            return self._due.pop(key, None) is not None
 
     def ready(self, key: str) -> bool:
-        entry = self._due.get(key)
+        with self._lock:
+            entry = self._due.get(key)
         return entry is None or entry[0] <= self.clock()
-
-    def waiting(self) -> bool:
-        return bool(self._due)
 
     def next_in(self) -> float | None:
         """Seconds until the earliest retry, None when nothing waits."""
-        if not self._due:
-            return None
-        return max(0.0, min(due for due, _ in self._due.values()) - self.clock())
+        with self._lock:
+            if not self._due:
+                return None
+            earliest = min(due for due, _ in self._due.values())
+        return max(0.0, earliest - self.clock())
 
     def expire(self) -> None:
         """Make every waiting key due now (keeping its delay for the next failure)."""
         now = self.clock()
-        self._due = {k: (now, d) for k, (_due, d) in self._due.items()}
+        with self._lock:
+            self._due = {k: (now, d) for k, (_due, d) in self._due.items()}
 
 
 class Containment:

@@ -1,7 +1,10 @@
 """One pass over a logdir: read what is new in every file and commit it.
 
 Reading and decoding happen on the calling thread; commits go to the database's writer thread,
-so decoding the next window overlaps with writing the previous one. Every commit carries the
+so decoding the next window overlaps with writing the previous one. Two passes may run at once,
+on two threads: the first pass over a big logdir (the backlog, committed at BULK priority)
+and live tailing of the files that file events name (URGENT), so a point flushed during the
+backlog is stored and pushed at once; `FileClaims` keeps them off each other's files. Every commit carries the
 file's new offset, so a pass can be interrupted at any moment and resumed without loss or
 duplication. Each commit is handed to `on_commit` (the hub) after it lands.
 
@@ -23,13 +26,14 @@ from sqlalchemy import Connection, select
 
 from tsvis_live.formats.detect import LogFile
 from tsvis_live.health import Health
+from tsvis_live.ingest.claims import FileClaims
 from tsvis_live.ingest.discover import discover
 from tsvis_live.ingest.faults import Containment
 from tsvis_live.ingest.progress import Progress
 from tsvis_live.ingest.tailer import Span, Tailer
 from tsvis_live.ingest.worker import read_span
 from tsvis_live.store import schema as t
-from tsvis_live.store.database import Database
+from tsvis_live.store.database import BULK, URGENT, Database
 from tsvis_live.store.filestate import FileState
 from tsvis_live.store.writer import Commit, StoreWriter
 
@@ -65,6 +69,7 @@ class Ingester:
         self.states, plugins = db.read_sync(_load_states)
         self.tailer = Tailer(plugins)
         self.stopping = stopping or threading.Event()  # set on shutdown: stop between windows
+        self.claims = FileClaims()
 
     def _rel(self, logfile: LogFile) -> str:
         return logfile.path.relative_to(self.logdir).as_posix()
@@ -77,14 +82,27 @@ class Ingester:
             state = FileState(path=rel, run=run, format=logfile.format)
         return state
 
-    def _submit(self, span: Span) -> Future[Commit]:
-        return self.db.submit(lambda conn: self.writer.commit(conn, span.state, span.batch, span.replace))
+    def _submit(self, span: Span, priority: int) -> Future[Commit]:
+        return self.db.submit(lambda conn: self.writer.commit(conn, span.state, span.batch, span.replace), priority)
 
     def pass_once(
-        self, files: list[LogFile] | None = None, progress: Callable[[Progress], None] | None = None
+        self, files: list[LogFile] | None = None, progress: Callable[[Progress], None] | None = None,
+        backlog: bool = False,
     ) -> Progress:
-        """Read every (or the given) log file up to its end and commit what is new."""
-        logfiles = discover(self.logdir, health=getattr(self, "health", None), stop=self.stopping) if files is None else files
+        """Read every (or the given) log file up to its end and commit what is new.
+
+        `backlog` marks the first pass over a logdir: its commits yield to live ones, and a
+        concurrent live rescan leaves the files it has yet to read to it.
+        """
+        if files is None:
+            logfiles = discover(self.logdir, health=self.health, stop=self.stopping)
+            if backlog:
+                self.claims.plan([self._rel(lf) for lf in logfiles])
+            else:  # a rescan while the backlog runs: only what the backlog will not read
+                logfiles = [lf for lf in logfiles if not self.claims.planned(self._rel(lf))]
+        else:
+            logfiles = files
+        priority = BULK if backlog else URGENT
         prog = Progress(files_total=len(logfiles))
         for lf in logfiles:
             state = self._state_for(lf)
@@ -93,25 +111,39 @@ class Ingester:
             except OSError:
                 pass
         workers = min(os.cpu_count() or 1, len(logfiles))
-        if prog.bytes_total >= BULK_BYTES and workers > 1:
-            self._pass_parallel(logfiles, prog, progress, workers)
-            return prog
-        for lf in logfiles:
-            if self.stopping.is_set() or not self.containment.may_write():
-                break
-            path = self._rel(lf)
-            if self.containment.may_read(path):
-                try:
-                    self._ingest_file(lf, prog, progress)
-                except Exception as exc:
-                    if self.containment.failed(path, exc):
-                        break  # the store cannot write: no other file can be stored either
-                else:
-                    self.containment.finished(path)
-            prog.files_done += 1
-            if progress:
-                progress(prog)
+        try:
+            if prog.bytes_total >= BULK_BYTES and workers > 1:
+                self._pass_parallel(logfiles, prog, progress, workers, priority)
+                return prog
+            for lf in logfiles:
+                if self.stopping.is_set() or not self.containment.may_write():
+                    break
+                if not self._read_claimed(lf, prog, progress, priority):
+                    break  # the store cannot write: no other file can be stored either
+                prog.files_done += 1
+                if progress:
+                    progress(prog)
+        finally:
+            if backlog:
+                self.claims.plan([])
         return prog
+
+    def _read_claimed(self, lf: LogFile, prog: Progress, progress: Callable[[Progress], None] | None,
+                      priority: int) -> bool:
+        """Read one file to its end unless another pass has it; False when the store failed."""
+        path = self._rel(lf)
+        while self.containment.may_read(path) and self.claims.claim(path):
+            try:
+                self._ingest_file(lf, prog, progress, priority)
+            except Exception as exc:
+                self.claims.release(path)
+                return not self.containment.failed(path, exc)
+            self.containment.finished(path)
+            if priority == BULK:
+                self.claims.done(path)
+            if not self.claims.release(path) or self.stopping.is_set():
+                break  # nobody asked for it meanwhile (else: it grew, read the new bytes too)
+        return True
 
     def retry_now(self) -> None:
         """Make every backed-off file (and a paused store) due at the next pass."""
@@ -122,7 +154,8 @@ class Ingester:
         return self.containment.next_retry_in()
 
     def _pass_parallel(
-        self, logfiles: list[LogFile], prog: Progress, progress: Callable[[Progress], None] | None, workers: int
+        self, logfiles: list[LogFile], prog: Progress, progress: Callable[[Progress], None] | None, workers: int,
+        priority: int,
     ) -> None:
         """Decode several files at once in worker processes; commit each window in file order.
 
@@ -141,7 +174,8 @@ class Ingester:
             def start_next() -> None:
                 while todo and not self.stopping.is_set() and self.containment.may_write():
                     nxt = todo.pop()
-                    if self.containment.may_read(self._rel(nxt)):
+                    path = self._rel(nxt)
+                    if self.containment.may_read(path) and self.claims.claim(path):
                         start(nxt, self._state_for(nxt))
                         return
                     prog.files_done += 1
@@ -159,23 +193,31 @@ class Ingester:
                         span = fut.result()
                         if span is not None and span.changed:
                             self.tailer.learn(span.state.run, span.batch.plugins)
-                            self._finish(self._submit(span), span, prog)
+                            self._finish(self._submit(span, priority), span, prog)
                             if progress:
                                 progress(prog)
                             st = span.state
                             if self.stopping.is_set():
+                                self.claims.release(path)
                                 continue  # what is committed stays; the next start resumes there
                             if span.bytes_read > 0 and st.status == "ok" and st.offset < st.size:
                                 start(lf, st)
                                 continue
                     except Exception as exc:
+                        self.claims.release(path)
                         self.containment.failed(path, exc)
                     else:
                         self.containment.finished(path)
+                        if priority == BULK:
+                            self.claims.done(path)
+                        if self.claims.release(path) and self.claims.claim(path):
+                            start(lf, self._state_for(lf))  # it grew meanwhile: read the new bytes
+                            continue
                     prog.files_done += 1
                     start_next()
 
-    def _ingest_file(self, lf: LogFile, prog: Progress, progress: Callable[[Progress], None] | None) -> None:
+    def _ingest_file(self, lf: LogFile, prog: Progress, progress: Callable[[Progress], None] | None,
+                     priority: int = URGENT) -> None:
         state = self._state_for(lf)
         pending: tuple[Future[Commit], Span] | None = None
         while True:
@@ -189,7 +231,7 @@ class Ingester:
                     progress(prog)
             if span is None or not span.changed:
                 return
-            pending = (self._submit(span), span)
+            pending = (self._submit(span, priority), span)
             if self.stopping.is_set():
                 self._finish(*pending, prog)
                 return

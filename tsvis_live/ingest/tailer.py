@@ -98,7 +98,7 @@ class Tailer:
     def known_plugins(self, run: str) -> dict[str, str]:
         """Every tag -> plugin seen in a run so far (decoders of all its files pooled)."""
         merged = dict(self._known.get(run, {}))
-        for path, dec in self._decoders.items():
+        for path, dec in list(self._decoders.items()):  # a second ingest lane may add one
             if self._runs.get(path) == run:
                 merged.update(dec.plugins)
         return merged

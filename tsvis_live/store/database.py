@@ -14,6 +14,7 @@ never written.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import threading
@@ -30,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _STOP = object()
+URGENT, BULK = 0, 1  # write priorities: live tailing goes ahead of a backlog's windows
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -149,7 +151,8 @@ class Database:
             max_overflow=readers,
         )
         event.listen(self.engine, "connect", _read_only_pragmas if read_only else _sqlite_pragmas)
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()  # (priority, seq, job)
+        self._seq = itertools.count()
         self._rollback_listeners: list[Callable[[BaseException], None]] = []
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="tsvis-read")
         try:
@@ -180,7 +183,7 @@ class Database:
     def _drain(self) -> None:
         with self.engine.connect() as conn:
             while True:
-                job = self._jobs.get()
+                _priority, _seq, job = self._jobs.get()
                 if job is _STOP:
                     return
                 fn, future = job
@@ -212,14 +215,18 @@ class Database:
             except Exception:  # a listener's bug must not kill the writer thread
                 log.exception("rollback listener failed")
 
-    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
-        """Queue `fn(conn)` to run in one transaction on the writer thread."""
+    def submit(self, fn: Callable[[Connection], T], priority: int = URGENT) -> Future[T]:
+        """Queue `fn(conn)` to run in one transaction on the writer thread.
+
+        Jobs run in order of `priority`, then of submission: a backlog submits BULK, so a live
+        commit waits for at most the one bulk window being written, never for the queue.
+        """
         if self._closed:
             raise RuntimeError(f"database {self.path} is closed")
         if self.read_only:
             raise ReadOnlyStore(f"database {self.path} is open read-only")
         future: Future[T] = Future()
-        self._jobs.put((fn, future))
+        self._jobs.put((priority, next(self._seq), (fn, future)))
         return future
 
     def write_sync(self, fn: Callable[[Connection], T]) -> T:
@@ -241,7 +248,7 @@ class Database:
         if self._closed:
             return
         self._closed = True
-        self._jobs.put(_STOP)
+        self._jobs.put((BULK + 1, next(self._seq), _STOP))
         self._writer.join(timeout=30)
         self._readers.shutdown(wait=True)
         self.engine.dispose()

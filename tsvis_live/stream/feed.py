@@ -89,6 +89,13 @@ class Feed:
         old, self.watermarks = self.watermarks, {}
         return old
 
+    def weigh(self, commit: Commit) -> int:
+        """How many of a commit's points this client follows (what its buffer counts)."""
+        marks = self.watermarks
+        if not marks:
+            return 0
+        return sum(len(u.cursors) for u in commit.updates if (u.kind, u.run, u.tag) in marks)
+
     def accept(self, key: Key, points: list[list[Any]], cursors: list[int]) -> list[dict[str, Any]]:
         """Messages for the points above the key's watermark (which then moves up)."""
         mark = self.watermarks.get(key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from tsvis_live.store.writer import Commit
@@ -19,12 +20,24 @@ from tsvis_live.store.writer import Commit
 log = logging.getLogger(__name__)
 
 
-class Subscriber:
-    """One consumer's inbox of commits, bounded by the number of points it holds."""
+MAX_QUEUED_COMMITS = 10_000  # a reader this many commits behind resyncs, whatever it follows
 
-    def __init__(self, max_points: int = 100_000) -> None:
+
+def _all_points(commit: Commit) -> int:
+    return commit.points
+
+
+class Subscriber:
+    """One consumer's inbox of commits, bounded by the points it will be sent.
+
+    `weigh` says how many of a commit's points this consumer follows: a client that follows
+    one quiet series is not pushed to resync by a backlog of points it would never receive.
+    """
+
+    def __init__(self, max_points: int = 100_000, weigh: Callable[[Commit], int] | None = None) -> None:
         self.queue: deque[Commit] = deque()
         self.max_points = max_points
+        self.weigh = weigh or _all_points
         self.points = 0
         self.overflowed = False
         self.wakeup = asyncio.Event()
@@ -33,8 +46,9 @@ class Subscriber:
         if self.overflowed:
             return
         self.queue.append(commit)
-        self.points += commit.points
-        if self.points > self.max_points and len(self.queue) > 1:  # behind by more than one commit
+        self.points += self.weigh(commit)
+        behind = (self.points > self.max_points and len(self.queue) > 1) or len(self.queue) > MAX_QUEUED_COMMITS
+        if behind:  # by more than one commit
             self.overflowed = True
             self.queue.clear()  # free the memory now; the client refetches from the store
             self.points = 0
@@ -51,7 +65,7 @@ class Hub(Protocol):
     last_cursor: int
 
     def publish(self, commit: Commit) -> None: ...
-    def subscribe(self, max_points: int = 100_000) -> Subscriber: ...
+    def subscribe(self, max_points: int = 100_000, weigh: Callable[[Commit], int] | None = None) -> Subscriber: ...
     def unsubscribe(self, sub: Subscriber) -> None: ...
 
 
@@ -86,8 +100,8 @@ class LocalHub:
         for sub in list(self._subscribers):
             sub.offer(commit)
 
-    def subscribe(self, max_points: int = 100_000) -> Subscriber:
-        sub = Subscriber(max_points)
+    def subscribe(self, max_points: int = 100_000, weigh: Callable[[Commit], int] | None = None) -> Subscriber:
+        sub = Subscriber(max_points, weigh)
         self._subscribers.add(sub)
         return sub
 
