@@ -5,11 +5,38 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
-if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+AS_PG="runuser -u postgres --"
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; AS_PG="sudo -u postgres"; fi
+answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+APT_UPDATED=""
+apt_install() {
+  if [ -z "$APT_UPDATED" ]; then $SUDO apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
 if [ ! -x /usr/bin/chromium ]; then
   echo "== installing Debian's chromium for the browser tests"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  apt_install chromium
+fi
+
+# PostgreSQL and Redis (the scale-out store and live hub) on their standard ports: CI machines
+# start them before the run; a fresh machine gets Debian's packages, started here.
+if ! answers 5432; then
+  echo "== installing and starting PostgreSQL"
+  command -v pg_ctlcluster >/dev/null 2>&1 || apt_install postgresql
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+  for db in test root; do
+    $AS_PG psql -qtAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 ||
+      $AS_PG createdb "$db"
+  done
+  $AS_PG psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='root'" | grep -q 1 ||
+    $AS_PG createuser --superuser root
+fi
+if ! answers 6379; then
+  echo "== installing and starting Redis"
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  $SUDO mkdir -p /var/lib/redis /var/log/redis
+  $SUDO redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/tsvis-tests.log
 fi
 
 echo "== installing tsvis-live with its test extras"
