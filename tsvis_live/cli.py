@@ -210,8 +210,8 @@ def serve_main(argv: list[str]) -> int:
         print(f"tsvis-live: {exc}", file=sys.stderr)
         return 2
     if not _is_loopback(args.host) and not args.token:
-        print(f"tsvis-live: refusing to listen on {args.host} without --token "
-              "(anyone on the network could read your logs)", file=sys.stderr)
+        print(f"tsvis-live: refusing to listen on {args.host} without a token (--token-file, "
+              "TSVIS_LIVE_TOKEN or --token): anyone on the network could read your logs", file=sys.stderr)
         return 2
     import uvicorn
 
@@ -245,7 +245,8 @@ def serve_main(argv: list[str]) -> int:
     print(f"tsvis-live: serving {logdir or args.logroot} at http://{args.host}:{args.port}/", file=sys.stderr)
     from tsvis_live.http.ws import MAX_FRAME
 
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio", ws_max_size=MAX_FRAME,
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio",
+                ws_max_size=MAX_FRAME,  # the protocol layer's cut-off, above /ws's own message limit
                 timeout_graceful_shutdown=3)
     return 0
 

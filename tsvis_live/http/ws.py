@@ -37,7 +37,9 @@ DEFAULT_CLIENT_BUFFER = 100_000  # points queued per client before it must resyn
 DEFAULT_SNAPSHOT_POINTS = 2000
 MAX_SNAPSHOT_POINTS = 1_000_000
 MAX_MESSAGE = 64 * 1024  # characters of one client message (a subscribe is ~100)
-MAX_FRAME = 256 * 1024  # bytes: uvicorn's ws_max_size, the protocol layer's own cut-off (1009)
+# bytes: uvicorn's ws_max_size, the protocol layer's own cut-off (1009 without our error frame).
+# Well above MAX_MESSAGE, so most oversize messages get the app's error frame and a clean close.
+MAX_FRAME = 1024 * 1024
 MAX_DEPTH = 8  # JSON nesting of a client message (a subscribe has 1)
 MAX_SUBSCRIPTIONS = 2000  # series one socket may follow
 CLOSE_UNSUPPORTED, CLOSE_TOO_BIG = 1003, 1009
