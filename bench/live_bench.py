@@ -8,6 +8,11 @@ arrives. Latency = arrival - flush (same machine clock). Every point must arrive
 - latency: 1 client, 1 series, 1000 points/s.
 - fan-out: 200 clients x 10 series each, 2000 points/s in total (200/s per series); p99
   latency, server peak RSS, points missing/duplicated, resyncs (slow-client drops).
+- backlog (issue 9.1): the server starts on a big logdir (the 2M-event corpus, hard-linked) and,
+  while its first pass runs, a new run is written at 100 points/s; 1 client follows it with a
+  small buffer (1000 points). Latency, resyncs, and whether the first pass was still running
+  when the last point arrived. `--baseline REV` measures a git revision the same way in the
+  same run (a worktree on PYTHONPATH), e.g. the one before the ingest lanes.
 Clients and server share the 2 cores, so client-side parsing is part of what is measured.
 
     python -m bench.live_bench [--quick] [--only latency|fanout]
@@ -147,7 +152,7 @@ def latencies(flush_info: dict, received: list[dict]) -> dict:
 
 
 async def _scenario(server: Server, logdir: Path, clients: int, tags: int, rate: float,
-                    seconds: float, flush_ms: float, log) -> dict:
+                    seconds: float, flush_ms: float, log, quiet: bool = True) -> dict:
     names = [f"live/t{j:02d}" for j in range(tags)]
     stop, ready = asyncio.Event(), asyncio.Event()
     received = [defaultdict(list) for _ in range(clients)]
@@ -157,7 +162,8 @@ async def _scenario(server: Server, logdir: Path, clients: int, tags: int, rate:
              for c in range(clients)]
     await asyncio.wait_for(ready.wait(), timeout=120)
     await asyncio.sleep(0.5)
-    await asyncio.to_thread(wait_quiet, 0.25, 60.0)
+    if quiet:  # (not during a backlog: the machine is meant to be busy then)
+        await asyncio.to_thread(wait_quiet, 0.25, 60.0)
     out = Path(tempfile.mktemp(suffix=".json", dir=OUT / "tmp"))
     rss_before = server.rss_mb()
     cpu0, self0, t0 = _proc_cpu(server.proc.pid), _self_cpu(), time.perf_counter()
@@ -206,6 +212,63 @@ def run_scenario(clients: int, tags: int, rate: float, seconds: float, flush_ms:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def link_tree(src: Path, dst: Path) -> None:
+    """A copy of a logdir made of hard links (instant, no extra disk)."""
+    for path in src.rglob("*"):
+        target = dst / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, target)
+
+
+def _status(server: Server) -> dict:
+    code, body = server.get("/api/live/status")
+    return json.loads(body)["data"] if code == 200 else {}
+
+
+def run_backlog(quick: bool, baseline: str | None = None, log=print) -> dict:
+    """Live latency for a run written while the first pass over a big logdir runs."""
+    from bench.genlogs import FULL, QUICK, ensure_logdir
+
+    corpus, manifest = ensure_logdir(QUICK if quick else FULL, verbose=False)
+    (OUT / "tmp").mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="backlog-", dir=OUT / "tmp"))
+    logdir, data = work / "logdir", work / "data"
+    link_tree(corpus, logdir)
+    env = dict(os.environ)
+    if baseline:
+        env["PYTHONPATH"] = baseline
+    try:
+        with Server(logdir, data, env=env) as s:
+            s.wait_until(lambda s: s.get("/api/live/status")[0] == 200, timeout=120)
+            t_listen = time.perf_counter() - s.t0
+            res = asyncio.run(_scenario(s, logdir, 1, 1, 100.0, 3.0 if quick else 8.0, 10.0, log, quiet=False))
+            res["backlog_running_at_end"] = _status(s).get("ready") is False
+            s.wait_until(lambda s: _status(s).get("ready") is True, timeout=600, interval=0.05)
+            res["first_pass_s"] = time.perf_counter() - s.t0 - t_listen
+            res["backlog_events"] = manifest["records"]
+            res["revision"] = baseline or "current"
+        log(f"[live] backlog of {manifest['records']:,} events ({res['revision']}): p50 {res['p50_ms']:.0f} ms, "
+            f"p99 {res['p99_ms']:.0f} ms, max {res['max_ms']:.0f} ms, resyncs {res['resyncs']}, missing "
+            f"{res['missing']}, first pass still running at the last point: {res['backlog_running_at_end']}")
+        return res
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def baseline_tree(rev: str) -> Path:
+    """A worktree of `rev` under bench/out (kept between runs)."""
+    import subprocess
+
+    path = OUT / f"baseline-{rev[:12]}"
+    if not path.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=REPO, check=True,
+                       capture_output=True)
+    return path
+
+
 def measure_live(quick: bool, log=print, only: str | None = None) -> dict:
     res: dict = {}
     seconds = 5.0 if quick else 20.0
@@ -232,9 +295,21 @@ def main(argv: list[str] | None = None) -> None:
         return
     ap = argparse.ArgumentParser(description="tsvis-live live push benchmarks")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", choices=["latency", "fanout"])
+    ap.add_argument("--only", choices=["latency", "fanout", "backlog"])
+    ap.add_argument("--baseline", metavar="REV", help="backlog: also measure this git revision, interleaved")
+    ap.add_argument("--repeats", type=int, default=3, help="backlog: runs of each revision")
     args = ap.parse_args(argv)
-    print(json.dumps(measure_live(args.quick, log=lambda m: print(m, file=sys.stderr), only=args.only), indent=1))
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    if args.only == "backlog":
+        runs: dict[str, list] = {"current": [], **({args.baseline: []} if args.baseline else {})}
+        base = str(baseline_tree(args.baseline)) if args.baseline else None
+        for _ in range(args.repeats):  # A/B interleaved: the machine's noise hits both alike
+            runs["current"].append(run_backlog(args.quick, log=log))
+            if base:
+                runs[args.baseline].append(run_backlog(args.quick, base, log=log))
+        print(json.dumps(runs, indent=1))
+        return
+    print(json.dumps(measure_live(args.quick, log=log, only=args.only), indent=1))
 
 
 if __name__ == "__main__":

@@ -34,14 +34,15 @@ def server_cmd(logdir: Path, port: int, data_dir: Path) -> list[str]:
 class Server:
     """A tsvis-live process; `stop()` sends SIGINT (Ctrl-C) and then SIGKILL if it lingers."""
 
-    def __init__(self, logdir: Path, data_dir: Path, log_path: Path | None = None) -> None:
+    def __init__(self, logdir: Path, data_dir: Path, log_path: Path | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.log_path = log_path or data_dir / "server.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(server_cmd(logdir, self.port, data_dir), cwd=REPO,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+                                     stdout=self._log, stderr=subprocess.STDOUT, env=env)
         self._conn: http.client.HTTPConnection | None = None
 
     def conn(self) -> http.client.HTTPConnection:
