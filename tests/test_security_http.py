@@ -151,3 +151,19 @@ def test_a_500_does_not_reset_the_keep_alive_connection(http_server) -> None:
         conn.close()
         with sqlite3.connect(db, timeout=30) as raw:
             raw.execute(f'ALTER TABLE "{victim}_gone" RENAME TO "{victim}"')
+
+
+def test_overlong_ui_paths_are_a_404_on_the_same_connection(http_server) -> None:
+    """A path component longer than the file system allows (ENAMETOOLONG) is just not there."""
+    port = int(http_server.url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        for path in ("/" + "A" * 5000, "/" + quote("é" * 3000), "/assets/" + "b" * 300 + ".js"):
+            conn.request("GET", path)
+            r = conn.getresponse()
+            body = json.loads(r.read())
+            assert r.status == 404 and body["code"] == 404, (path[:20], r.status, body)
+        conn.request("GET", "/api/live/status")
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
