@@ -123,6 +123,7 @@ def _wait(url: str, token: str, proc) -> None:
 def test_beyond_loopback_the_bind_address_and_allowed_names_are_served(bind: str, tmp_path: Path) -> None:
     logdir = tmp_path / "logs"
     logdir.mkdir()
+    (logdir / "events.out.tfevents.1.loop").symlink_to("events.out.tfevents.1.loop")  # a problem to report
     server = spawn_server(logdir, tmp_path / "data", "--host", bind, "--token", "tok",
                           "--allowed-host", "tsvis.example.org", wait=False, log_dir=tmp_path)
     try:
@@ -138,6 +139,7 @@ def test_beyond_loopback_the_bind_address_and_allowed_names_are_served(bind: str
         assert _get(status, host=f"tsvis.example.org:{port}", origin="https://evil.example").status_code == 403
         # a non-loopback client does not learn where the logs live on disk
         data = _get(status).json()["data"]
+        assert data["problems"], data  # reported, and without absolute paths in them either
         assert data["logdir"] == "logs" and str(tmp_path) not in json.dumps(data)
     finally:
         server.stop()

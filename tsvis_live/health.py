@@ -71,5 +71,19 @@ class Health:
             found = [p for p in self._problems.values() if area is None or p.area == area]
         return sorted(found, key=lambda p: (p.area, p.subject))
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        return [p.as_json() for p in self.problems()]
+    def snapshot(self, hide: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every open problem as JSON; the `hide` prefixes (absolute paths a remote client
+        must not learn) are cut from messages and subjects, leaving the relative part."""
+        out = [p.as_json() for p in self.problems()]
+        for item in out:
+            item["subject"], item["message"] = redact(item["subject"], hide), redact(item["message"], hide)
+        return out
+
+
+def redact(text: str, prefixes: tuple[str, ...]) -> str:
+    """`text` with each absolute path prefix cut to what follows it ('.' for the prefix itself)."""
+    for prefix in prefixes:
+        bare = prefix.rstrip("/")
+        if bare:
+            text = text.replace(bare + "/", "").replace(bare, ".")
+    return text

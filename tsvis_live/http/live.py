@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from tsvis_live.compute.downsample import bucket_bands, downsample, ema_smooth
 from tsvis_live.compute.jsonsafe import dumps
+from tsvis_live.health import redact
 from tsvis_live.http import params
 from tsvis_live.http.context import session_for
 from tsvis_live.http.errors import ApiError, envelope
@@ -176,13 +177,17 @@ async def status(request: Request) -> Response:
     files = await session.db.read(reader.files)
     p = session.progress
     local = request.client is not None and is_loopback(request.client.host)
+    hide = () if local else (str(session.logdir), str(session.db.path.parent))
+    for f in files:  # OS errors name absolute paths
+        if f.get("error"):
+            f["error"] = redact(f["error"], hide)
     return envelope(200, "ok", {  # only a local user learns where the logs are on disk
         "session_id": session.id, "logdir": str(session.logdir) if local else session.logdir.name,
         "ready": session.ready.is_set(),
         "read_only": session.read_only, "cursor": session.hub.last_cursor,
         "progress": {"files_done": p.files_done, "files_total": p.files_total, "bytes_done": p.bytes_done,
                      "bytes_total": p.bytes_total, "events": p.events},
-        "role": session.role, "problems": session.health.snapshot(),
+        "role": session.role, "problems": session.health.snapshot(hide),
         "files": files,
     })
 
