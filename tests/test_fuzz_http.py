@@ -239,7 +239,7 @@ class Checker:
 
     def server_error(self, sent: Sent) -> str:
         if sent.error is None:
-            sent.error = self.log.next_error(wait=2.0)
+            sent.error = self.log.next_error(wait=1.0)
         return sent.error
 
     def send(self, route: str, call: Call) -> None:
