@@ -1,11 +1,12 @@
 /** Application state shared by the sidebar and the views. */
 import { getJSON } from "./api";
+import { runColor, runColors } from "./colors";
 import { Live } from "./live";
 import {
   applyCategoryMessage, compileFilter, mergeGetCategory, naturalCompare, type Categories, type Filter, type XAxisMode,
 } from "./shape";
 
-export type Change = "categories" | "runs" | "filter" | "settings";
+export type Change = "categories" | "runs" | "filter" | "settings" | "colors";
 
 export interface Settings {
   smoothing: number;
@@ -56,6 +57,8 @@ export class App {
   }
 
   emit(c: Change): void {
+    // New runs get their colour in run order before any view draws them.
+    if (c === "categories") runColors.assign(this.allRuns());
     for (const f of this.listeners.slice()) f(c);
   }
 
@@ -116,6 +119,12 @@ export class App {
     this.emit("filter");
   }
 
+  /** The user's colour for `run` (`#rrggbb`), remembered across reloads. */
+  setRunColor(run: string, color: string): void {
+    runColors.set(run, color);
+    this.emit("colors");
+  }
+
   setSettings(s: Partial<Settings>): void {
     Object.assign(this.settings, s);
     localStorage.setItem(SETTINGS_KEY, JSON.stringify(this.settings));
@@ -163,6 +172,16 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   }
   for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
   return el;
+}
+
+/** A run's colour swatch; `data-swatch-run` lets a colour change repaint every swatch. */
+export function swatch(run: string): HTMLElement {
+  return h("span", { class: "swatch", "data-swatch-run": run, style: { background: runColor(run) } });
+}
+
+/** Repaint every swatch under `root` with its run's current colour. */
+export function repaintSwatches(root: ParentNode): void {
+  for (const el of root.querySelectorAll<HTMLElement>(".swatch[data-swatch-run]")) el.style.background = runColor(el.dataset.swatchRun ?? "");
 }
 
 export interface View {

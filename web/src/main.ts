@@ -1,6 +1,6 @@
 import "./style.css";
 import { getJSON } from "./api";
-import { App, Change, h, View } from "./app";
+import { App, Change, h, repaintSwatches, View } from "./app";
 import { runColor } from "./colors";
 import { echarts } from "./echarts";
 import { Live } from "./live";
@@ -109,7 +109,12 @@ live.onState((s) => {
 function renderRuns(): void {
   const rows = app.allRuns().map((r) => {
     const cb = h("input", { type: "checkbox", checked: !app.deselected.has(r), onchange: () => app.setRunSelected(r, cb.checked) });
-    return h("label", { class: "run" + (app.runFilter.test(r) ? "" : " filtered"), "data-run": r, title: r }, cb, h("span", { class: "swatch", style: { background: runColor(r) } }), h("span", { class: "run-name" }, r));
+    // The colour input sits beside the label (not in it) so clicking it never toggles the run.
+    const color = h("input", { type: "color", class: "run-color", value: runColor(r), title: `colour of ${r}`, "aria-label": `colour of ${r}`, "data-color-run": r });
+    color.addEventListener("input", () => app.setRunColor(r, color.value));
+    const filtered = app.runFilter.test(r) ? "" : " filtered";
+    return h("div", { class: "run-row" + filtered, "data-run-row": r },
+      h("label", { class: "run" + filtered, "data-run": r, title: r }, cb, h("span", { class: "run-name" }, r)), color);
   });
   runsEl.replaceChildren(...rows);
   if (!rows.length) runsEl.append(h("div", { class: "muted" }, "no runs yet"));
@@ -141,6 +146,14 @@ function showTab(id: string): void {
 
 app.on((c: Change) => {
   if (c === "categories" || c === "runs") renderRuns();
+  if (c === "colors") {
+    // Not a re-render: that would close a colour picker the user is dragging in.
+    repaintSwatches(document);
+    for (const el of runsEl.querySelectorAll<HTMLInputElement>("input.run-color")) {
+      const want = runColor(el.dataset.colorRun ?? "");
+      if (el.value !== want) el.value = want;
+    }
+  }
   if (c === "categories") {
     renderTabs();
     if (!location.hash && current?.def.id === "scalars" && !app.hasKind("scalar")) showTab("");

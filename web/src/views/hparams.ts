@@ -1,6 +1,6 @@
 /** Hyperparameters: a sortable table and a parallel-coordinates view against the metrics. */
 import { getJSON } from "../api";
-import { App, Change, h, View, fmtNum } from "../app";
+import { App, Change, h, swatch, View, fmtNum } from "../app";
 import { runColor } from "../colors";
 import { EChart } from "../echarts";
 import { html, tip } from "../escape";
@@ -22,7 +22,12 @@ export class HparamsView implements View {
     this.update("categories");
   }
 
-  update(_c: Change): void {
+  update(c: Change): void {
+    if (c === "colors") {
+      this.renderTable();
+      this.renderChart();
+      return;
+    }
     const runs = this.app.activeRuns().filter((r) => {
       const k = this.app.cat.get(r);
       return k?.get("hyperparm")?.size || k?.get("hparams")?.size;
@@ -72,7 +77,7 @@ export class HparamsView implements View {
     const body = rows.map((r) => h("tr", {}, ...keys.map((k) => {
       const v = this.value(r, k);
       const td = h("td", {}, typeof v === "number" ? fmtNum(v) : v === undefined ? "" : String(v));
-      if (k === "run") td.prepend(h("span", { class: "swatch", style: { background: runColor(r.run) } }));
+      if (k === "run") td.prepend(swatch(r.run));
       return td;
     })));
     this.table.replaceChildren(...errors, h("table", { class: "hparams-table" }, h("thead", {}, head), h("tbody", {}, ...body)));

@@ -1,7 +1,6 @@
 /** Images, audio and text: a step slider per (run, tag), all samples of the step, lazy-loaded. */
 import { getPaged, url } from "../api";
-import { App, Change, h, TagGroups, View, visibility, fmtTime } from "../app";
-import { runColor } from "../colors";
+import { App, Change, h, swatch, TagGroups, View, visibility, fmtTime } from "../app";
 import { setHtml } from "../escape";
 import { markdown } from "../markdown";
 import { groupTags, naturalCompare, num } from "../shape";
@@ -54,7 +53,7 @@ class MediaBlock {
     this.el = h(
       "div",
       { class: "media-block", "data-run": run, "data-tag": tag },
-      h("div", { class: "subtitle" }, h("span", { class: "swatch", style: { background: runColor(run) } }), run, h("span", { class: "spacer" }), this.stepLabel),
+      h("div", { class: "subtitle" }, swatch(run), run, h("span", { class: "spacer" }), this.stepLabel),
       this.slider,
       this.content,
     );

@@ -1,7 +1,7 @@
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { getJSON, url } from "../api";
-import { App, Change, h, TagGroups, View, visibility, fmtNum, fmtTime } from "../app";
+import { App, Change, h, swatch, TagGroups, View, visibility, fmtNum, fmtTime } from "../app";
 import { runColor, withAlpha } from "../colors";
 import {
   alignSeries, bandPerPoint, decimate, fmtHours, emptySeries, groupTags, num, nums, stepRangeForX, upsertPoint, xValues, type Series,
@@ -342,7 +342,7 @@ export class ScalarChart {
     this.el.dataset.lastSteps = JSON.stringify(lastSteps);
     this.el.dataset.points = String(runs.reduce((a, r) => a + r.s.steps.length, 0));
     const data = alignSeries(xs, ys) as uPlot.AlignedData;
-    const structure = JSON.stringify([seriesOpts.map((s) => s.label), bands.map((b) => b.series), mode, st.logY]);
+    const structure = JSON.stringify([seriesOpts.map((s) => [s.label, s.stroke]), bands.map((b) => b.series), mode, st.logY]);
     if (!this.u || structure !== this.structure) {
       this.u?.destroy();
       this.structure = structure;
@@ -416,7 +416,7 @@ export class ScalarChart {
       const sm = near(e.smooth);
       const raw = e.raw !== e.smooth ? near(e.raw) : null;
       rows.push(
-        h("div", { class: "tip-row" }, h("span", { class: "swatch", style: { background: runColor(e.run) } }), h("span", { class: "tip-run" }, e.run), h("b", {}, fmtNum(sm)), raw !== null ? h("span", { class: "tip-raw" }, ` (${fmtNum(raw)})`) : null),
+        h("div", { class: "tip-row" }, swatch(e.run), h("span", { class: "tip-run" }, e.run), h("b", {}, fmtNum(sm)), raw !== null ? h("span", { class: "tip-raw" }, ` (${fmtNum(raw)})`) : null),
       );
     }
     this.tip.replaceChildren(...rows);
@@ -454,6 +454,10 @@ export class ScalarsView implements View {
   }
 
   update(c: Change): void {
+    if (c === "colors") {
+      for (const ch of this.groups.items.values()) schedule(ch);
+      return;
+    }
     if (c === "settings") {
       if (this.app.settings.smoothing !== this.lastSmoothing) {
         this.lastSmoothing = this.app.settings.smoothing;

@@ -1,6 +1,6 @@
 /** Histograms (offset/ridge and overlay) and distributions (percentile bands), live. */
 import { getJSON } from "../api";
-import { App, Change, h, TagGroups, View } from "../app";
+import { App, Change, h, swatch, TagGroups, View } from "../app";
 import { runColor, withAlpha } from "../colors";
 import { EChart } from "../echarts";
 import { html, joinHtml, tip } from "../escape";
@@ -83,7 +83,7 @@ class StatCard {
     for (const r of runs) {
       if (this.charts.has(r)) continue;
       const chart = new EChart(this.kind === "histogram" ? 300 : 240);
-      const box = h("div", { class: "subchart", "data-run": r }, h("div", { class: "subtitle" }, h("span", { class: "swatch", style: { background: runColor(r) } }), r), chart.el);
+      const box = h("div", { class: "subchart", "data-run": r }, h("div", { class: "subtitle" }, swatch(r), r), chart.el);
       const entry = { src: null as any as HistSource, chart, box };
       entry.src = new HistSource(this.app, r, this.tag, () => this.render(r));
       this.charts.set(r, entry);
@@ -237,7 +237,11 @@ abstract class StatView implements View {
     return h("div");
   }
 
-  update(_c: Change): void {
+  update(c: Change): void {
+    if (c === "colors") {
+      for (const card of this.groups.items.values()) card.render();
+      return;
+    }
     const tags = this.app.tags("histogram");
     this.groups.sync(groupTags(tags));
     for (const [tag, card] of this.groups.items) card.sync(this.app.runsFor("histogram", tag));

@@ -1,0 +1,192 @@
+"""Issue 11, "Broken": what a user sees in the dashboard, in real Chromium on a real server.
+
+Logs are written by tensorboardX. Chromium is Debian's `/usr/bin/chromium` driven by Playwright
+for Python. Colours are read from the pixels of the chart canvas, not from the code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.serverproc import ServerProcess
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+WALL0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC: a 4-hour run crosses midnight (TZ=UTC below)
+
+# Run names that collided under the old name hash (modulo 20): seen in the issue.
+CMP = ("lr_0.01/loss_compare_val", "lr_0.05/loss_compare_val")
+DEMO = ("train/lr=0.1", "train/lr=1.0")
+LONG_TAG = "hparams/validation_accuracy_top5_after_warmup_and_cosine_decay"
+
+
+def write_logs(root: Path) -> None:
+    from tensorboardX import SummaryWriter
+
+    rng = np.random.default_rng(0)
+    for runs, tag in ((CMP, "cmp"), (DEMO, "demo")):
+        for level, run in enumerate(runs, start=1):
+            w = SummaryWriter(str(root / run))
+            for step in range(40):
+                w.add_scalar(tag, float(level), step, walltime=WALL0 + 60 * step)  # flat lines at 1 and 2
+            if runs is DEMO:
+                w.add_scalar(LONG_TAG, 0.5 + 0.01 * level, 0, walltime=WALL0)
+                for step in range(240):  # 4 hours of minutes; small values for the log-y axis
+                    w.add_scalar("lr/small", 1e-4 * (1 + 4 * step / 240) * level, step, walltime=WALL0 + 60 * step)
+                for step in (0, 10):
+                    w.add_histogram("weights", rng.normal(level, 1, 300), step, walltime=WALL0 + step)
+            w.close()
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("issue11logs")
+    write_logs(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(logdir: Path, tmp_path_factory: pytest.TempPathFactory):
+    srv = ServerProcess(logdir, tmp_path_factory.mktemp("issue11data"))
+    try:
+        yield srv.wait_ready(90)
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), "Debian chromium is needed at /usr/bin/chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env={"TZ": "UTC"})
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context) -> Page:
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    assert not errors, errors
+
+
+def open_dashboard(page: Page, server, query: str = "?smoothing=0", tab: str = "scalars") -> None:
+    page.goto(f"{server.url}/{query}#{tab}")
+    page.wait_for_selector("body[data-ready]", timeout=30000)
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"issue11-{name}.png"))
+
+
+def wait_drawn(page: Page, tag: str, runs) -> None:
+    page.wait_for_function(
+        "([tag, runs]) => { const c = [...document.querySelectorAll('.scalar-card')].find(e => e.dataset.tag === tag);"
+        " if (!c || !c.dataset.lastSteps) return false; const s = JSON.parse(c.dataset.lastSteps);"
+        " return runs.every(r => r in s); }", arg=[tag, list(runs)], timeout=20000)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+# The dominant saturated colour of the upper and lower half of a chart's plot area (the line at
+# value 2 is in the upper half, the one at value 1 in the lower half), read from the canvas.
+_LINE_COLOURS = """
+(tag) => {
+  const card = [...document.querySelectorAll('.scalar-card')].find(e => e.dataset.tag === tag);
+  const canvas = card.querySelector('canvas');
+  const over = card.querySelector('.u-over').getBoundingClientRect();
+  const cr = canvas.getBoundingClientRect();
+  const k = canvas.width / cr.width;
+  const x0 = Math.round((over.left - cr.left) * k), y0 = Math.round((over.top - cr.top) * k);
+  const w = Math.round(over.width * k), h = Math.round(over.height * k);
+  const img = canvas.getContext('2d').getImageData(x0, y0, w, h).data;
+  const halves = [new Map(), new Map()];
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const i = 4 * (y * w + x), r = img[i], g = img[i + 1], b = img[i + 2], a = img[i + 3];
+    if (a < 250 || Math.max(r, g, b) - Math.min(r, g, b) < 40) continue;  // background, grid, axes
+    const key = `${r},${g},${b}`, m = halves[y < h / 2 ? 0 : 1];
+    m.set(key, (m.get(key) || 0) + 1);
+  }
+  return halves.map(m => { let best = null, n = 0; for (const [c, v] of m) if (v > n) { best = c; n = v; }
+    return best ? { rgb: best.split(',').map(Number), pixels: n } : null; });
+}
+"""
+
+
+def line_colours(page: Page, tag: str) -> tuple[list[int], list[int]]:
+    upper, lower = page.evaluate(_LINE_COLOURS, tag)
+    assert upper and lower, (tag, upper, lower)
+    assert upper["pixels"] > 50 and lower["pixels"] > 50, (upper, lower)
+    return upper["rgb"], lower["rgb"]
+
+
+def hex_rgb(h: str) -> list[int]:
+    return [int(h[i:i + 2], 16) for i in (1, 3, 5)]
+
+
+def dist(a, b) -> float:
+    return math.dist(a, b)
+
+
+def run_colour(page: Page, run: str) -> str:
+    return page.locator(f'.run-row[data-run-row="{run}"] input.run-color').input_value()
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. Run colours
+
+
+def test_runs_of_one_chart_are_drawn_in_distinct_colours(page: Page, server) -> None:
+    open_dashboard(page, server)
+    for tag, (low, high) in (("cmp", CMP), ("demo", DEMO)):
+        wait_drawn(page, tag, (low, high))
+        upper, lower = line_colours(page, tag)
+        assert dist(upper, lower) > 60, (tag, upper, lower)  # distinct, not two shades of one colour
+        # The drawn colours are the runs' colours of the run list.
+        assert dist(upper, hex_rgb(run_colour(page, high))) < 30, (upper, run_colour(page, high))
+        assert dist(lower, hex_rgb(run_colour(page, low))) < 30, (lower, run_colour(page, low))
+    colours = [run_colour(page, r) for r in (*CMP, *DEMO)]
+    assert len(set(colours)) == 4, colours
+    shot(page, "colours")
+
+
+def test_colour_is_the_same_in_every_view_and_the_users_choice_is_kept(page: Page, server) -> None:
+    open_dashboard(page, server)
+    wait_drawn(page, "demo", DEMO)
+    page.locator(f'.run-row[data-run-row="{DEMO[0]}"] input.run-color').fill("#00c000")
+    page.wait_for_function("() => true")
+    wait_drawn(page, "demo", DEMO)
+    page.wait_for_function(f"() => (() => {{ const r = ({_LINE_COLOURS})('demo')[1]; return r && r.rgb[1] > 150 && r.rgb[0] < 60; }})()",
+                           timeout=10000)
+    # Reload: the choice and the other colours are kept; the histogram view uses them too.
+    before = {r: run_colour(page, r) for r in (*CMP, *DEMO)}
+    open_dashboard(page, server)
+    wait_drawn(page, "demo", DEMO)
+    assert {r: run_colour(page, r) for r in (*CMP, *DEMO)} == before
+    assert before[DEMO[0]] == "#00c000"
+    upper, lower = line_colours(page, "demo")
+    assert dist(lower, [0, 0xC0, 0]) < 30, lower
+    page.goto(f"{server.url}/?smoothing=0#histograms")
+    for run in DEMO:
+        sw = page.locator(f'.histogram-card[data-tag="weights"] .subchart[data-run="{run}"] .swatch')
+        expect(sw).to_have_count(1, timeout=10000)
+        bg = sw.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert bg == "rgb({}, {}, {})".format(*hex_rgb(before[run])), (run, bg, before[run])
