@@ -1,9 +1,11 @@
 """`fastpath.decode_window` gives exactly what the per-record `scan` + `decode` loop gives.
 
-Compared bit for bit (floats by their bytes, dicts in insertion order): the batch, the
-decoder's plugin map, the returned offset and the framing error; on logs of real writers, the
-benchmark generator, hand-built byte layouts, hypothesis-generated event mixes and corrupted
-streams, read whole and in tailer-like windows.
+Both ways of running it, the compiled decoder (`_native._decode`) and the pure-Python one
+(`pure=True`), on the same inputs. Compared bit for bit (floats by their bytes, NaN payloads
+too; scalar columns as int64/float64 arrays whether lists or arrays; dicts in insertion order):
+the batch, the decoder's plugin map, the returned offset and the framing error; on logs of real
+writers, the benchmark generator, hand-built byte layouts, hypothesis-generated event mixes
+and corrupted streams, read whole and in tailer-like windows.
 """
 
 from __future__ import annotations
@@ -21,11 +23,28 @@ from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_
 
 from bench import genlogs
 from tests import writers
-from tsvis_live.formats import fastpath, tfrecord
+from tsvis_live.formats import _native, fastpath, tfrecord
+from tsvis_live.formats._native import _decode  # not built: these tests fail, as they should
 from tsvis_live.formats.events import DecodeError, EventDecoder
-from tsvis_live.records import Batch
+from tsvis_live.records import Batch, ScalarColumns
 
 Value = summary_pb2.Summary.Value
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_decoder():
+    """The compiled decoder, even under TSVIS_LIVE_PURE=1 (`pure=True` still runs numpy)."""
+    saved, _native.compiled = _native.compiled, _decode
+    yield
+    _native.compiled = saved
+
+
+def native(window: bytes, base: int, decoder: EventDecoder, batch: Batch) -> tuple[int, Any]:
+    return fastpath.decode_window(window, base, decoder, batch)
+
+
+def pure(window: bytes, base: int, decoder: EventDecoder, batch: Batch) -> tuple[int, Any]:
+    return fastpath.decode_window(window, base, decoder, batch, pure=True)
 
 
 def reference(window: bytes, base: int, decoder: EventDecoder, batch: Batch) -> tuple[int, Any]:
@@ -60,6 +79,9 @@ def norm(obj: Any) -> Any:
         return ("d", [(norm(k), norm(v)) for k, v in obj.items()])
     if isinstance(obj, list | tuple):
         return ("l", [norm(x) for x in obj])
+    if isinstance(obj, ScalarColumns):  # lists from the decoder, arrays from the fast path
+        cols = (obj.steps, obj.wall_times, obj.values)
+        return ("cols", [np.asarray(c, dtype=t).tobytes() for c, t in zip(cols, ("<i8", "<f8", "<f8"))])
     if dataclasses.is_dataclass(obj):
         return (type(obj).__name__, [norm(getattr(obj, f.name)) for f in dataclasses.fields(obj)])
     if isinstance(obj, tfrecord.BrokenFraming):
@@ -86,8 +108,8 @@ def run(fn, data: bytes, window: int | None, plugins: dict[str, str] | None) -> 
 
 def check(data: bytes, window: int | None = None, plugins: dict[str, str] | None = None) -> None:
     want = run(reference, data, window, plugins)
-    got = run(fastpath.decode_window, data, window, plugins)
-    assert got == want
+    assert run(native, data, window, plugins) == want
+    assert run(pure, data, window, plugins) == want
 
 
 # -- logs of real writers and of the benchmark generator ------------------------------------
@@ -328,7 +350,8 @@ def test_plugin_interplay(seq: list[tuple[str, str]], plugins: dict[str, str]) -
     check(frame(*recs), window=120, plugins=plugins)
 
 
-def test_plain_scalars_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("decode", [native, pure])
+def test_plain_scalars_take_the_fast_path(monkeypatch: pytest.MonkeyPatch, decode) -> None:
     """Every plain scalar layout is decoded without protobuf (else the speed-up is lost)."""
     calls = []
     monkeypatch.setattr(EventDecoder, "decode", lambda self, data, batch: calls.append(data))
@@ -341,7 +364,9 @@ def test_plain_scalars_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> No
     batch = Batch()
     decoder = EventDecoder({"m": "scalars"})
     data = frame(*recs)
-    assert fastpath.decode_window(data, 0, decoder, batch) == (len(data), None)
+    assert decode(data, 0, decoder, batch) == (len(data), None)
     assert calls == []
     assert batch.events == len(recs)
-    assert batch.scalars[""].steps == [0, 0, 1, 128, -1, -(2**63), 2**63 - 1, 2**62]
+    cols = batch.scalars[""]
+    assert isinstance(cols.steps, np.ndarray) and cols.steps.dtype == np.int64
+    assert cols.steps.tolist() == [0, 0, 1, 128, -1, -(2**63), 2**63 - 1, 2**62]
