@@ -190,3 +190,29 @@ def test_colour_is_the_same_in_every_view_and_the_users_choice_is_kept(page: Pag
         expect(sw).to_have_count(1, timeout=10000)
         bg = sw.evaluate("e => getComputedStyle(e).backgroundColor")
         assert bg == "rgb({}, {}, {})".format(*hex_rgb(before[run])), (run, bg, before[run])
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. Chart titles
+
+
+def test_long_chart_titles_are_readable_and_downloads_are_labelled(page: Page, server) -> None:
+    open_dashboard(page, server)
+    card = page.locator(f'.scalar-card[data-tag="{LONG_TAG}"]')
+    expect(card).to_be_visible(timeout=20000)
+    title = card.locator(".card-title")
+    expect(title).to_have_text(LONG_TAG)
+    expect(title).to_have_attribute("title", LONG_TAG)
+    # Nothing of the title is cut off: its box holds all of its text.
+    clipped = title.evaluate("e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1")
+    assert not clipped
+    box = title.bounding_box()
+    for btn in card.locator(".card-head button").all():
+        b = btn.bounding_box()
+        assert b["x"] >= box["x"] + box["width"] - 1 or b["y"] >= box["y"] + box["height"] - 1  # no overlap
+    # Downloads: a labelled control, outside the title row.
+    select = page.get_by_label("run to download").and_(card.locator("select"))
+    expect(select).to_have_count(1)
+    expect(card.locator(".card-head select")).to_have_count(0)
+    expect(card.locator(".export-csv")).to_be_visible()
+    shot(page, "titles")

@@ -150,7 +150,7 @@ class MediaCard {
   private body = h("div", { class: "subcharts" });
   blocks = new Map<string, MediaBlock>();
   constructor(private kind: MediaKind, public tag: string) {
-    this.el = h("div", { class: `card ${kind}-card`, "data-tag": tag }, h("div", { class: "card-head" }, h("span", { class: "card-title" }, tag)), this.body);
+    this.el = h("div", { class: `card ${kind}-card`, "data-tag": tag }, h("div", { class: "card-head" }, h("span", { class: "card-title", title: tag }, tag)), this.body);
   }
   sync(runs: string[]): void {
     for (const [r, b] of this.blocks) {

@@ -102,15 +102,17 @@ export class ScalarChart {
     this.plotEl = h("div", { class: "plot" });
     this.tip = h("div", { class: "tooltip", hidden: true });
     this.badge = h("span", { class: "badge", hidden: true }, "downsampled");
-    this.runSel = h("select", { class: "export-run", title: "run to download", onchange: () => this.updateLinks() });
+    this.runSel = h("select", { class: "export-run", "aria-label": "run to download", onchange: () => this.updateLinks() });
     this.csv = h("a", { class: "btn export-csv", title: "download the full series as CSV" }, "CSV");
     this.json = h("a", { class: "btn export-json", title: "download the full series as JSON" }, "JSON");
     const reset = h("button", { class: "btn reset-zoom", title: "reset zoom (or double-click the chart)", onclick: () => this.resetZoom() }, "⟲");
+    // The title has the head to itself (it wraps); downloads sit in a labelled row below.
     this.el = h(
       "div",
       { class: "card scalar-card", "data-tag": tag },
-      h("div", { class: "card-head" }, h("span", { class: "card-title", title: tag }, tag), this.badge, h("span", { class: "spacer" }), reset, this.runSel, this.csv, this.json),
+      h("div", { class: "card-head" }, h("span", { class: "card-title", title: tag }, tag), this.badge, reset),
       this.plotEl,
+      h("div", { class: "card-foot export" }, h("label", { class: "export-label" }, "download ", this.runSel), this.csv, this.json),
       this.tip,
     );
     visibility.observe(this.el, (v) => {
@@ -156,12 +158,14 @@ export class ScalarChart {
     this.runSel.replaceChildren(...runs.map((r) => h("option", { value: r }, r)));
     if (runs.includes(prev)) this.runSel.value = prev;
     this.runSel.hidden = runs.length <= 1;
+    this.runSel.title = this.runSel.value;
     this.updateLinks();
     schedule(this);
   }
 
   private updateLinks(): void {
     const run = this.runSel.value || this.order[0];
+    this.runSel.title = run ?? "";
     if (!run) return;
     const safe = `${run}_${this.tag}`.replace(/[^\w.-]+/g, "_");
     this.csv.href = url("live/export", { run, tag: this.tag, format: "csv" });
@@ -424,7 +428,7 @@ export class ScalarChart {
     const left = (u.cursor.left ?? 0) + 60;
     const maxLeft = this.el.clientWidth - this.tip.offsetWidth - 4;
     this.tip.style.left = `${Math.max(0, Math.min(left + 12, maxLeft))}px`;
-    this.tip.style.top = `${(u.cursor.top ?? 0) + 40}px`;
+    this.tip.style.top = `${(u.cursor.top ?? 0) + this.plotEl.offsetTop + 10}px`;
   }
 
   destroy(): void {

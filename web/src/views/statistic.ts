@@ -68,7 +68,7 @@ class StatCard {
 
   constructor(private app: App, public tag: string, private kind: "histogram" | "distribution", private getMode: () => Mode) {
     this.body = h("div", { class: "subcharts" });
-    this.el = h("div", { class: `card ${kind}-card`, "data-tag": tag }, h("div", { class: "card-head" }, h("span", { class: "card-title" }, tag)), this.body);
+    this.el = h("div", { class: `card ${kind}-card`, "data-tag": tag }, h("div", { class: "card-head" }, h("span", { class: "card-title", title: tag }, tag)), this.body);
   }
 
   sync(runs: string[]): void {
