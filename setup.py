@@ -38,7 +38,7 @@ setup(
         Extension(
             "tsvis_live.formats._native._decode",
             sources=["tsvis_live/formats/_native/_decode.c"],
-            extra_compile_args=["-O2", "-std=c11"] if sys.platform != "win32" else [],
+            extra_compile_args=["-O2", "-std=c11", "-ffp-contract=off"] if sys.platform != "win32" else [],
             optional=True,
         )
     ],

@@ -30,7 +30,7 @@ import numpy as np
 
 from tsvis_live.formats import _native, tfrecord
 from tsvis_live.formats.events import DecodeError, EventDecoder
-from tsvis_live.records import Batch, ScalarColumns
+from tsvis_live.records import Batch, HistogramRecord, ScalarColumns
 
 log = logging.getLogger(__name__)
 _DTYPES = ("<i8", "<f8", "<f8")  # steps, wall times, values
@@ -133,15 +133,19 @@ def decode_window(window: bytes, base: int, decoder: EventDecoder, batch: Batch,
         fast_idx = {t: fast.index[a:b] for t, (a, b) in fast.tags.items()}
         slow = np.ones(len(starts), dtype=bool)
         slow[fast.index] = False
-        rows = zip(*(x.tolist() for x in (np.flatnonzero(slow), starts[slow], ends[slow])))
+        numbers = np.flatnonzero(slow)
+        rows = zip(*(x.tolist() for x in (numbers, starts[slow], ends[slow])))
+        hists = None if pure else _native.histograms(window, starts[slow], lengths[slow])
+        if hists:  # numbered among the slow records: renumber
+            hists = dict(zip(numbers[list(hists)].tolist(), hists.values()))
         if not fast_idx:  # nothing to interleave with
-            _decode_all(window, base, rows, decoder, batch, None)
+            _decode_all(window, base, rows, decoder, batch, None, hists)
             return end, err
         sb = Batch(scalars=_Scalars(fast_idx))
         plugins = decoder.plugins
         decoder.plugins = live = _Plugins(plugins, fast_idx)
         try:
-            _decode_all(window, base, rows, decoder, sb, live)
+            _decode_all(window, base, rows, decoder, sb, live, hists)
         finally:
             decoder.plugins = plugins
         notes = _fast_notes(fast, fast_idx, plugins, live.notes)
@@ -160,17 +164,42 @@ def decode_window(window: bytes, base: int, decoder: EventDecoder, batch: Batch,
 
 
 def _decode_all(window: bytes, base: int, rows: Any, decoder: EventDecoder, batch: Batch,
-                live: _Plugins | None) -> None:
-    """The old loop over the records `rows` (index, data start, data end) that are not fast."""
+                live: _Plugins | None, hists: dict[int, tuple] | None = None) -> None:
+    """The old loop over the records `rows` (index, data start, data end) that are not fast.
+
+    Histograms already computed by `_native.histograms` (`hists`) are taken as they are when
+    the decoder would take them so; everything else goes to `decoder.decode`.
+    """
     scalars = batch.scalars
     for i, a, b in rows:
         if live is not None:
             live.cur = scalars.cur = i
+        if hists and (h := hists.get(i)) is not None and _histogram(decoder, batch, *h):
+            continue
         try:
             decoder.decode(window[a:b], batch)
         except DecodeError as exc:
             log.debug("skipping record at byte %d: %s", base + a - 12, exc)
             batch.skipped += 1
+
+
+def _histogram(decoder: EventDecoder, batch: Batch, raw: bytes, step: int, wall: float,
+               stats: list[float], buckets: np.ndarray, tensor: int, meta: int) -> bool:
+    """What `decoder.decode` does with this one-histogram record, if that is a histogram.
+
+    A legacy `histo` (or a value whose metadata names "histograms") is one whatever the tag's
+    plugin; a bare tensor only if its tag is known as "histograms" (else decode decides).
+    """
+    tag = _utf8(raw)
+    plugin = decoder.plugins.get(tag)
+    if tag is None or (tensor and (tag == "custom_scalars__config__" or
+                                   (not meta and plugin != "histograms"))):
+        return False
+    if plugin != "histograms":
+        decoder._note(tag, "histograms", batch)
+    batch.histograms.append(HistogramRecord(tag, step, wall, buckets, *stats))
+    batch.events += 1
+    return True
 
 
 class _Scalars(dict):

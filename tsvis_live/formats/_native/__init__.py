@@ -53,3 +53,24 @@ def fast_scalars(window: bytes, starts: np.ndarray, lengths: np.ndarray, tensors
     return (np.frombuffer(index, "<i8"), np.frombuffer(kind, "i1"), np.frombuffer(wall, "<f8"),
             np.frombuffer(step, "<i8"), np.frombuffer(value, "<f8"), tags,
             np.frombuffer(ends, "<i8"))
+
+
+def histograms(window: bytes, starts: np.ndarray, lengths: np.ndarray) -> dict[int, tuple] | None:
+    """Histogram records among `starts`, computed as `events` computes them; None if pure.
+
+    Record number -> (tag bytes, step, wall time, stats [min, max, num, sum, sum_squares],
+    (k, 3) buckets, is a tensor, carries histogram metadata). Only plain layouts are listed;
+    whether a record is used as such depends on the plugin state (see `fastpath`).
+    """
+    if compiled is None:
+        return None
+    index, step, stats, rows, tag_ids, tags, flags, buckets = compiled.histograms(
+        window, np.ascontiguousarray(starts, "<i8"), np.ascontiguousarray(lengths, "<i8"))
+    if not index:
+        return {}
+    rows = np.frombuffer(rows, "<i8").tolist()
+    table = np.frombuffer(stats, "<f8").reshape(-1, 6).tolist()
+    allb = np.frombuffer(buckets, "<f8").reshape(-1, 3)
+    return {i: (tags[t], s, st[0], st[1:], allb[a:b], f & 1, f & 2) for i, s, st, t, f, a, b in zip(
+        np.frombuffer(index, "<i8").tolist(), np.frombuffer(step, "<i8").tolist(), table,
+        np.frombuffer(tag_ids, "<i4").tolist(), flags, rows, rows[1:])}
