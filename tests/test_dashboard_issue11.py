@@ -99,6 +99,11 @@ def shot(page: Page, name: str) -> None:
 
 
 def wait_drawn(page: Page, tag: str, runs) -> None:
+    """Scroll the chart of `tag` into view (charts off screen do not draw) and wait for `runs`."""
+    page.wait_for_function("(tag) => [...document.querySelectorAll('.scalar-card')].some(e => e.dataset.tag === tag)",
+                           arg=tag, timeout=20000)
+    page.evaluate("(tag) => [...document.querySelectorAll('.scalar-card')].find(e => e.dataset.tag === tag)"
+                  ".scrollIntoView({block: 'center'})", tag)
     page.wait_for_function(
         "([tag, runs]) => { const c = [...document.querySelectorAll('.scalar-card')].find(e => e.dataset.tag === tag);"
         " if (!c || !c.dataset.lastSteps) return false; const s = JSON.parse(c.dataset.lastSteps);"
@@ -216,3 +221,59 @@ def test_long_chart_titles_are_readable_and_downloads_are_labelled(page: Page, s
     expect(card.locator(".card-head select")).to_have_count(0)
     expect(card.locator(".export-csv")).to_be_visible()
     shot(page, "titles")
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. Axis labels
+
+# Darkest pixel in the canvas' two leftmost columns: axis text cut at the left edge shows there.
+_LEFT_EDGE_INK = """
+(tag) => {
+  const card = [...document.querySelectorAll('.scalar-card')].find(e => e.dataset.tag === tag);
+  const c = card.querySelector('canvas');
+  const d = c.getContext('2d').getImageData(0, 0, 2, c.height).data;
+  let ink = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0) ink = Math.max(ink, d[i + 3] * (255 - Math.min(d[i], d[i + 1], d[i + 2])) / 255);
+  return ink;
+}
+"""
+
+
+def test_log_y_labels_are_not_clipped_and_wall_time_ticks_say_hour_and_date(page: Page, server) -> None:
+    open_dashboard(page, server)
+    wait_drawn(page, "lr/small", DEMO)
+    page.check("#log-y")
+    card = page.locator('.scalar-card[data-tag="lr/small"]')
+    page.wait_for_function("() => true")
+    wait_drawn(page, "lr/small", DEMO)
+    page.wait_for_timeout(300)
+    shot(page, "log-y")
+    assert page.evaluate(_LEFT_EDGE_INK, "lr/small") < 40, "axis text cut at the left edge"
+    ticks = json.loads(card.get_attribute("data-y-ticks") or "[]")
+    shown = [t for t in ticks if t]
+    assert len(shown) >= 3 and all(1e-4 <= float(t) <= 2e-3 and len(t) <= 6 for t in shown), ticks  # "1e-4", "0.001"
+    size = float(card.get_attribute("data-y-axis-size"))
+    widths = page.evaluate(
+        "(ls) => { const c = document.createElement('canvas').getContext('2d');"
+        " c.font = '12px system-ui, -apple-system, \"Segoe UI\", Roboto, \"Helvetica Neue\", sans-serif';"
+        " return ls.map(l => c.measureText(l).width); }", ticks)
+    assert max(widths) + 15 <= size, (ticks, widths, size)
+
+    page.uncheck("#log-y")
+    page.select_option("#x-mode", "wall")
+    page.wait_for_function(
+        "() => { const c = [...document.querySelectorAll('.scalar-card')].find(e => e.dataset.tag === 'lr/small');"
+        " return c && c.dataset.xTicks && JSON.parse(c.dataset.xTicks).some(t => /\\d\\d:\\d\\d/.test(t)); }",
+        timeout=10000)
+    xt = json.loads(card.get_attribute("data-x-ticks"))
+    shot(page, "wall-time")
+    assert all(re_hm(t) for t in xt if t), xt
+    assert "Nov 14" in xt[0], xt  # the first tick has the date
+    assert any("Nov 15" in t for t in xt), xt  # and so does the tick after midnight
+    page.select_option("#x-mode", "step")
+
+
+def re_hm(label: str) -> bool:
+    import re
+
+    return re.match(r"^\d\d:\d\d", label) is not None

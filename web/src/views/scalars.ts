@@ -2,6 +2,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { getJSON, url } from "../api";
 import { App, Change, h, swatch, TagGroups, View, visibility, fmtNum, fmtTime } from "../app";
+import { AXIS_FONT, fmtTick, timeTickLabels, yAxisSize } from "../axes";
 import { runColor, withAlpha } from "../colors";
 import {
   alignSeries, bandPerPoint, decimate, fmtHours, emptySeries, groupTags, num, nums, stepRangeForX, upsertPoint, xValues, type Series,
@@ -355,6 +356,11 @@ export class ScalarChart {
       this.u.setData(data, true);
     }
     if (this.zoom) this.u.setScale("x", { min: this.zoom[0], max: this.zoom[1] });
+    else if (mode === "wall" && data[0].length) {
+      // One instant (e.g. a single hparam metric) would get years of ticks: show a minute.
+      const lo = data[0][0], hi = data[0][data[0].length - 1];
+      if (hi - lo < 1) this.u.setScale("x", { min: lo - 30, max: hi + 30 });
+    }
     this.el.dataset.rendered = String(Date.now());
   }
 
@@ -368,13 +374,21 @@ export class ScalarChart {
       series,
       bands,
       legend: { show: false },
-      scales: { x: { time: mode === "wall" }, y: st.logY ? { distr: 3 } : {} },
+      scales: {
+        x: { time: mode === "wall" },
+        y: st.logY ? { distr: 3 } : {},
+      },
       axes: [
         {
-          label: xlabel, labelSize: xlabel ? 14 : 0, size: xlabel ? 36 : 30, stroke: "#666", grid: { stroke: "#eee" },
-          ...(mode === "relative" ? { values: (_u: uPlot, vals: number[]) => vals.map(fmtHours) } : {}),
+          label: xlabel, labelSize: xlabel ? 14 : 0, size: mode === "wall" ? 46 : xlabel ? 36 : 30, space: mode === "wall" ? 70 : 50, stroke: "#666", grid: { stroke: "#eee" }, font: AXIS_FONT,
+          // Wall time: "HH:MM", plus the date on a second line where it changes.
+          ...(mode === "step" ? {} : { values: (_u: uPlot, vals: number[]) => this.noteTicks("xTicks", mode === "wall" ? timeTickLabels(vals) : vals.map(fmtHours)) }),
         },
-        { size: 56, stroke: "#666", grid: { stroke: "#eee" }, values: (_u, vals) => vals.map((v) => fmtNum(v)) },
+        {
+          // As wide as the widest label: log-scale labels like "1e-4" were cut to "000e-4".
+          size: (_u: uPlot, vals: string[]) => this.noteAxisSize(yAxisSize(vals)), stroke: "#666", grid: { stroke: "#eee" }, font: AXIS_FONT,
+          values: (_u: uPlot, vals: number[]) => this.noteTicks("yTicks", vals.map(fmtTick)),
+        },
       ],
       cursor: {
         drag: { x: true, y: false, setScale: false },
@@ -396,6 +410,17 @@ export class ScalarChart {
         setCursor: [(u) => this.tooltip(u)],
       },
     };
+  }
+
+  /** Tick labels as drawn, on the card for tests (`data-x-ticks`, `data-y-ticks`). */
+  private noteTicks(key: "xTicks" | "yTicks", labels: string[]): string[] {
+    this.el.dataset[key] = JSON.stringify(labels);
+    return labels;
+  }
+
+  private noteAxisSize(px: number): number {
+    this.el.dataset.yAxisSize = String(px);
+    return px;
   }
 
   private tooltip(u: uPlot): void {
