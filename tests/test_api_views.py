@@ -112,7 +112,7 @@ def test_exception_views(api, api_expected):
     np.testing.assert_allclose(matrix, grad)
     [hist] = api("/api/exception_hist", run="tsvis", tag="grad", step=step)[str(step)]
     assert hist[0] == grad.min() and hist[1] == grad.max()
-    assert sum(c for _l, _r, c in hist[2]) == grad.size and len(hist[2]) <= 30
+    assert sum(c for _l, _r, c in hist[2]) == grad.size and len(hist[2]) == 100
     values, coords = api("/api/exception_box", run="tsvis", tag="grad", step=step, up=0.5, down=-0.5)[str(step)]
     expected = [(i, j) for i in range(3) for j in range(4) if not -0.5 <= grad[i, j] <= 0.5]
     assert [tuple(c) for c in coords] == expected

@@ -102,14 +102,19 @@ def heatmap(arr: np.ndarray) -> tuple[list[int], float, float, float, list[list]
     return list(a.shape), lo, hi, mean, layout_2d(a).tolist()
 
 
-def bounded_histogram(arr: np.ndarray, max_buckets: int = 30) -> list:
+HIST_BUCKETS = 100
+"""The original's exception histogram: ``np.histogram(values, bins=100)``."""
+
+
+def bounded_histogram(arr: np.ndarray, max_buckets: int = HIST_BUCKETS) -> list:
     """``[min, max, [[left, right, count], ...]]`` of finite values, equal-width buckets.
 
-    At most ``max_buckets`` buckets (and no more than there are values). A constant array
-    gives one bucket ``[v - 0.5, v + 0.5]`` (TensorBoard's convention). Data is scaled to
-    ``[-1, 1]`` before binning so that ranges like ``-1e308..1e308`` cannot overflow. No
-    finite value gives ``[0.0, 0.0, []]``. (The original used a geometric ladder that
-    reached 379 buckets for three values starting at 0 and failed on NaN.)
+    ``max_buckets`` buckets from min to max, as ``np.histogram(values, bins=max_buckets)``
+    makes them (the original's 100 bins, empty ones included, so the frontend draws the
+    same bars). A constant array gives one bucket ``[v - 0.5, v + 0.5]`` (TensorBoard's
+    convention). Data is scaled to ``[-1, 1]`` before binning so that ranges like
+    ``-1e308..1e308`` cannot overflow. No finite value gives ``[0.0, 0.0, []]``. NaN and
+    +-Inf are left out (the original's np.histogram failed on them).
     """
     if max_buckets < 1:
         raise ValueError("max_buckets must be >= 1")
@@ -119,7 +124,7 @@ def bounded_histogram(arr: np.ndarray, max_buckets: int = 30) -> list:
     lo, hi = float(x.min()), float(x.max())
     if lo == hi:
         return [lo, hi, [[lo - 0.5, hi + 0.5, int(x.size)]]]
-    k = int(min(max_buckets, x.size))
+    k = int(max_buckets)
     s = max(abs(lo), abs(hi))
     xs = x / s
     lo_s, hi_s = lo / s, hi / s

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 """Bump when the numerical recipe below changes, to invalidate persisted results."""
 TSNE_MAX_PERPLEXITY = 30.0
 TSNE_PCA_DIMS = 50
@@ -45,7 +45,9 @@ def _pad(y: np.ndarray, n: int, dims: int) -> np.ndarray:
 
 
 def _pca(x: np.ndarray, dims: int) -> np.ndarray:
-    """Exact PCA by SVD of the centred data, signs fixed (largest |loading| positive).
+    """Exact PCA by SVD of the centred data, signs fixed as scikit-learn's PCA fixes them
+    (svd_flip on the components: each component's largest |loading| is positive), so the
+    plot is the one a scikit-learn user sees, never its mirror image.
 
     Components beyond the data's rank (N <= dims, D < dims, constant data) are zeros.
     """
@@ -55,7 +57,7 @@ def _pca(x: np.ndarray, dims: int) -> np.ndarray:
         return np.zeros((n, dims))
     if d > n:
         # Gram route: eigenvectors of X X^T are the left singular vectors
-        u, s, _ = np.linalg.svd(xc, full_matrices=False)
+        u, s, vt = np.linalg.svd(xc, full_matrices=False)
     else:
         cov = xc.T @ xc
         evals, evecs = np.linalg.eigh(cov)
@@ -70,7 +72,7 @@ def _pca(x: np.ndarray, dims: int) -> np.ndarray:
         return _pad(y, n, dims)
     k = min(dims, s.size)
     y = u[:, :k] * s[:k]
-    signs = np.sign(u[np.abs(u[:, :k]).argmax(axis=0), np.arange(k)])
+    signs = np.sign(vt[np.arange(k), np.abs(vt[:k]).argmax(axis=1)])
     signs[signs == 0] = 1.0
     y *= signs
     y[:, s[:k] <= 1e-12 * max(1.0, s[0])] = 0.0

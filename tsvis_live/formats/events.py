@@ -143,7 +143,8 @@ class EventDecoder:
             )
         elif kind == "audio":
             au = value.audio
-            meta = {"sample_rate": au.sample_rate, "content_type": au.content_type}
+            meta = {"sample_rate": au.sample_rate, "num_channels": au.num_channels,
+                    "length_frames": au.length_frames, "content_type": au.content_type}
             batch.blobs.append(
                 BlobRecord("audio", tag, step, wall_time, 0, au.encoded_audio_string, meta)
             )

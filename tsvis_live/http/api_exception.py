@@ -70,7 +70,7 @@ async def exception_data(request: Request) -> Response:
 
 async def exception_hist(request: Request) -> Response:
     run, tag, step, key = _step_request(request)
-    buckets = params.integer(request, "buckets", 30, minimum=1, maximum=1000)
+    buckets = params.integer(request, "buckets", ex.HIST_BUCKETS, minimum=1, maximum=1000)
     session = await session_for(request)
     hist = await session.db.read(lambda conn: ex.bounded_histogram(_tensor(conn, run, tag, step), buckets))
     return ok({key: [hist]})

@@ -31,13 +31,24 @@ def mime_of(data: bytes, kind: str) -> str:
     return "application/json; charset=utf-8" if kind == "text" else sniff_mime(data)
 
 
+def audio_label(meta: dict[str, Any]) -> str:
+    """The writer's label (TF2 audio tensors), else what the original showed for a
+    Summary.Audio: "采样率: 16000.0, 声道: 1, 帧长度: 4000" (rate, channels, frames)."""
+    if "label" in meta:
+        return str(meta["label"])
+    if "num_channels" not in meta:  # stored before the channel count was kept
+        return ""
+    return (f"采样率: {float(meta.get('sample_rate', 0.0))}, 声道: {meta['num_channels']}, "
+            f"帧长度: {meta.get('length_frames', 0)}")
+
+
 def _entry(kind: str, e: reader.MediaEntry) -> dict[str, Any]:
     out: dict[str, Any] = {"wall_time": e.wall_time, "step": e.step}
     if kind == "image":
         out["width"] = e.meta.get("width", 0)
         out["height"] = e.meta.get("height", 0)
     elif kind == "audio":
-        out["label"] = e.meta.get("label", "")
+        out["label"] = audio_label(e.meta)
         out["contentType"] = e.mime
         if "sample_rate" in e.meta:
             out["sample_rate"] = e.meta["sample_rate"]
