@@ -277,3 +277,22 @@ def re_hm(label: str) -> bool:
     import re
 
     return re.match(r"^\d\d:\d\d", label) is not None
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. Filters
+
+
+def test_run_and_tag_filters_typed_together_both_apply(page: Page, server) -> None:
+    open_dashboard(page, server)
+    wait_drawn(page, "demo", DEMO)
+    # Both edits inside one debounce window (one task): each filter has its own timer.
+    page.evaluate("""() => {
+      for (const [id, v] of [['run-filter', 'lr=1\\\\.0'], ['tag-filter', '^demo$']]) {
+        const el = document.getElementById(id); el.value = v; el.dispatchEvent(new Event('input', {bubbles: true}));
+      }
+    }""")
+    expect(page.locator(".scalar-card")).to_have_count(1, timeout=5000)
+    expect(page.locator('.scalar-card[data-tag="demo"]')).to_have_attribute("data-runs", "1", timeout=5000)
+    expect(page.locator(f'.run[data-run="{DEMO[0]}"]')).to_be_hidden()
+    expect(page.locator(f'.run[data-run="{DEMO[1]}"]')).to_be_visible()

@@ -86,16 +86,22 @@ smoothing.addEventListener("input", () => {
 });
 xMode.addEventListener("change", () => app.setSettings({ xMode: xMode.value as any }));
 logY.addEventListener("change", () => app.setSettings({ logY: logY.checked }));
-let filterTimer: number | null = null;
-const debounce = (f: () => void) => {
-  if (filterTimer !== null) clearTimeout(filterTimer);
-  filterTimer = window.setTimeout(f, 150);
-};
-runFilter.addEventListener("input", () => debounce(() => {
+/** A debounced call with its own timer: one per input, so editing one never cancels another. */
+function debounced(f: () => void, ms = 150): () => void {
+  let timer: number | null = null;
+  return () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = window.setTimeout(() => {
+      timer = null;
+      f();
+    }, ms);
+  };
+}
+runFilter.addEventListener("input", debounced(() => {
   app.setRunFilter(runFilter.value);
   runFilter.classList.toggle("invalid", !app.runFilter.valid);
 }));
-tagFilter.addEventListener("input", () => debounce(() => {
+tagFilter.addEventListener("input", debounced(() => {
   app.setTagFilter(tagFilter.value);
   tagFilter.classList.toggle("invalid", !app.tagFilter.valid);
 }));
