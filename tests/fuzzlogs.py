@@ -8,8 +8,9 @@ characters. Media (images, audio, text, PR curves, embeddings, a graph) come fro
 writer of `tests/writers.py`. `build(root)` returns what was written, so a fuzzer can check
 the server still lists it.
 
-Also what both fuzzers share: the body checks (strict JSON, no traceback, no server path) and
-the hostile values.
+Also what both fuzzers share: the body checks (strict JSON, no traceback, no server path),
+the hostile values, the budget (TSVIS_FUZZ_EXAMPLES), a reader of the server's log that names
+the exception behind a failure, and the summary printed after each module.
 """
 
 from __future__ import annotations
