@@ -72,5 +72,8 @@ def running_server(logdir: Path, data_dir: Path, *extra: str):
     server = ServerProcess(logdir, data_dir, *extra)
     try:
         yield server.wait_ready()
+    except BaseException:
+        print(f"--- server log (last 4000 characters) ---\n{server.log()}")  # shown by pytest on failure
+        raise
     finally:
         server.stop()

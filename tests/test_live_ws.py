@@ -175,7 +175,10 @@ def test_slow_client_does_not_stall_others(tmp_path: Path) -> None:
             sock = socket.socket()
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a reader on a thin pipe
             sock.connect(("127.0.0.1", server.port))
-            slow = await websockets.connect(server.ws_url, sock=sock, max_queue=1, max_size=2**20)
+            # no keepalive pings: a client that does not read never sees the pongs, and on a busy
+            # machine its own ping timeout (not the server) would end the test
+            slow = await websockets.connect(server.ws_url, sock=sock, max_queue=1, max_size=2**20,
+                                            ping_interval=None)
             fast = await websockets.connect(server.ws_url)
             try:
                 for ws in (slow, fast):

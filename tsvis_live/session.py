@@ -129,8 +129,17 @@ class Session:
         first = asyncio.create_task(self._first_pass(), name=f"backlog-{self.id}")
         retries = asyncio.create_task(self._retry_when_due(), name=f"retries-{self.id}")
         try:
-            async for files in watcher.changes(self.logdir, self.poll, self._stop):
-                await self._pass(files)
+            while not self._stop.is_set():
+                try:
+                    async for files in watcher.changes(self.logdir, self.poll, self._stop):
+                        await self._pass(files)
+                        self.health.clear("ingest", "watch")
+                except Exception as exc:  # a bug must not end live ingest for good
+                    log.exception("watching %s failed; watching again", self.logdir)
+                    self.health.report("ingest", "watch", f"watching the logdir failed "
+                                       f"({type(exc).__name__}); watching again")
+                    await asyncio.sleep(1.0)
+                    await self._pass()  # read what came in meanwhile
         finally:
             retries.cancel()
             first.cancel()
