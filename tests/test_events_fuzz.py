@@ -1,4 +1,9 @@
-"""Garbage in, DecodeError (or nothing) out: EventDecoder never raises anything else."""
+"""Garbage in, DecodeError (or nothing) out: EventDecoder never raises anything else.
+
+Each fuzzed payload is also framed as a record and decoded by `fastpath.decode_window`, with
+the compiled decoder and with the pure-Python one: both must give exactly what
+`scan` + `EventDecoder.decode` gives (tests.test_fastpath.check).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import writers
+from tests.test_fastpath import check, compiled_decoder  # noqa: F401 (a module fixture)
 from tsvis_live.formats import tfrecord
 from tsvis_live.formats.events import DecodeError, EventDecoder
 from tsvis_live.records import Batch
@@ -56,6 +62,7 @@ def test_real_payloads_decode_cleanly():
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes(data):
     _decode_quietly(data)
+    check(tfrecord.encode_record(data))
 
 
 @FUZZ
@@ -80,3 +87,6 @@ def test_mutated_real_events(index, edits, cut, insert, plugin):
     # the same bytes again, as if every tag had been seen with `plugin` before a restart
     tags = {"loss", "lr", "th", "timg", "tsnd", "grid", "tpr", "keras", "emb", "grad", "count"}
     _decode_quietly(bytes(data), {tag: plugin for tag in tags})
+    framed = tfrecord.encode_record(bytes(data)) + tfrecord.encode_record(payloads[index % len(payloads)])
+    check(framed)
+    check(framed, plugins={tag: plugin for tag in tags})

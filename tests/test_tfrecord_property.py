@@ -1,19 +1,48 @@
-"""Property tests of the record framing: garbage never raises anything but BrokenFraming."""
+"""Property tests of the record framing: garbage never raises anything but BrokenFraming.
+
+Every input also goes through both window framers, the compiled `_decode.frame` and the numpy
+`pure.frame`: they must agree with each other and with `scan` (same records, same skipped
+count, same end offset, same broken-framing error).
+"""
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tsvis_live.formats import tfrecord
+from tsvis_live.formats._native import _decode, pure
 
 
 def drain(data: bytes) -> list[tfrecord.Record]:
+    both_framers(data)
     try:
         return list(tfrecord.scan(data))
     except tfrecord.BrokenFraming as exc:
         assert 0 <= exc.offset < len(data)
         return []
+
+
+def both_framers(data: bytes, base: int = 0) -> None:
+    """Compiled and pure framing give the same as `scan`, read from file offset `base`."""
+    recs, broken = [], None
+    try:
+        for rec in tfrecord.scan(data, base=base):
+            recs.append(rec)
+    except tfrecord.BrokenFraming as exc:
+        broken = exc
+    good = [r for r in recs if r.data is not None]
+    for end, why, starts, lengths, skipped in (_decode.frame(data, base), pure.frame(data, base)):
+        assert end == (broken.offset if broken else recs[-1].end if recs else base)
+        assert np.frombuffer(starts, "<i8").tolist() == [r.start - base + 12 for r in good]
+        assert np.frombuffer(lengths, "<i8").tolist() == [len(r.data) for r in good]
+        assert skipped == len(recs) - len(good)
+        if broken is None:
+            assert why is None
+        else:
+            reason = "length checksum mismatch" if why[1] is None else tfrecord.too_long(why[1])
+            assert why[0] == broken.offset and str(broken).endswith(reason)
 
 
 @given(st.binary(max_size=4096))
@@ -41,6 +70,7 @@ def test_truncation_keeps_only_whole_records(payloads: list[bytes], cut: int) ->
     stream = b"".join(tfrecord.encode_record(p) for p in payloads)
     short = stream[: max(0, len(stream) - cut)]
     recs = list(tfrecord.scan(short))
+    both_framers(short, base=cut)
     assert [r.data for r in recs] == payloads[: len(recs)]
     assert recs == [] or recs[-1].end <= len(short)
 
