@@ -1,3 +1,7 @@
+import json
+import random
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,3 +30,24 @@ def test_group_of():
     assert group_of("loss") == "loss"
     assert group_of("a/b/c") == "a"
     assert group_of("/x") == ""
+
+
+VECTORS = json.loads((Path(__file__).parent / "natsort_vectors.json").read_text())
+
+
+def test_shared_vectors_sorted_order():
+    """The same file is checked by web/test/natsort.test.ts against the dashboard's sort."""
+    want = VECTORS["sorted"]
+    assert len(want) > 30
+    for seed in range(5):
+        shuffled = want[:]
+        random.Random(seed).shuffle(shuffled)
+        assert natsorted(shuffled) == want
+    for a, b in zip(want, want[1:]):
+        assert natural_key(a) < natural_key(b), (a, b)
+
+
+def test_shared_vectors_pairs():
+    for p in VECTORS["pairs"]:
+        ka, kb = natural_key(p["a"]), natural_key(p["b"])
+        assert (ka > kb) - (ka < kb) == p["order"], p

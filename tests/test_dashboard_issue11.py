@@ -296,3 +296,29 @@ def test_run_and_tag_filters_typed_together_both_apply(page: Page, server) -> No
     expect(page.locator('.scalar-card[data-tag="demo"]')).to_have_attribute("data-runs", "1", timeout=5000)
     expect(page.locator(f'.run[data-run="{DEMO[0]}"]')).to_be_hidden()
     expect(page.locator(f'.run[data-run="{DEMO[1]}"]')).to_be_visible()
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. Ordering
+
+
+def test_a_run_created_while_the_page_is_open_takes_its_sorted_place(page: Page, server, logdir: Path) -> None:
+    from tensorboardX import SummaryWriter
+
+    open_dashboard(page, server, tab="histograms")
+    card = page.locator('.histogram-card[data-tag="weights"]')
+    expect(card.locator(".subchart")).to_have_count(2, timeout=15000)
+    late = "train/lr=0.5"
+    w = SummaryWriter(str(logdir / late))
+    w.add_histogram("weights", np.random.default_rng(5).normal(0.5, 1, 300), 0, walltime=WALL0)
+    w.add_scalar("demo", 1.5, 0, walltime=WALL0)
+    w.close()
+    expect(card.locator(".subchart")).to_have_count(3, timeout=15000)
+    order = [e.get_attribute("data-run") for e in card.locator(".subchart").all()]
+    assert order == ["train/lr=0.1", late, "train/lr=1.0"], order
+    runs = [e.get_attribute("data-run") for e in page.locator(".run").all()]
+    assert runs == [*CMP, "train/lr=0.1", late, "train/lr=1.0"], runs
+    # Its colour is a free one: distinct from every other run's.
+    colours = [run_colour(page, r) for r in runs]
+    assert len(set(colours)) == len(colours), colours
+    shot(page, "late-run")

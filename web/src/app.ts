@@ -174,6 +174,22 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/**
+ * Make `els` the children of `parent` in this order, moving only what is out of place (a run
+ * created while the page is open goes to its sorted place, not to the end).
+ */
+export function placeInOrder(parent: HTMLElement, els: readonly HTMLElement[]): void {
+  let prev: HTMLElement | null = null;
+  for (const el of els) {
+    const want: ChildNode | null = prev ? prev.nextSibling : parent.firstChild;
+    if (want !== el) {
+      if (prev) prev.after(el);
+      else parent.prepend(el);
+    }
+    prev = el;
+  }
+}
+
 /** A run's colour swatch; `data-swatch-run` lets a colour change repaint every swatch. */
 export function swatch(run: string): HTMLElement {
   return h("span", { class: "swatch", "data-swatch-run": run, style: { background: runColor(run) } });

@@ -1,6 +1,6 @@
 /** Images, audio and text: a step slider per (run, tag), all samples of the step, lazy-loaded. */
 import { getPaged, url } from "../api";
-import { App, Change, h, swatch, TagGroups, View, visibility, fmtTime } from "../app";
+import { App, Change, h, placeInOrder, swatch, TagGroups, View, visibility, fmtTime } from "../app";
 import { setHtml } from "../escape";
 import { markdown } from "../markdown";
 import { groupTags, naturalCompare, num } from "../shape";
@@ -167,6 +167,7 @@ class MediaCard {
         this.body.append(b.el);
       }
     }
+    placeInOrder(this.body, runs.map((r) => this.blocks.get(r)!.el));
   }
   destroy(): void {
     for (const b of this.blocks.values()) b.destroy();

@@ -1,6 +1,6 @@
 /** Histograms (offset/ridge and overlay) and distributions (percentile bands), live. */
 import { getJSON } from "../api";
-import { App, Change, h, swatch, TagGroups, View } from "../app";
+import { App, Change, h, placeInOrder, swatch, TagGroups, View } from "../app";
 import { runColor, withAlpha } from "../colors";
 import { EChart } from "../echarts";
 import { html, joinHtml, tip } from "../escape";
@@ -90,6 +90,7 @@ class StatCard {
       this.body.append(box);
       entry.src.load();
     }
+    placeInOrder(this.body, runs.map((r) => this.charts.get(r)!.box));
   }
 
   render(run?: string): void {
