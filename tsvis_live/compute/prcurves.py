@@ -26,12 +26,33 @@ def _trapezoid_area(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum(np.diff(xs) * (ys[1:] + ys[:-1]) / 2.0))
 
 
+def _auc_pr(tp: np.ndarray, fp: np.ndarray, precision: np.ndarray, recall: np.ndarray) -> float:
+    """Area under the writer's precision-recall points, walked from the highest threshold.
+
+    Thresholds above every score predict nothing: precision is 0/0 there, which the writers
+    store as 0, so the curve ends at (recall 0, precision 0). Integrating that point cost a
+    near-perfect class half its area (0.54 with AUC-ROC 0.9999), so those points are dropped
+    and the curve starts at recall 0 with the precision of the highest defined threshold.
+    Points are taken in threshold order (not sorted by recall, which mixed up the precisions
+    of equal recalls); vertical steps add nothing.
+    """
+    defined = (tp + fp) > 0
+    if not np.any(defined):
+        return float("nan")
+    r = recall[defined][::-1]  # highest threshold first: recall never decreases
+    p = precision[defined][::-1]
+    r = np.concatenate([[0.0], r])
+    p = np.concatenate([[p[0]], p])
+    return float(np.sum(np.diff(r) * (p[1:] + p[:-1]) / 2.0))
+
+
 def curve(tensor: np.ndarray) -> dict:
     """One step's curve: the six rows, thresholds, TPR/FPR and both areas.
 
     AUC-ROC uses (FPR, TPR) anchored at (0, 0) and (1, 1); AUC-PR integrates the
-    writer's precision over its recall. Both are NaN when undefined (no positives or
-    no negatives), which the JSON layer sends as ``"NaN"``.
+    writer's precision over its recall where precision is defined (:func:`_auc_pr`).
+    Both are NaN when undefined (no positives or no negatives), which the JSON layer
+    sends as ``"NaN"``.
     """
     t = np.asarray(tensor, dtype=np.float64)
     if t.ndim != 2 or t.shape[0] != 6:
@@ -48,7 +69,7 @@ def curve(tensor: np.ndarray) -> dict:
                                   np.concatenate([[0.0], tpr, [1.0]]))
     else:
         auc_roc = float("nan")
-    auc_pr = _trapezoid_area(recall, precision) if pos > 0 and n > 1 else float("nan")
+    auc_pr = _auc_pr(tp, fp, precision, recall) if pos > 0 and n > 1 else float("nan")
     out = {"thresholds": thresholds.tolist()}
     for name, row in zip(ROWS, t):
         out[name] = row.tolist()
