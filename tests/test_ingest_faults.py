@@ -156,3 +156,56 @@ def test_steps_that_go_back_show_the_resumed_run(tmp_path: Path, db: Database) -
     vis = raw.visible()
     assert vis.steps.tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
     assert vis.values.tolist()[5:] == [105.0, 106.0, 107.0]
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            try:
+                cmdline = (stat.parent / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:  # a pool worker
+                kids.append(int(stat.parent.name))
+    return kids
+
+
+def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: Database) -> None:
+    """The OOM killer takes a worker process mid-pass: the pass goes on in-process, exactly."""
+    import signal
+    import threading
+    import time
+
+    from tsvis_live.health import Health
+
+    logdir = tmp_path / "logs"
+    blob = b"".join(scalar_records("loss", range(150_000)))  # ~6.6 MB a file: a parallel pass
+    for i in range(6):
+        (logdir / f"r{i}").mkdir(parents=True)
+        (logdir / f"r{i}" / NAME).write_bytes(blob)
+    health = Health()
+    ing = Ingester(db, logdir, health=health)
+    killed: list[int] = []
+
+    def kill_a_worker() -> None:
+        deadline = time.monotonic() + 60
+        while not killed and time.monotonic() < deadline:
+            for pid in _children(os.getpid()):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_a_worker)
+    killer.start()
+    ing.pass_once(backlog=True)
+    killer.join()
+    assert killed, "no worker process was seen"
+    assert health.get("ingest", "workers") is not None
+    for i in range(6):
+        assert steps_of(db, f"r{i}") == list(range(150_000)), f"r{i}"

@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from sqlalchemy import Connection, select
@@ -113,8 +114,13 @@ class Ingester:
         workers = min(os.cpu_count() or 1, len(logfiles))
         try:
             if prog.bytes_total >= BULK_BYTES and workers > 1:
-                self._pass_parallel(logfiles, prog, progress, workers, priority)
-                return prog
+                try:
+                    self._pass_parallel(logfiles, prog, progress, workers, priority)
+                    return prog
+                except BrokenProcessPool as exc:  # a worker died (OOM killer, a signal)
+                    self.health.report("ingest", "workers", f"a decoding worker process died ({exc}); "
+                                       "reading on in this process")
+                    prog.files_done = 0  # the loop below goes over every file again, from its offset
             for lf in logfiles:
                 if self.stopping.is_set() or not self.containment.may_write():
                     break
@@ -169,7 +175,11 @@ class Ingester:
 
             def start(lf: LogFile, state: FileState) -> None:
                 plugins = self.tailer.known_plugins(state.run)
-                inflight[pool.submit(read_span, lf, state, plugins)] = (lf, state)
+                try:
+                    inflight[pool.submit(read_span, lf, state, plugins)] = (lf, state)
+                except BrokenProcessPool:
+                    self.claims.release(self._rel(lf))
+                    raise
 
             def start_next() -> None:
                 while todo and not self.stopping.is_set() and self.containment.may_write():
@@ -190,7 +200,12 @@ class Ingester:
                     lf, _state = inflight.pop(fut)
                     path = self._rel(lf)
                     try:
-                        span = fut.result()
+                        try:
+                            span = fut.result()
+                        except BrokenProcessPool:  # not this file's fault: let every file go
+                            for other, _ in [(lf, None), *inflight.values()]:
+                                self.claims.release(self._rel(other))
+                            raise
                         if span is not None and span.changed:
                             self.tailer.learn(span.state.run, span.batch.plugins)
                             self._finish(self._submit(span, priority), span, prog)
@@ -203,6 +218,8 @@ class Ingester:
                             if span.bytes_read > 0 and st.status == "ok" and st.offset < st.size:
                                 start(lf, st)
                                 continue
+                    except BrokenProcessPool:
+                        raise
                     except Exception as exc:
                         self.claims.release(path)
                         self.containment.failed(path, exc)
