@@ -322,3 +322,46 @@ def test_a_run_created_while_the_page_is_open_takes_its_sorted_place(page: Page,
     colours = [run_colour(page, r) for r in runs]
     assert len(set(colours)) == len(colours), colours
     shot(page, "late-run")
+
+
+# ----------------------------------------------------------------------------------------------
+# 7. Empty tabs
+
+
+EMPTY = {  # tab -> words the note must hold: what is missing, and what writes it
+    "images": ("No images", "add_image"),
+    "audio": ("No audio", "add_audio"),
+    "text": ("No text", "add_text"),
+    "graphs": ("No graphs", "add_graph"),
+    "hparams": ("No hyperparameters", "add_hparams"),
+    "projector": ("No embeddings", "add_embedding"),
+    "exceptions": ("No exception tensors", "add_exception"),
+}
+
+
+def test_empty_tabs_say_what_is_missing_and_where_it_comes_from(page: Page, server) -> None:
+    open_dashboard(page, server)
+    note = page.locator("#main .empty-note")
+    expect(page.locator(".scalar-card").first).to_be_visible(timeout=20000)
+    expect(note).to_be_hidden()
+    for tab, words in EMPTY.items():
+        page.goto(f"{server.url}/?smoothing=0#{tab}")
+        page.wait_for_selector("body[data-ready]", timeout=30000)
+        expect(note).to_be_visible(timeout=10000)
+        for w in words:
+            expect(note).to_contain_text(w)
+    shot(page, "empty-tab")
+    # Data hidden by the run filter or the tag filter: the note says so.
+    page.goto(f"{server.url}/?smoothing=0#histograms")
+    page.wait_for_selector("body[data-ready]", timeout=30000)
+    expect(page.locator(".histogram-card").first).to_be_visible(timeout=10000)
+    expect(note).to_be_hidden()
+    page.fill("#run-filter", "^lr_")
+    expect(note).to_contain_text("No histograms in the selected runs", timeout=5000)
+    expect(note).to_contain_text("run filter")
+    page.fill("#run-filter", "")
+    page.fill("#tag-filter", "^nothing-matches$")
+    expect(note).to_contain_text('No histograms tag matches the tag filter "^nothing-matches$"', timeout=5000)
+    page.fill("#tag-filter", "")
+    expect(note).to_be_hidden(timeout=5000)
+    expect(page.locator(".histogram-card").first).to_be_visible()

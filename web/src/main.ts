@@ -17,19 +17,22 @@ interface TabDef {
   label: string;
   kinds: string[];
   make: (app: App) => View;
+  /** What the tab shows, and what writes it: said when the runs have none. */
+  what: string;
+  writers: string;
 }
 
 const TABS: TabDef[] = [
-  { id: "scalars", label: "Scalars", kinds: ["scalar"], make: (a) => new ScalarsView(a) },
-  { id: "histograms", label: "Histograms", kinds: ["histogram"], make: (a) => new HistogramsView(a) },
-  { id: "distributions", label: "Distributions", kinds: ["histogram", "distribution"], make: (a) => new DistributionsView(a) },
-  { id: "images", label: "Images", kinds: ["image"], make: (a) => new ImagesView(a) },
-  { id: "audio", label: "Audio", kinds: ["audio"], make: (a) => new AudioView(a) },
-  { id: "text", label: "Text", kinds: ["text"], make: (a) => new TextView(a) },
-  { id: "graphs", label: "Graphs", kinds: ["graph"], make: (a) => new GraphView(a) },
-  { id: "hparams", label: "HParams", kinds: ["hyperparm", "hparams"], make: (a) => new HparamsView(a) },
-  { id: "projector", label: "Projector", kinds: ["embedding"], make: (a) => new ProjectorView(a) },
-  { id: "exceptions", label: "Exceptions", kinds: ["exception"], make: (a) => new ExceptionsView(a) },
+  { id: "scalars", label: "Scalars", kinds: ["scalar"], make: (a) => new ScalarsView(a), what: "scalars", writers: "add_scalar / add_scalars (tensorboardX, torch.utils.tensorboard) or tf.summary.scalar write them" },
+  { id: "histograms", label: "Histograms", kinds: ["histogram"], make: (a) => new HistogramsView(a), what: "histograms", writers: "add_histogram or tf.summary.histogram write them" },
+  { id: "distributions", label: "Distributions", kinds: ["histogram", "distribution"], make: (a) => new DistributionsView(a), what: "distributions", writers: "they are drawn from histograms, which add_histogram or tf.summary.histogram write" },
+  { id: "images", label: "Images", kinds: ["image"], make: (a) => new ImagesView(a), what: "images", writers: "add_image / add_images or tf.summary.image write them" },
+  { id: "audio", label: "Audio", kinds: ["audio"], make: (a) => new AudioView(a), what: "audio", writers: "add_audio or tf.summary.audio write it" },
+  { id: "text", label: "Text", kinds: ["text"], make: (a) => new TextView(a), what: "text", writers: "add_text or tf.summary.text write it" },
+  { id: "graphs", label: "Graphs", kinds: ["graph"], make: (a) => new GraphView(a), what: "graphs", writers: "add_graph (torch.utils.tensorboard, tensorboardX) or tf.summary.trace_export write them" },
+  { id: "hparams", label: "HParams", kinds: ["hyperparm", "hparams"], make: (a) => new HparamsView(a), what: "hyperparameters", writers: "add_hparams or the hparams plugin's hp.hparams write them" },
+  { id: "projector", label: "Projector", kinds: ["embedding"], make: (a) => new ProjectorView(a), what: "embeddings", writers: "add_embedding writes them (vectors, metadata and sprites under projector/)" },
+  { id: "exceptions", label: "Exceptions", kinds: ["exception"], make: (a) => new ExceptionsView(a), what: "exception tensors", writers: "the tsvis writer's add_exception writes them" },
 ];
 
 const params = new URLSearchParams(window.location.search);
@@ -127,6 +130,33 @@ function renderRuns(): void {
 }
 
 let current: { def: TabDef; view: View } | null = null;
+const emptyNote = h("div", { class: "empty-note", role: "status", hidden: true });
+
+/** Tabs whose tags the tag filter narrows. */
+const TAG_FILTERED = new Set(["scalars", "histograms", "distributions", "images", "audio", "text"]);
+
+/** Why the tab would be blank, in a sentence that says where its data comes from; or null. */
+function emptyReason(def: TabDef): string | null {
+  const inRuns = (runs: string[]) => runs.filter((r) => def.kinds.some((k) => app.cat.get(r)?.get(k)?.size));
+  const all = app.allRuns();
+  if (!all.length) return `No runs in the log directory yet, so no ${def.what}: ${def.writers}.`;
+  const having = inRuns(all);
+  if (!having.length) return `No ${def.what} in these runs yet; ${def.writers}.`;
+  if (!inRuns(app.activeRuns()).length) {
+    return `No ${def.what} in the selected runs: ${having.length === 1 ? "the run" : `the ${having.length} runs`} with ${def.what} ${having.length === 1 ? "is" : "are"} switched off or hidden by the run filter.`;
+  }
+  if (TAG_FILTERED.has(def.id) && !def.kinds.some((k) => app.tags(k).length)) return `No ${def.what} tag matches the tag filter "${app.tagPattern}".`;
+  return null;
+}
+
+function updateEmptyNote(): void {
+  if (!current) return;
+  const why = emptyReason(current.def);
+  emptyNote.hidden = why === null;
+  emptyNote.textContent = why ?? "";
+  current.view.el.hidden = why !== null;
+  main.dataset.empty = String(why !== null);
+}
 
 function renderTabs(): void {
   const cur = current?.def.id;
@@ -145,9 +175,10 @@ function showTab(id: string): void {
   current?.view.el.remove();
   const view = def.make(app);
   current = { def, view };
-  main.replaceChildren(view.el);
+  main.replaceChildren(emptyNote, view.el);
   main.dataset.view = def.id;
   renderTabs();
+  updateEmptyNote();
 }
 
 app.on((c: Change) => {
@@ -165,6 +196,7 @@ app.on((c: Change) => {
     if (!location.hash && current?.def.id === "scalars" && !app.hasKind("scalar")) showTab("");
   }
   current?.view.update(c);
+  if (c !== "settings" && c !== "colors") updateEmptyNote();
 });
 
 window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
