@@ -403,4 +403,4 @@ def test_file_recreated_short_is_replaced_once_not_on_every_read(tmp_path: Path)
         fh.write(b"".join(records[1:]))
     span = tailer.read(lf, state)
     assert not span.replace, "read as replaced a second time: its points would be sent twice"
-    assert span.batch.scalars["loss"].steps == [10, 11, 12]
+    assert list(span.batch.scalars["loss"].steps) == [10, 11, 12]
