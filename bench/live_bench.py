@@ -228,11 +228,15 @@ def _status(server: Server) -> dict:
     return json.loads(body)["data"] if code == 200 else {}
 
 
-def run_backlog(quick: bool, baseline: str | None = None, log=print) -> dict:
-    """Live latency for a run written while the first pass over a big logdir runs."""
+def run_backlog(quick: bool, baseline: str | None = None, log=print, steps: int | None = None) -> dict:
+    """Live latency for a run written while the first pass over a big logdir runs
+    (`steps` per tag: 10,000 is the 2M-event corpus, 50,000 the 10M one)."""
+    from dataclasses import replace
+
     from bench.genlogs import FULL, QUICK, ensure_logdir
 
-    corpus, manifest = ensure_logdir(QUICK if quick else FULL, verbose=False)
+    params = QUICK if quick else replace(FULL, steps=steps) if steps else FULL
+    corpus, manifest = ensure_logdir(params, verbose=False)
     (OUT / "tmp").mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="backlog-", dir=OUT / "tmp"))
     logdir, data = work / "logdir", work / "data"
@@ -298,15 +302,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", choices=["latency", "fanout", "backlog"])
     ap.add_argument("--baseline", metavar="REV", help="backlog: also measure this git revision, interleaved")
     ap.add_argument("--repeats", type=int, default=3, help="backlog: runs of each revision")
+    ap.add_argument("--backlog-steps", type=int, default=None,
+                    help="backlog: steps per tag of the corpus (10000: 2M events, the default; 50000: 10M)")
     args = ap.parse_args(argv)
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731
     if args.only == "backlog":
         runs: dict[str, list] = {"current": [], **({args.baseline: []} if args.baseline else {})}
         base = str(baseline_tree(args.baseline)) if args.baseline else None
         for _ in range(args.repeats):  # A/B interleaved: the machine's noise hits both alike
-            runs["current"].append(run_backlog(args.quick, log=log))
+            runs["current"].append(run_backlog(args.quick, log=log, steps=args.backlog_steps))
             if base:
-                runs[args.baseline].append(run_backlog(args.quick, base, log=log))
+                runs[args.baseline].append(run_backlog(args.quick, base, log=log, steps=args.backlog_steps))
         print(json.dumps(runs, indent=1))
         return
     print(json.dumps(measure_live(args.quick, log=log, only=args.only), indent=1))
