@@ -223,3 +223,36 @@ def test_histogram_sums_follow_numpy_for_long_vectors() -> None:
     data = frame(*recs)
     assert len(_native.histograms(data, *pure.frame(data, 0)[2:4])) == len(recs)  # all in C
     check(data)
+
+
+def test_worker_results_cross_as_buffers(tmp_path) -> None:
+    """A worker's span pickles its histograms as columns and unpickles to the same records."""
+    import pickle
+
+    from tests.test_fastpath import norm
+    from tsvis_live.formats.detect import LogFile
+    from tsvis_live.ingest.worker import PackedHistograms, read_span
+    from tsvis_live.store.filestate import FileState
+
+    rng = np.random.default_rng(3)
+    recs = []
+    for step in range(30):
+        ev = event_pb2.Event(wall_time=float("nan") if step == 3 else step / 7, step=step - 5)
+        limits = sorted(rng.standard_normal(step % 6).tolist())
+        counts = rng.integers(0, 3, len(limits)).astype(float).tolist()
+        lo, hi = (-0.0, 0.0) if step == 4 else (-1.0, 1.0)
+        ev.summary.value.add(tag=["h", "\u00fc"][step % 2], histo=summary_pb2.HistogramProto(
+            min=lo, max=hi, num=step, sum=float("inf"), bucket_limit=limits, bucket=counts))
+        ev.summary.value.add(tag="s", simple_value=step)  # two values: decoded by protobuf
+        recs.append(ev.SerializeToString())
+        ev = event_pb2.Event(wall_time=1.0, step=step)
+        ev.summary.value.add(tag="w", histo=summary_pb2.HistogramProto(bucket_limit=[1.0], bucket=[2.0]))
+        recs.append(ev.SerializeToString())
+    path = tmp_path / "events.out.tfevents.1.host"
+    path.write_bytes(frame(*recs))
+    span = read_span(LogFile(path, "events", tmp_path, tmp_path), FileState(path="f", run=".", format="events"), {})
+    assert isinstance(span.batch.histograms, PackedHistograms) and len(span.batch.histograms) == 60
+    back = pickle.loads(pickle.dumps(span))
+    assert type(back.batch.histograms) is list
+    assert norm(back.batch.histograms) == norm(list(span.batch.histograms))
+    assert norm(back.batch.scalars) == norm(span.batch.scalars)
