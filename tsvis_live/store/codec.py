@@ -31,6 +31,17 @@ def unpack_f64(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<f8")
 
 
+def bounds(arrays: list[np.ndarray]) -> tuple[list[int], list[int]]:
+    """Min and max of each non-empty array, as Python ints, in one pass over all of them (a
+    window holds a short array per tag; a reduction per array cost more than the insert)."""
+    if not arrays:
+        return [], []
+    starts = np.zeros(len(arrays), dtype=np.intp)
+    np.cumsum([len(a) for a in arrays[:-1]], out=starts[1:])
+    flat = np.concatenate(arrays)
+    return np.minimum.reduceat(flat, starts).tolist(), np.maximum.reduceat(flat, starts).tolist()
+
+
 def pack_buckets(buckets: np.ndarray) -> bytes:
     """(k, 3) left/right/count -> bytes; contiguous edges are stored once."""
     b = np.asarray(buckets, dtype="<f8").reshape(-1, 3)

@@ -12,11 +12,15 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Insert
 
 from tsvis_live.records import Batch, HistogramRecord, ScalarColumns
 from tsvis_live.store import codec
@@ -104,14 +108,37 @@ SMALL_CHUNK = 4096  # points; live tailing commits chunks of a few points each
 COMPACT_AFTER = 64  # small chunks of one series and file before they are merged into one
 _IN_LIMIT = 500  # digests per `IN (...)` lookup, well under SQLite's bound-variable limit
 
+
+
+class _DriverInsert:
+    """A Core INSERT compiled once and run as one driver executemany of plain tuples.
+
+    For the bulk tables (a series row and a chunk row per tag and window): SQLAlchemy's per-row
+    parameter processing cost about as much as SQLite's insert. Only tables whose columns need
+    no conversion on the way in qualify (schema.Real must see NaN, so its tables stay on Core).
+    """
+
+    def __init__(self, stmt: Insert, columns: Sequence[str]) -> None:
+        table = stmt.table
+        if any(not isinstance(table.c[name].type, (sqltypes.Integer, sqltypes.String, sqltypes.LargeBinary)) for name in columns):
+            raise TypeError(f"{table.name}: a column converts its values; use the Core statement")
+        compiled = stmt.compile(dialect=sqlite_dialect(), column_keys=list(columns))
+        self.sql, self._row = str(compiled), itemgetter(*compiled.positiontup)
+
+    def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        conn.exec_driver_sql(self.sql, [self._row(r) for r in rows])
+
+
 # Statements built once. Building one per row (`insert(...).values(...)`) cost more than the
 # row itself (~200 us a series on the 1,000-run corpus); these are compiled once, then run as
 # one executemany per table and window, with parameters only.
+_SERIES_COLUMNS = [c.name for c in t.series.columns]  # explicit ids (see StoreWriter._next_series)
+_INSERT_SERIES = _DriverInsert(insert(t.series), _SERIES_COLUMNS)  # a conflict is a bug: it fails
+_INSERT_PLUGIN = _DriverInsert(sqlite_insert(t.series).on_conflict_do_nothing(), _SERIES_COLUMNS)
+_INSERT_CHUNKS = _DriverInsert(insert(t.scalar_chunks), [c.name for c in t.scalar_chunks.columns if c.name != "id"])
 _INSERT_RUN = insert(t.runs)
 _INSERT_FILE = insert(t.files)
 _UPDATE_FILE = update(t.files).where(t.files.c.id == bindparam("file_row_id"))
-_INSERT_SERIES = insert(t.series)  # explicit ids: a conflict is a bug and must fail loudly
-_INSERT_PLUGIN = sqlite_insert(t.series).on_conflict_do_nothing()
 _INSERT_BLOB = sqlite_insert(t.blobs).on_conflict_do_nothing(index_elements=["digest"])
 _BLOB_IDS = select(t.blobs.c.digest, t.blobs.c.id).where(t.blobs.c.digest.in_(bindparam("digests", expanding=True)))
 _INSERT_ROWS = {table.name: insert(table) for table in t.POINT_TABLES}
@@ -202,7 +229,7 @@ class StoreWriter:
         """Write the window's new series, then the plugins of tags not seen before (kept even
         before a tag has points, so a resumed read can decode it)."""
         if win.series:
-            conn.execute(_INSERT_SERIES, win.series)
+            _INSERT_SERIES(conn, win.series)
         plugin_rows = []
         for tag, plugin in win.plugins.items():
             key = (win.run_id, "plugin", tag)
@@ -212,7 +239,7 @@ class StoreWriter:
                                     "tag": tag, "plugin": plugin, "cursor": self.cursor})
                 self._next_series += 1
         if plugin_rows:
-            conn.execute(_INSERT_PLUGIN, plugin_rows)
+            _INSERT_PLUGIN(conn, plugin_rows)
 
     @staticmethod
     def _blob_ids(conn: Connection, blobs: list[tuple[bytes, str | None]]) -> list[int]:
@@ -304,7 +331,7 @@ class StoreWriter:
 
         fid = win.file_id
         if chunks:
-            conn.execute(_INSERT_ROWS["scalar_chunks"], chunks)
+            _INSERT_CHUNKS(conn, chunks)
             for chunk in chunks:
                 if chunk["count"] < SMALL_CHUNK:
                     self._note_small_chunk(conn, chunk["series_id"], fid)
@@ -328,23 +355,24 @@ class StoreWriter:
         win.commit.points += len(hist_rows) + len(media_rows) + len(tensor_rows)
 
     def _scalar_rows(self, win: _Window, batch: Batch) -> list[dict[str, Any]]:
-        chunks = []
+        chunks, steps = [], []
         for tag, cols in batch.scalars.items():
             n = len(cols.steps)
             if not n:
                 continue
             series_id = self._series_id(win, "scalar", tag)
             first = self._take(n)
-            steps = np.asarray(cols.steps, dtype="<i8")
+            steps.append(np.asarray(cols.steps, dtype="<i8"))
             chunks.append({
                 "series_id": series_id, "file_id": win.file_id, "first_cursor": first,
-                "last_cursor": first + n - 1, "count": n,
-                "min_step": int(steps.min()), "max_step": int(steps.max()),
-                "steps": steps.tobytes(), "wall_times": codec.pack_f64(cols.wall_times),
-                "values": codec.pack_f64(cols.values), "cursors": None,
+                "last_cursor": first + n - 1, "count": n, "steps": steps[-1].tobytes(),
+                "wall_times": codec.pack_f64(cols.wall_times), "values": codec.pack_f64(cols.values),
+                "cursors": None,
             })
             win.commit.updates.append(SeriesUpdate("scalar", win.run, tag, range(first, first + n), cols))
             win.commit.points += n
+        for chunk, low, high in zip(chunks, *codec.bounds(steps)):
+            chunk["min_step"], chunk["max_step"] = low, high
         return chunks
 
     def _histogram_rows(self, win: _Window, batch: Batch) -> list[dict[str, Any]]:
