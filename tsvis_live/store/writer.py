@@ -88,26 +88,17 @@ class Commit:
     points: int = 0
 
 
+_FILE_FIELDS = [c.name for c in t.files.columns if c.name not in ("id", "run_id")]  # FileState's names
+
+
 def _file_row(state: FileState) -> dict[str, Any]:
-    return {
-        "path": state.path,
-        "format": state.format,
-        "inode": state.inode,
-        "head": state.head,
-        "offset": state.offset,
-        "size": state.size,
-        "mtime_ns": state.mtime_ns,
-        "status": state.status,
-        "error": state.error,
-        "events": state.events,
-        "skipped": state.skipped,
-    }
+    return {name: getattr(state, name) for name in _FILE_FIELDS}
 
 
 SMALL_CHUNK = 4096  # points; live tailing commits chunks of a few points each
 COMPACT_AFTER = 64  # small chunks of one series and file before they are merged into one
 _IN_LIMIT = 500  # digests per `IN (...)` lookup, well under SQLite's bound-variable limit
-
+_PLAIN = (sqltypes.Integer, sqltypes.String, sqltypes.LargeBinary)  # bound as they are
 
 
 class _DriverInsert:
@@ -120,7 +111,7 @@ class _DriverInsert:
 
     def __init__(self, stmt: Insert, columns: Sequence[str]) -> None:
         table = stmt.table
-        if any(not isinstance(table.c[name].type, (sqltypes.Integer, sqltypes.String, sqltypes.LargeBinary)) for name in columns):
+        if not all(isinstance(table.c[name].type, _PLAIN) for name in columns):
             raise TypeError(f"{table.name}: a column converts its values; use the Core statement")
         compiled = stmt.compile(dialect=sqlite_dialect(), column_keys=list(columns))
         self.sql, self._row = str(compiled), itemgetter(*compiled.positiontup)
@@ -308,51 +299,37 @@ class StoreWriter:
 
     def _store_points(self, conn: Connection, win: _Window, batch: Batch) -> None:
         """Gather every row of the window (ids and cursors in record order), then write each
-        table once."""
+        table once. Rows with a blob hold its place in the window until the blobs are stored."""
         chunks = self._scalar_rows(win, batch)
-        hist_rows = self._histogram_rows(win, batch)
-        media_rows = [
-            {"cursor": self._take(1), "series_id": self._series_id(win, b.kind, b.tag), "file_id": win.file_id,
-             "step": b.step, "wall_time": b.wall_time, "idx": b.index,
-             "blob_id": win.blob(b.data, "application/json" if b.kind == "text" else None),
-             "meta": json.dumps(b.meta)}
-            for b in batch.blobs
-        ]
-        tensor_rows = []
+        rows = {"histograms": self._histogram_rows(win, batch), "media": [], "tensors": []}
+        for b in batch.blobs:
+            rows["media"].append({
+                "cursor": self._take(1), "series_id": self._series_id(win, b.kind, b.tag), "file_id": win.file_id,
+                "step": b.step, "wall_time": b.wall_time, "idx": b.index, "meta": json.dumps(b.meta),
+                "blob_id": win.blob(b.data, "application/json" if b.kind == "text" else None)})
         for rec in batch.tensors:
             extras = {name: win.blob(codec.pack_array(a)) for name, a in rec.extras.items()}
-            tensor_rows.append(({
+            rows["tensors"].append({
                 "cursor": self._take(1), "series_id": self._series_id(win, rec.kind, rec.tag),
                 "file_id": win.file_id, "step": rec.step, "wall_time": rec.wall_time,
-                "blob_id": win.blob(codec.pack_array(rec.value)), "meta": json.dumps(rec.meta),
-            }, extras))
-        run_rows = self._run_record_rows(win, batch)
+                "blob_id": win.blob(codec.pack_array(rec.value)), "extras": extras, "meta": json.dumps(rec.meta)})
+        rows |= self._run_record_rows(win, batch)
         self._flush_series(conn, win)
 
-        fid = win.file_id
         if chunks:
             _INSERT_CHUNKS(conn, chunks)
             for chunk in chunks:
                 if chunk["count"] < SMALL_CHUNK:
-                    self._note_small_chunk(conn, chunk["series_id"], fid)
-        if hist_rows:
-            conn.execute(_INSERT_ROWS["histograms"], hist_rows)
+                    self._note_small_chunk(conn, chunk["series_id"], win.file_id)
         blob_ids = self._blob_ids(conn, win.blobs)
-        for row in media_rows:
+        for row in rows["media"] + rows["tensors"] + rows["graphs"]:
             row["blob_id"] = blob_ids[row["blob_id"]]
-        for row, extras in tensor_rows:
-            row["blob_id"] = blob_ids[row["blob_id"]]
-            row["extras"] = json.dumps({name: blob_ids[i] for name, i in extras.items()})
-        for table, rows in (("media", media_rows), ("tensors", [r for r, _ in tensor_rows])):
-            if rows:
-                conn.execute(_INSERT_ROWS[table], rows)
-        for name, rows in run_rows.items():
-            if name == "graphs":
-                for row in rows:
-                    row["blob_id"] = blob_ids[row["blob_id"]]
-            if rows:
-                conn.execute(_INSERT_ROWS[name], rows)
-        win.commit.points += len(hist_rows) + len(media_rows) + len(tensor_rows)
+        for row in rows["tensors"]:
+            row["extras"] = json.dumps({name: blob_ids[i] for name, i in row["extras"].items()})
+        for name, table_rows in rows.items():
+            if table_rows:
+                conn.execute(_INSERT_ROWS[name], table_rows)
+        win.commit.points += len(rows["histograms"]) + len(rows["media"]) + len(rows["tensors"])
 
     def _scalar_rows(self, win: _Window, batch: Batch) -> list[dict[str, Any]]:
         chunks, steps = [], []
