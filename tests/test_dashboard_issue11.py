@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,13 @@ def write_logs(root: Path) -> None:
                 for step in (0, 10):
                     w.add_histogram("weights", rng.normal(level, 1, 300), step, walltime=WALL0 + step)
             w.close()
+    import torch
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    model = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()), torch.nn.Linear(4, 2))
+    gw = TorchWriter(str(root / "model"))
+    gw.add_graph(model, torch.zeros(1, 4))
+    gw.close()
 
 
 @pytest.fixture(scope="module")
@@ -274,8 +282,6 @@ def test_log_y_labels_are_not_clipped_and_wall_time_ticks_say_hour_and_date(page
 
 
 def re_hm(label: str) -> bool:
-    import re
-
     return re.match(r"^\d\d:\d\d", label) is not None
 
 
@@ -317,7 +323,7 @@ def test_a_run_created_while_the_page_is_open_takes_its_sorted_place(page: Page,
     order = [e.get_attribute("data-run") for e in card.locator(".subchart").all()]
     assert order == ["train/lr=0.1", late, "train/lr=1.0"], order
     runs = [e.get_attribute("data-run") for e in page.locator(".run").all()]
-    assert runs == [*CMP, "train/lr=0.1", late, "train/lr=1.0"], runs
+    assert runs == [*CMP, "model", "train/lr=0.1", late, "train/lr=1.0"], runs
     # Its colour is a free one: distinct from every other run's.
     colours = [run_colour(page, r) for r in runs]
     assert len(set(colours)) == len(colours), colours
@@ -332,7 +338,6 @@ EMPTY = {  # tab -> words the note must hold: what is missing, and what writes i
     "images": ("No images", "add_image"),
     "audio": ("No audio", "add_audio"),
     "text": ("No text", "add_text"),
-    "graphs": ("No graphs", "add_graph"),
     "hparams": ("No hyperparameters", "add_hparams"),
     "projector": ("No embeddings", "add_embedding"),
     "exceptions": ("No exception tensors", "add_exception"),
@@ -365,3 +370,24 @@ def test_empty_tabs_say_what_is_missing_and_where_it_comes_from(page: Page, serv
     page.fill("#tag-filter", "")
     expect(note).to_be_hidden(timeout=5000)
     expect(page.locator(".histogram-card").first).to_be_visible()
+
+
+# ----------------------------------------------------------------------------------------------
+# Graph: the details pane follows what is drawn
+
+
+def test_graph_details_never_describe_a_node_no_longer_drawn(page: Page, server) -> None:
+    open_dashboard(page, server, tab="graphs")
+    graph = page.locator(".graph-canvas")
+    expect(graph).to_have_attribute("data-rendered", re.compile(r"\d+"), timeout=20000)
+    page.fill(".graph-search", "Linear")
+    page.press(".graph-search", "Enter")
+    details = page.locator(".graph-details")
+    expect(details).to_have_attribute("data-node", re.compile("Linear"), timeout=10000)
+    hit = details.get_attribute("data-node")
+    assert "/" in hit, hit  # inside a name scope
+    page.get_by_role("button", name="collapse all").click()
+    expect(details).not_to_have_attribute("data-node", hit, timeout=5000)
+    box = details.get_attribute("data-node")
+    assert box and hit.startswith(box + "/"), (hit, box)  # the collapsed scope it went into
+    expect(details.locator("h4")).to_have_text(box.split("/")[-1])

@@ -114,6 +114,15 @@ export function ancestors(m: GModel, uid: string): string[] {
 }
 
 /**
+ * What stands for `uid` on screen: itself when every scope above it is expanded, else the
+ * outermost collapsed scope holding it (the box it disappeared into).
+ */
+export function shownAs(m: GModel, expanded: Set<string>, uid: string): string {
+  for (const a of ancestors(m, uid)) if (!expanded.has(a)) return a;
+  return uid;
+}
+
+/**
  * Layered (Sugiyama-style) layout: back edges of a DFS are reversed, layers by longest path,
  * order within layers by barycenter sweeps. O((V + E) * sweeps); fine for thousands of nodes.
  * Returns positions in layout units (x: slot, y: layer).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ancestors, buildModel, categoryOf, layeredLayout, netModels, visibleEdges, visibleNodes } from "../src/graphmodel";
+import { ancestors, buildModel, categoryOf, layeredLayout, netModels, shownAs, visibleEdges, visibleNodes } from "../src/graphmodel";
 
 const net = [
   { uid: "in", label: "in", parent: "", op: "placeholder", targets: [{ id: "block", info: "{1,3}", control: "false", num: 1 }, { id: "block/conv", info: "{1,3}" }], sub_net: [] },
@@ -30,6 +30,11 @@ describe("graph model", () => {
     const v2 = visibleNodes(m, new Set(["block"]));
     expect(v2).toEqual(["in", "block/conv", "block/relu", "out"]);
     expect(visibleEdges(m, v2).map((e) => `${e.source}>${e.target}`).sort()).toEqual(["block/conv>block/relu", "block/conv>out", "block/relu>out", "in>block/conv"]);
+  });
+  it("a node inside a collapsed scope is shown as that scope", () => {
+    expect(shownAs(m, new Set(["block"]), "block/relu")).toBe("block/relu");
+    expect(shownAs(m, new Set(), "block/relu")).toBe("block");
+    expect(shownAs(m, new Set(), "out")).toBe("out");
   });
   it("s_graph nets are lists of models", () => {
     expect(netModels([[1], [2]]).length).toBe(2);

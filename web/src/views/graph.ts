@@ -4,7 +4,7 @@ import { App, Change, h, View } from "../app";
 import { PALETTE } from "../colors";
 import { EChart } from "../echarts";
 import { html, tip } from "../escape";
-import { ancestors, buildModel, categoryOf, layeredLayout, netModels, visibleEdges, visibleNodes, type GModel } from "../graphmodel";
+import { ancestors, buildModel, categoryOf, layeredLayout, netModels, shownAs, visibleEdges, visibleNodes, type GModel } from "../graphmodel";
 import { errorBox, picker } from "./common";
 
 const CATEGORY_COLORS: Record<string, string> = {
@@ -42,7 +42,7 @@ export class GraphView implements View {
   private modelP = picker("Model", "graph-model", () => this.pickModel());
   private search = h("input", { type: "search", class: "graph-search", placeholder: "find node…" });
   private chart = new EChart(620, "echart graph-canvas");
-  private details = h("div", { class: "graph-details" }, h("div", { class: "muted" }, "Click a node for details; click a name scope to expand or collapse it."));
+  private details = h("div", { class: "graph-details" });
   private status = h("span", { class: "muted graph-status" });
   private nets: any[][] = [];
   private operator: unknown = null;
@@ -67,6 +67,7 @@ export class GraphView implements View {
         if (p.dataType === "node" && !String(p.data.id).startsWith("\u0000")) this.onNode(p.data.id);
       });
     });
+    this.clearDetails();
     this.update("categories");
   }
 
@@ -106,6 +107,7 @@ export class GraphView implements View {
     this.model = buildModel(this.nets[i] || [], this.operator);
     this.expanded.clear();
     this.selected = null;
+    this.clearDetails();
     // Start expanded while the top level is tiny (e.g. a single wrapper scope).
     let vis = visibleNodes(this.model, this.expanded);
     while (vis.length < 4) {
@@ -153,6 +155,11 @@ export class GraphView implements View {
     this.showDetails(hit);
   }
 
+  private clearDetails(): void {
+    this.details.replaceChildren(h("div", { class: "muted" }, "Click a node for details; click a name scope to expand or collapse it."));
+    delete this.details.dataset.node;
+  }
+
   private showDetails(uid: string): void {
     const m = this.model!;
     const n = m.nodes.get(uid)!;
@@ -187,6 +194,15 @@ export class GraphView implements View {
     if (!m) return;
     const ids = visibleNodes(m, this.expanded);
     const edges = visibleEdges(m, ids);
+    // The details pane never describes a node that is no longer drawn: it moves to the
+    // collapsed scope the node went into.
+    if (this.selected && m.nodes.has(this.selected)) {
+      const box = shownAs(m, this.expanded, this.selected);
+      if (box !== this.selected) {
+        this.selected = box;
+        this.showDetails(box);
+      }
+    }
     const t0 = performance.now();
     const pos = foldLayers(layeredLayout(ids, edges));
     const big = ids.length > 400;
