@@ -7,6 +7,10 @@ Audio/audio_read.py, Exception/exception_read.py); the PCA sign follows scikit-l
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 
@@ -84,3 +88,67 @@ def test_exception_hist_has_100_bins_like_the_original(tmp_path, start_server):
 def _tsvis_grad(server, step) -> np.ndarray:
     data = server.json("/api/exception_data", run="tsvis", tag="grad", step=step)["data"][str(step)]
     return np.asarray(data[4], dtype=np.float64).ravel()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+
+
+def _loaded(pid: int, needle: str) -> bool:
+    try:
+        return needle in open(f"/proc/{pid}/maps").read()
+    except FileNotFoundError:
+        return False
+
+
+def _wait(cond, timeout: float = 90.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_first_pca_does_not_import_scikit_learn(tmp_path, start_server):
+    """The first PCA took 0.87 s, mostly `import sklearn` for a version string in the cache
+    key; PCA itself is numpy. The server process must not load scikit-learn for it."""
+    logdir = tmp_path / "logs"
+    _embedding_logs(logdir / "run", np.random.default_rng(1).normal(size=(30, 6)).astype(np.float32))
+    server = start_server(logdir)
+    server.json("/api/projector_data", run="run", tag="emb", step=1, method="pca")
+    assert not _loaded(server.proc.pid, "/sklearn/"), "scikit-learn loaded by a PCA request"
+
+
+def test_category_with_embeddings_starts_the_tsne_worker_and_ctrl_c_stops_it(tmp_path, start_server):
+    """The t-SNE worker (spawn + scikit-learn import: seconds on a busy machine) starts when
+    getCategory shows an embedding, not inside the first t-SNE request; Ctrl-C does not
+    wait for it."""
+    plain = tmp_path / "plain"
+    _audio_logs(plain / "run")
+    server = start_server(plain)
+    server.json("/api/getCategory")
+    time.sleep(1.0)
+    assert _children(server.proc.pid) == [], "no embeddings: no worker"
+
+    logdir = tmp_path / "logs"
+    _embedding_logs(logdir / "run", np.random.default_rng(1).normal(size=(30, 6)).astype(np.float32))
+    server = start_server(logdir)
+    assert _children(server.proc.pid) == []
+    assert "embedding" in server.json("/api/getCategory")["data"]["run"]
+    assert _wait(lambda: any(_loaded(c, "/sklearn/") for c in _children(server.proc.pid))), \
+        "no worker with scikit-learn loaded after getCategory"
+    workers = _children(server.proc.pid)
+    points = server.json("/api/projector_data", run="run", tag="emb", step=1, method="tsne")["data"]["1"][0]
+    assert np.asarray(points).shape == (30, 2)
+    server.proc.send_signal(signal.SIGINT)
+    assert server.proc.wait(timeout=30) == 0
+    assert _wait(lambda: not any(os.path.exists(f"/proc/{c}") and _alive(c) for c in workers), 30)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"

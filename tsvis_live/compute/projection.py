@@ -8,7 +8,9 @@ this module's algorithm version and the scikit-learn version.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import json
 import warnings
 
@@ -128,6 +130,18 @@ def project(matrix: np.ndarray, method: str, dims: int = 2, seed: int = 0) -> np
     return _tsne(x, dims, seed)
 
 
+@functools.cache
+def sklearn_version() -> str:
+    """scikit-learn's version from its package metadata: importing scikit-learn takes
+    0.5-2.5 s, which made the first PCA request (which never needs it) slow."""
+    try:
+        return importlib.metadata.version("scikit-learn")
+    except importlib.metadata.PackageNotFoundError:  # a source checkout without metadata
+        import sklearn
+
+        return sklearn.__version__
+
+
 def projection_key(matrix: np.ndarray, method: str, dims: int = 2, seed: int = 0,
                    **params) -> str:
     """Stable hex key for caching :func:`project` results across restarts.
@@ -137,10 +151,8 @@ def projection_key(matrix: np.ndarray, method: str, dims: int = 2, seed: int = 0
     shape, plus method, dims, seed, extra ``params``, :data:`ALGORITHM_VERSION`
     and the scikit-learn version (t-SNE output may change between releases).
     """
-    import sklearn
-
     x = np.ascontiguousarray(np.asarray(matrix, dtype="<f8"))
-    meta = json.dumps({"v": ALGORITHM_VERSION, "sklearn": sklearn.__version__,
+    meta = json.dumps({"v": ALGORITHM_VERSION, "sklearn": sklearn_version(),
                        "method": method.lower(), "dims": int(dims), "seed": int(seed),
                        "shape": list(x.shape), "params": params},
                       sort_keys=True, default=str)

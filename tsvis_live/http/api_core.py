@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tsvis_live.compute.natsort import group_of, natsorted
-from tsvis_live.http import params
+from tsvis_live.http import api_projector, params
 from tsvis_live.http.context import COOKIE, manager_of, open_named, session_for
 from tsvis_live.http.json import ok
 from tsvis_live.store import reader
@@ -137,7 +137,10 @@ def _run_category(kinds: dict[str, list[str]], graph_kinds: set[str], hparams: b
 
 async def get_category(request: Request) -> Response:
     session = await session_for(request)
-    return ok(await session.db.read(categories))
+    body = await session.db.read(categories)
+    if any("embedding" in cat for cat in body.values()):
+        api_projector.warm_up()  # the t-SNE worker starts while the user finds the panel
+    return ok(body)
 
 
 def routes() -> list[Route]:
