@@ -28,6 +28,11 @@ CHUNK = 50_000  # points per streamed chunk
 MAX_POINTS = 10_000_000
 
 
+def all_writes(request: Request) -> bool:
+    """`all_writes=1`: every stored write, in write order, instead of the newest per step."""
+    return params.choice(request, "all_writes", ("0", "1", "false", "true"), "0") in ("1", "true")
+
+
 def _step_range(request: Request) -> tuple[int | None, int | None]:
     start = params.integer(request, "start_step", None)
     end = params.integer(request, "end_step", None)
@@ -46,9 +51,12 @@ def _in_range(steps: np.ndarray, start: int | None, end: int | None) -> np.ndarr
 
 
 def scalar_points(conn: Connection, run: str, tag: str, start: int | None, end: int | None,
-                  max_points: int | None) -> tuple[reader.ScalarSeries, bool]:
-    """The visible series in [start, end], downsampled to max_points; and whether it was."""
-    series = reader.scalar_series(conn, run, tag).visible()
+                  max_points: int | None, every: bool = False) -> tuple[reader.ScalarSeries, bool]:
+    """The visible series (`every`: all writes) in [start, end], downsampled to max_points;
+    and whether it was."""
+    series = reader.scalar_series(conn, run, tag)
+    if not every:
+        series = series.visible()
     index = _in_range(series.steps, start, end)
     if index is not None:
         series = series.take(index)
@@ -71,8 +79,10 @@ async def scalar(request: Request) -> Response:
     run, tag = params.run_tag(request)
     max_points = params.integer(request, "max_points", None, minimum=2, maximum=MAX_POINTS)
     start, end = _step_range(request)
+    every = all_writes(request)
     session = await session_for(request)
-    series, down = await session.db.read(lambda conn: scalar_points(conn, run, tag, start, end, max_points))
+    series, down = await session.db.read(
+        lambda conn: scalar_points(conn, run, tag, start, end, max_points, every))
     headers = {"X-Total-Count": str(len(series)), "X-Downsampled": "true" if down else "false"}
     if len(series) <= STREAM_ABOVE:
         points = [{"wall_time": w, "step": s, "value": v}
@@ -83,8 +93,10 @@ async def scalar(request: Request) -> Response:
 
 
 def _histograms(conn: Connection, run: str, tag: str, start: int | None, end: int | None,
-                samples: int | None) -> list[reader.HistogramPoint]:
+                samples: int | None, every: bool = False) -> list[reader.HistogramPoint]:
     points = reader.histogram_series(conn, run, tag)
+    if not every:
+        points = reader.visible_histograms(points)
     if start is not None or end is not None:
         lo = start if start is not None else -(1 << 63)
         hi = end if end is not None else (1 << 63) - 1
@@ -113,26 +125,26 @@ def distribution_rows(points: list[reader.HistogramPoint]) -> list[list[Any]]:
     return [[p.wall_time, p.step, c] for p, c in zip(points, compressed)]
 
 
-def _histogram_request(request: Request) -> tuple[str, str, int | None, int | None, int | None]:
+def _histogram_request(request: Request) -> tuple[str, str, int | None, int | None, int | None, bool]:
     run, tag = params.run_tag(request)
     samples = params.integer(request, "samples", None, minimum=1)
     start, end = _step_range(request)
-    return run, tag, start, end, samples
+    return run, tag, start, end, samples, all_writes(request)
 
 
 async def histogram(request: Request) -> Response:
-    run, tag, start, end, samples = _histogram_request(request)
+    run, tag, start, end, samples, every = _histogram_request(request)
     session = await session_for(request)
     rows = await session.db.read(
-        lambda conn: histogram_rows(_histograms(conn, run, tag, start, end, samples)))
+        lambda conn: histogram_rows(_histograms(conn, run, tag, start, end, samples, every)))
     return ok({tag: rows})
 
 
 async def distribution(request: Request) -> Response:
-    run, tag, start, end, samples = _histogram_request(request)
+    run, tag, start, end, samples, every = _histogram_request(request)
     session = await session_for(request)
     rows = await session.db.read(
-        lambda conn: distribution_rows(_histograms(conn, run, tag, start, end, samples)))
+        lambda conn: distribution_rows(_histograms(conn, run, tag, start, end, samples, every)))
     return ok({tag: rows})
 
 

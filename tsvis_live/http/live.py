@@ -18,6 +18,7 @@ from tsvis_live.compute.downsample import bucket_bands, downsample, ema_smooth
 from tsvis_live.compute.jsonsafe import dumps
 from tsvis_live.health import redact
 from tsvis_live.http import params
+from tsvis_live.http.api_series import all_writes
 from tsvis_live.http.context import session_for
 from tsvis_live.http.errors import ApiError, envelope
 from tsvis_live.http.hosts import is_loopback
@@ -49,9 +50,9 @@ def current_series(conn: Connection, key: Key, limit: int) -> tuple[list, list, 
 
 
 def _series_columns(conn: Connection, run: str, tag: str, start: int | None, end: int | None,
-                    max_points: int, smoothing: float) -> dict[str, Any]:
+                    max_points: int, smoothing: float, every: bool = False) -> dict[str, Any]:
     raw = reader.scalar_series(conn, run, tag, with_cursors=False)
-    s = raw.visible()
+    s = raw if every else raw.visible()
     smoothed = ema_smooth(s.values, smoothing) if smoothing > 0 and len(s) else None  # before slicing
     if start is not None or end is not None:
         lo = -(2**62) if start is None else start
@@ -85,7 +86,9 @@ async def scalars(request: Request) -> Response:
     smoothing = params.number(request, "smoothing", 0.0)
     if not 0.0 <= smoothing < 1.0:
         raise ApiError(400, f"Parameter 'smoothing' must be in [0, 1), got {smoothing!r}.")
-    data = await session.db.read(lambda c: _series_columns(c, run, tag, start, end, max_points, smoothing))
+    every = all_writes(request)
+    data = await session.db.read(
+        lambda c: _series_columns(c, run, tag, start, end, max_points, smoothing, every))
     return envelope(200, "ok", data)
 
 

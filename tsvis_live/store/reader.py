@@ -40,15 +40,30 @@ class ScalarSeries:
                             self.newest_cursor)
 
     def visible(self) -> ScalarSeries:
-        """Drop points superseded by a later write at a step <= theirs (restarted jobs)."""
-        n = len(self.steps)
-        if n < 2 or bool(np.all(self.steps[1:] > self.steps[:-1])):
-            return self
-        later_min = np.minimum.accumulate(self.steps[::-1])[::-1]  # min step from i to the end
-        keep = np.empty(n, dtype=bool)
-        keep[:-1] = self.steps[:-1] < later_min[1:]
-        keep[-1] = True
-        return self.take(np.flatnonzero(keep))
+        """Drop points superseded by a later write at a step <= theirs (see `visible_index`)."""
+        keep = visible_index(self.steps)
+        return self if keep is None else self.take(keep)
+
+
+def visible_index(steps: np.ndarray) -> np.ndarray | None:
+    """Positions (in write order) of the points a series view shows, or None for all.
+
+    A write at step `s` supersedes every earlier write at a step >= s: the newest write
+    of a repeated step wins, and a resumed job that goes back hides what it overwrote.
+    This is TensorBoard's Rust loader (`--load_fast=true`, and `auto` where the data server
+    is installed); the Python loader (`--load_fast=false`) keeps every write of a repeated
+    step and drops only the points orphaned by a step going back. Requests with
+    `all_writes=1` skip this.
+    """
+    steps = np.asarray(steps)
+    n = len(steps)
+    if n < 2 or bool(np.all(steps[1:] > steps[:-1])):
+        return None
+    later_min = np.minimum.accumulate(steps[::-1])[::-1]  # min step from i to the end
+    keep = np.empty(n, dtype=bool)
+    keep[:-1] = steps[:-1] < later_min[1:]
+    keep[-1] = True
+    return np.flatnonzero(keep)
 
 
 @dataclass
@@ -176,6 +191,12 @@ def histogram_series(
         HistogramPoint(r.cursor, r.step, r.wall_time, r.min, r.max, r.num, codec.unpack_buckets(r.buckets))
         for r in conn.execute(q.order_by(h.cursor))
     ]
+
+
+def visible_histograms(points: list[HistogramPoint]) -> list[HistogramPoint]:
+    """The histograms a series view shows (the rule of `visible_index`), in write order."""
+    keep = visible_index(np.fromiter((p.step for p in points), dtype=np.int64, count=len(points)))
+    return points if keep is None else [points[i] for i in keep.tolist()]
 
 
 # -- media -----------------------------------------------------------------------------
