@@ -85,3 +85,41 @@ def hparams_response(groups: Iterable[HparamGroup],
             continue
         out_metrics.append({"tag": tag, "value": [float(v) for v in values]})
     return {"hparamsInfo": info, "metrics": out_metrics, "omittedMetrics": omitted}
+
+
+# -- runs of one experiment ------------------------------------------------------------
+# TensorBoard's layout for TF2 hparams: the experiment (hparams_config: the metric list) in a
+# parent directory, one session (hparams) per child run, and a metric with a group read from
+# the session's `<group>` child run (Keras: `run-0/validation`). Run names here are paths
+# relative to the logdir with "/" separators, "." for the logdir itself.
+
+def ancestors(run: str) -> list[str]:
+    """The runs above `run`, nearest first, ending with the logdir itself ("." )."""
+    if run == ".":
+        return []
+    parts = run.split("/")
+    return ["/".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)] + ["."]
+
+
+def is_below(run: str, parent: str) -> bool:
+    """Whether `run` lies under `parent` (not `parent` itself)."""
+    return run != parent and (parent == "." or run.startswith(parent + "/"))
+
+
+def relative(run: str, parent: str) -> str:
+    return run if parent == "." else run[len(parent) + 1:]
+
+
+def metric_sources(run: str, metric: str) -> list[tuple[str, str]]:
+    """Where a session's metric value may live, in order: ``(run, tag)`` pairs.
+
+    A metric name is stored as ``group/tag`` when it has a group, which cannot be told apart
+    from a tag containing "/": first the whole name as a tag of the session run, then each
+    split into a child run (the group) and a tag, shortest group first.
+    """
+    parts = metric.split("/")
+    out = [(run, metric)]
+    for i in range(1, len(parts)):
+        group = "/".join(parts[:i])
+        out.append((group if run == "." else f"{run}/{group}", "/".join(parts[i:])))
+    return out

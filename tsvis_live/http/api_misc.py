@@ -17,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tsvis_live.compute import hparams as hp
 from tsvis_live.compute.hparams import HparamGroup, hparams_response
+from tsvis_live.compute.natsort import natsorted
 from tsvis_live.compute.prcurves import roc_response
 from tsvis_live.http import params
 from tsvis_live.http.context import session_for
@@ -39,8 +41,8 @@ def _last_scalar(conn: Connection, run: str, tag: str) -> float | None:
     return float(series.values[-1]) if len(series) else None
 
 
-def hyperparm_data(conn: Connection, run: str) -> dict[str, Any]:
-    records = reader.hparams(conn, run)
+def _groups(records: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Records merged by group name, and the metric tags they name (in order)."""
     groups: dict[str, dict[str, Any]] = {}
     metric_tags: list[str] = []
     for rec in records:
@@ -50,18 +52,67 @@ def hyperparm_data(conn: Connection, run: str) -> dict[str, Any]:
         if rec["start_time"] and g["start"] is None:
             g["start"] = rec["start_time"]
         metric_tags += [m for m in rec["metrics"] if m not in metric_tags]
-    if any(g["hparams"] for g in groups.values()):
-        groups = {name: g for name, g in groups.items() if g["hparams"]}
+    return groups, metric_tags
+
+
+def _experiment_tags(by_run: dict[str, list[dict[str, Any]]], run: str) -> list[str]:
+    """The metric list of the nearest experiment record (no hparams) above `run`."""
+    for parent in hp.ancestors(run):
+        tags = [m for rec in by_run.get(parent, []) if not rec["hparams"] for m in rec["metrics"]]
+        if tags:
+            return list(dict.fromkeys(tags))
+    return []
+
+
+def _sessions(run: str, groups: dict[str, dict[str, Any]],
+              by_run: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(label, session run, group) of the trials to show for `run`.
+
+    A run with sessions shows its own; an experiment run (metric list only) shows every
+    session below it, labelled by its run path relative to `run`, as TensorBoard's table.
+    """
+    own = [(name, run, g) for name, g in groups.items() if g["hparams"]]
+    if own:
+        return own
+    below = []
+    for other in natsorted(r for r in by_run if hp.is_below(r, run)):
+        sub = {n: g for n, g in _groups(by_run[other])[0].items() if g["hparams"]}
+        rel = hp.relative(other, run)
+        below += [(rel if len(sub) == 1 else f"{rel}/{n}", other, g) for n, g in sub.items()]
+    return below or [(name, run, g) for name, g in groups.items()]
+
+
+def hyperparm_data(conn: Connection, run: str) -> dict[str, Any]:
+    groups, metric_tags = _groups(reader.hparams(conn, run))
     if not groups:
         raise reader.NotFound(f"run {run!r} has no hyperparameters")
-    last = {tag: _last_scalar(conn, run, tag) for tag in metric_tags}
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for rec in reader.hparams(conn):
+        by_run.setdefault(rec["run"], []).append(rec)
+    sessions = _sessions(run, groups, by_run)
+    for _label, session_run, _g in sessions:
+        if session_run != run:
+            metric_tags += [m for m in _groups(by_run[session_run])[1] if m not in metric_tags]
+    metric_tags += [m for m in _experiment_tags(by_run, run) if m not in metric_tags]
+    known = {name for name, _cursor in reader.list_runs(conn)}
+    last: dict[tuple[str, str], float | None] = {}
+
+    def value(session_run: str, tag: str) -> float | None:
+        for source in hp.metric_sources(session_run, tag):
+            if source[0] in known:
+                if source not in last:
+                    last[source] = _last_scalar(conn, *source)
+                if last[source] is not None:
+                    return last[source]
+        return None
+
     metrics: dict[str, dict[str, float | None]] = {}
     for tag in metric_tags:
         metrics[tag] = {}
-        for name, g in groups.items():
+        for label, session_run, g in sessions:
             stored = _number(g["metrics"].get(tag))
-            metrics[tag][name] = stored if stored is not None else last[tag]
-    hp_groups = [HparamGroup(name, g["hparams"], g["start"] or 0.0) for name, g in groups.items()]
+            metrics[tag][label] = stored if stored is not None else value(session_run, tag)
+    hp_groups = [HparamGroup(label, g["hparams"], g["start"] or 0.0) for label, _run, g in sessions]
     return hparams_response(hp_groups, metrics)
 
 
