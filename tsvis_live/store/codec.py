@@ -51,6 +51,29 @@ def pack_buckets(buckets: np.ndarray) -> bytes:
     return _RAW + b.tobytes()
 
 
+def pack_buckets_many(buckets: list[np.ndarray]) -> list[bytes]:
+    """`pack_buckets` of each, byte for byte, with the edge test done once for all of them (a
+    window holds thousands of small histograms; one test each cost more than their insert)."""
+    arrays = [np.asarray(b, dtype="<f8").reshape(-1, 3) for b in buckets]
+    if not arrays:
+        return []
+    ends = np.cumsum([len(a) for a in arrays]).tolist()
+    flat = np.concatenate(arrays)
+    # broken[i]: how many of rows 1..i do not start where the row before them ends
+    broken = np.zeros(len(flat), dtype=np.intp)
+    np.cumsum(flat[1:, 0] != flat[:-1, 1], out=broken[1:])
+    rows, lefts, rights, counts = flat.tobytes(), flat[:, 0].tobytes(), flat[:, 1].tobytes(), flat[:, 2].tobytes()
+    packed, start = [], 0
+    for end in ends:
+        if end > start and broken[end - 1] == broken[start]:
+            packed.append(_CONTIGUOUS + lefts[8 * start : 8 * end] + rights[8 * end - 8 : 8 * end]
+                          + counts[8 * start : 8 * end])
+        else:
+            packed.append(_RAW + rows[24 * start : 24 * end])
+        start = end
+    return packed
+
+
 def unpack_buckets(data: bytes) -> np.ndarray:
     body = np.frombuffer(data, dtype="<f8", offset=1)
     if data[:1] == _CONTIGUOUS:

@@ -104,20 +104,30 @@ _PLAIN = (sqltypes.Integer, sqltypes.String, sqltypes.LargeBinary)  # bound as t
 class _DriverInsert:
     """A Core INSERT compiled once and run as one driver executemany of plain tuples.
 
-    For the bulk tables (a series row and a chunk row per tag and window): SQLAlchemy's per-row
-    parameter processing cost about as much as SQLite's insert. Only tables whose columns need
-    no conversion on the way in qualify (schema.Real must see NaN, so its tables stay on Core).
+    For the bulk tables (a series and a chunk row per tag and window, a row per histogram):
+    SQLAlchemy's per-row parameter processing cost about as much as SQLite's insert. Values the
+    driver takes as they are go straight through; the others get their column type's own bind
+    processor, as Core would apply it (schema.Real turns NaN into 'NaN').
     """
 
     def __init__(self, stmt: Insert, columns: Sequence[str]) -> None:
-        table = stmt.table
-        if not all(isinstance(table.c[name].type, _PLAIN) for name in columns):
-            raise TypeError(f"{table.name}: a column converts its values; use the Core statement")
-        compiled = stmt.compile(dialect=sqlite_dialect(), column_keys=list(columns))
-        self.sql, self._row = str(compiled), itemgetter(*compiled.positiontup)
+        dialect = sqlite_dialect()
+        compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+        keys = compiled.positiontup
+        self.sql, self._row = str(compiled), itemgetter(*keys)
+        types = [stmt.table.c[name].type for name in keys]
+        self._convert = [(i, proc) for i, typ in enumerate(types) if not isinstance(typ, _PLAIN)
+                         and (proc := typ.dialect_impl(dialect).bind_processor(dialect)) is not None]
 
     def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        conn.exec_driver_sql(self.sql, [self._row(r) for r in rows])
+        conn.exec_driver_sql(self.sql, [self._values(r) for r in rows] if self._convert else
+                             [self._row(r) for r in rows])
+
+    def _values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        values = list(self._row(row))
+        for i, convert in self._convert:
+            values[i] = convert(values[i])
+        return tuple(values)
 
 
 # Statements built once. Building one per row (`insert(...).values(...)`) cost more than the
@@ -127,6 +137,7 @@ _SERIES_COLUMNS = [c.name for c in t.series.columns]  # explicit ids (see StoreW
 _INSERT_SERIES = _DriverInsert(insert(t.series), _SERIES_COLUMNS)  # a conflict is a bug: it fails
 _INSERT_PLUGIN = _DriverInsert(sqlite_insert(t.series).on_conflict_do_nothing(), _SERIES_COLUMNS)
 _INSERT_CHUNKS = _DriverInsert(insert(t.scalar_chunks), [c.name for c in t.scalar_chunks.columns if c.name != "id"])
+_INSERT_HISTOGRAMS = _DriverInsert(insert(t.histograms), [c.name for c in t.histograms.columns])
 _INSERT_RUN = insert(t.runs)
 _INSERT_FILE = insert(t.files)
 _UPDATE_FILE = update(t.files).where(t.files.c.id == bindparam("file_row_id"))
@@ -301,7 +312,8 @@ class StoreWriter:
         """Gather every row of the window (ids and cursors in record order), then write each
         table once. Rows with a blob hold its place in the window until the blobs are stored."""
         chunks = self._scalar_rows(win, batch)
-        rows = {"histograms": self._histogram_rows(win, batch), "media": [], "tensors": []}
+        hist_rows = self._histogram_rows(win, batch)
+        rows: dict[str, list[dict[str, Any]]] = {"media": [], "tensors": []}
         for b in batch.blobs:
             rows["media"].append({
                 "cursor": self._take(1), "series_id": self._series_id(win, b.kind, b.tag), "file_id": win.file_id,
@@ -321,6 +333,8 @@ class StoreWriter:
             for chunk in chunks:
                 if chunk["count"] < SMALL_CHUNK:
                     self._note_small_chunk(conn, chunk["series_id"], win.file_id)
+        if hist_rows:
+            _INSERT_HISTOGRAMS(conn, hist_rows)
         blob_ids = self._blob_ids(conn, win.blobs)
         for row in rows["media"] + rows["tensors"] + rows["graphs"]:
             row["blob_id"] = blob_ids[row["blob_id"]]
@@ -329,7 +343,7 @@ class StoreWriter:
         for name, table_rows in rows.items():
             if table_rows:
                 conn.execute(_INSERT_ROWS[name], table_rows)
-        win.commit.points += len(rows["histograms"]) + len(rows["media"]) + len(rows["tensors"])
+        win.commit.points += len(hist_rows) + len(rows["media"]) + len(rows["tensors"])
 
     def _scalar_rows(self, win: _Window, batch: Batch) -> list[dict[str, Any]]:
         chunks, steps = [], []
@@ -361,7 +375,6 @@ class StoreWriter:
                 "cursor": cursor, "series_id": self._series_id(win, "histogram", h.tag), "file_id": win.file_id,
                 "step": h.step, "wall_time": h.wall_time, "min": h.min, "max": h.max,
                 "num": h.num, "sum": h.sum, "sum_squares": h.sum_squares,
-                "buckets": codec.pack_buckets(h.buckets),
             })
             upd = by_tag.get(h.tag)
             if upd is None:
@@ -369,6 +382,8 @@ class StoreWriter:
                 win.commit.updates.append(upd)
             upd.cursors.append(cursor)
             upd.histograms.append(h)
+        for row, packed in zip(rows, codec.pack_buckets_many([h.buckets for h in batch.histograms])):
+            row["buckets"] = packed
         return rows
 
     def _run_record_rows(self, win: _Window, batch: Batch) -> dict[str, list[dict[str, Any]]]:
