@@ -37,7 +37,9 @@ setup(
     ext_modules=[
         Extension(
             "tsvis_live.formats._native._decode",
-            sources=["tsvis_live/formats/_native/_decode.c"],
+            sources=["tsvis_live/formats/_native/_decode.c",
+                     "tsvis_live/formats/_native/histograms.c"],
+            depends=["tsvis_live/formats/_native/wire.h"],
             extra_compile_args=["-O2", "-std=c11", "-ffp-contract=off"] if sys.platform != "win32" else [],
             optional=True,
         )
