@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from tsvis_live import __version__
 from tsvis_live.ingest.progress import Progress
 
 # Heavy modules (SQLAlchemy, the web stack) are imported inside the commands: ingest worker
@@ -30,16 +31,25 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--rebuild", action="store_true",
                    help="move the session's database aside (kept as *.damaged-TIME) and re-read the logdir")
+    p.add_argument("--version", action="version", version=f"tsvis-live {__version__}")
+
+
+SUBCOMMANDS = """subcommands:
+  serve (default)   watch a logdir and serve it live: `tsvis-live [serve] --logdir DIR`
+  ingest            read a logdir into its session database once and print a summary:
+                    `tsvis-live ingest --logdir DIR` (see `tsvis-live ingest --help`)"""
 
 
 def _serve_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tsvis-live", description="Live training-visualization server "
-                                "(subcommand: `tsvis-live ingest --logdir DIR` for a one-shot ingest).")
+    p = argparse.ArgumentParser(prog="tsvis-live", description="Live training-visualization server.",
+                                epilog=SUBCOMMANDS, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--logdir", type=Path, help="the log directory to watch and serve")
     src.add_argument("--logroot", type=Path, help="multi-user mode: serve ROOT/<id>/<trainJobName>")
     src.add_argument("--demo", action="store_true", help="serve a generated demo logdir that keeps growing")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default=None, help="interface to listen on (default: 127.0.0.1)")
+    p.add_argument("--bind_all", "--bind-all", action="store_true",
+                   help="listen on every interface (--host 0.0.0.0), as TensorBoard's flag; needs a token")
     p.add_argument("--port", type=int, default=6006)
     p.add_argument("--token", help="required access token (mandatory when --host is not loopback); "
                    "visible to other local users in the process list: prefer --token-file or TSVIS_LIVE_TOKEN")
@@ -197,6 +207,27 @@ def open_session(data_dir: Path, logdir: Path, poll: float | None, rebuild: bool
         return str(exc)
 
 
+class _HideToken(logging.Filter):
+    """uvicorn's access log prints the query string: never a `token=` value in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            import re
+
+            path = re.sub(r"(?i)([?&]token=)[^&#]*", r"\1***", record.args[2])
+            record.args = (*record.args[:2], path, *record.args[3:])
+        return True
+
+
+def _url(host: str, port: int) -> str:
+    """What to open in a browser: this machine's name for the all-interfaces addresses."""
+    if host in ("0.0.0.0", "::"):
+        import socket
+
+        host = socket.gethostname()
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def serve_main(argv: list[str]) -> int:
     args = _serve_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -204,6 +235,10 @@ def serve_main(argv: list[str]) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from tsvis_live.http.security import TokenUnavailable, load_token
 
+    if args.bind_all and args.host is not None:
+        print("tsvis-live: give --bind_all or --host, not both", file=sys.stderr)
+        return 2
+    args.host = "0.0.0.0" if args.bind_all else (args.host or "127.0.0.1")
     try:
         args.token = load_token(args.token, args.token_file)
     except TokenUnavailable as exc:
@@ -215,6 +250,7 @@ def serve_main(argv: list[str]) -> int:
         return 2
     import uvicorn
 
+    logging.getLogger("uvicorn.access").addFilter(_HideToken())
     from tsvis_live.http.app import UIUnavailable, create_app
     from tsvis_live.session import SessionManager
 
@@ -242,10 +278,14 @@ def serve_main(argv: list[str]) -> int:
         print(f"tsvis-live: {exc}", file=sys.stderr)
         return 2
     app.state.client_buffer = max(1, args.client_buffer)
-    print(f"tsvis-live: serving {logdir or args.logroot} at http://{args.host}:{args.port}/", file=sys.stderr)
+    print(f"tsvis-live: serving {logdir or args.logroot} at {_url(args.host, args.port)} (Ctrl-C to quit)",
+          file=sys.stderr)
     from tsvis_live.http.ws import MAX_FRAME
 
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio",
+    # uvicorn logs at the chosen level through our handler and format (log_config=None);
+    # its per-request access log only at debug (noise otherwise)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
+                access_log=args.log_level == "debug", ws="websockets-sansio",
                 ws_max_size=MAX_FRAME,  # the protocol layer's cut-off, above /ws's own message limit
                 timeout_graceful_shutdown=3)
     return 0

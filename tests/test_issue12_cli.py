@@ -1,0 +1,110 @@
+"""Issue 12 item 8: the command-line conventions users know from TensorBoard and Python tools.
+
+Real processes: `python -m tsvis_live`, the installed `tsvis-live` console script, real
+servers on loopback (`--bind_all` listens on every interface, checked in /proc/net/tcp).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+import tsvis_live
+from tests.serverproc import ServerProcess
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def test_python_dash_m_and_version():
+    r = _run(sys.executable, "-m", "tsvis_live", "--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"tsvis-live {tsvis_live.__version__}"
+    r = _run(sys.executable, "-m", "tsvis_live", "ingest", "--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"tsvis-live {tsvis_live.__version__}"
+
+
+def test_help_lists_the_subcommands():
+    script = shutil.which("tsvis-live", path=str(Path(sys.executable).parent))
+    assert script, "the tsvis-live console script is not installed next to this Python"
+    r = _run(script, "--help")
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert "subcommands:" in text
+    section = text.split("subcommands:", 1)[1]
+    assert "serve" in section and "(default)" in section
+    assert "ingest" in section and "once" in section
+    assert "--bind_all" in text and "--version" in text
+    r = _run(script, "ingest", "--help")
+    assert r.returncode == 0 and "--logdir" in r.stdout
+
+
+def _listening(port: int) -> list[str]:
+    """Local addresses listening on `port` (hex /proc/net/tcp form)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            local, _remote, state = line.split()[1:4]
+            addr, hexport = local.rsplit(":", 1)
+            if int(hexport, 16) == port and state == "0A":
+                found.append(addr)
+    return found
+
+
+def test_bind_all_needs_a_token_and_listens_everywhere(tmp_path):
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    r = _run(sys.executable, "-m", "tsvis_live", "--logdir", str(logdir), "--data-dir",
+             str(tmp_path / "data"), "--bind_all", "--port", "1")
+    assert r.returncode == 2
+    assert "token" in r.stderr and "0.0.0.0" in r.stderr
+    r = _run(sys.executable, "-m", "tsvis_live", "--logdir", str(logdir), "--bind_all", "--host", "127.0.0.1")
+    assert r.returncode == 2 and "--bind_all" in r.stderr and "--host" in r.stderr
+    server = ServerProcess(logdir, tmp_path / "data", "--bind_all", "--token", "s3cret-token-123",
+                           "--log-level", "debug")
+    try:
+        server.wait_ready()
+        assert "00000000" in _listening(server.port), _listening(server.port)
+        r = httpx.get(server.url + "/api/live/status", params={"token": "s3cret-token-123"}, timeout=30)
+        assert r.status_code == 200
+        assert httpx.get(server.url + "/api/live/status", timeout=30).status_code == 401
+    finally:
+        server.stop()
+    log = server.log_path.read_text()
+    assert "Ctrl-C to quit" in log
+    assert "GET /api/live/status?token=*** " in log, log[-2000:]  # access log, token hidden
+    assert "s3cret-token-123" not in log
+
+
+def test_log_level_reaches_uvicorn(tmp_path):
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    server = ServerProcess(logdir, tmp_path / "d1", "--log-level", "debug")
+    try:
+        server.wait_ready()
+        httpx.get(server.url + "/api/live/status", timeout=30)
+    finally:
+        server.stop()
+    debug = server.log_path.read_text()
+    assert "GET /api/live/status" in debug, debug[-2000:]  # uvicorn's access log
+    assert "Ctrl-C to quit" in debug
+    server = ServerProcess(logdir, tmp_path / "d2", "--log-level", "warning")
+    try:
+        server.wait_ready()
+        httpx.get(server.url + "/api/live/status", timeout=30)
+    finally:
+        server.stop()
+    quiet = server.log_path.read_text()
+    assert "GET /api/live/status" not in quiet and "Application startup" not in quiet
+    assert " INFO " not in quiet, quiet[-2000:]
