@@ -46,6 +46,13 @@ def test_help_lists_the_subcommands():
     assert r.returncode == 0 and "--logdir" in r.stdout
 
 
+def _ws_open(url: str) -> None:
+    from websockets.sync.client import connect
+
+    with connect(url, open_timeout=30) as ws:
+        ws.ping().wait(30)
+
+
 def _listening(port: int) -> list[str]:
     """Local addresses listening on `port` (hex /proc/net/tcp form)."""
     found = []
@@ -78,12 +85,14 @@ def test_bind_all_needs_a_token_and_listens_everywhere(tmp_path):
         assert "00000000" in _listening(server.port), _listening(server.port)
         r = httpx.get(server.url + "/api/live/status", params={"token": "s3cret-token-123"}, timeout=30)
         assert r.status_code == 200
+        _ws_open(server.ws_url + "?token=s3cret-token-123")
         assert httpx.get(server.url + "/api/live/status", timeout=30).status_code == 401
     finally:
         server.stop()
     log = server.log_path.read_text()
     assert "Ctrl-C to quit" in log
     assert "GET /api/live/status?token=*** " in log, log[-2000:]  # access log, token hidden
+    assert '"WebSocket /ws?token=***" [accepted]' in log, log[-2000:]
     assert "s3cret-token-123" not in log
 
 
@@ -99,6 +108,16 @@ def test_log_level_reaches_uvicorn(tmp_path):
     debug = server.log_path.read_text()
     assert "GET /api/live/status" in debug, debug[-2000:]  # uvicorn's access log
     assert "Ctrl-C to quit" in debug
+    server = ServerProcess(logdir, tmp_path / "d3")  # info, the default: no line per request
+    try:
+        server.wait_ready()
+        httpx.get(server.url + "/api/live/status", timeout=30)
+        _ws_open(server.ws_url)
+    finally:
+        server.stop()
+    info = server.log_path.read_text()
+    assert "Application startup complete" in info  # uvicorn at info
+    assert "GET /api/live/status" not in info and "WebSocket" not in info, info[-2000:]
     server = ServerProcess(logdir, tmp_path / "d2", "--log-level", "warning")
     try:
         server.wait_ready()

@@ -207,15 +207,22 @@ def open_session(data_dir: Path, logdir: Path, poll: float | None, rebuild: bool
         return str(exc)
 
 
-class _HideToken(logging.Filter):
-    """uvicorn's access log prints the query string: never a `token=` value in it."""
+class _UvicornLines(logging.Filter):
+    """uvicorn's request lines: never a `token=` value (they print the query string), and the
+    per-WebSocket lines (accepted/rejected, like an access log) only at debug."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__()
+        self.debug = debug
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
-            import re
+        import re
 
-            path = re.sub(r"(?i)([?&]token=)[^&#]*", r"\1***", record.args[2])
-            record.args = (*record.args[:2], path, *record.args[3:])
+        if not self.debug and isinstance(record.msg, str) and '"WebSocket %s"' in record.msg:
+            return False
+        if isinstance(record.args, tuple):
+            record.args = tuple(re.sub(r"(?i)([?&]token=)[^&#\s]*", r"\1***", a) if isinstance(a, str) else a
+                                for a in record.args)
         return True
 
 
@@ -250,7 +257,8 @@ def serve_main(argv: list[str]) -> int:
         return 2
     import uvicorn
 
-    logging.getLogger("uvicorn.access").addFilter(_HideToken())
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(_UvicornLines(debug=args.log_level == "debug"))
     from tsvis_live.http.app import UIUnavailable, create_app
     from tsvis_live.session import SessionManager
 
