@@ -35,6 +35,26 @@ def test_audio_label_is_rate_channels_frames_like_the_original(tmp_path, start_s
     assert entry["label"] == "采样率: 16000.0, 声道: 1, 帧长度: 4000"
 
 
+def test_audio_label_of_a_session_stored_without_channel_counts(tmp_path, start_server):
+    """Sessions ingested before the channel count was kept: read from the WAV header."""
+    import sqlite3
+
+    from tsvis_live.session import database_path
+
+    logdir, data = tmp_path / "logs", tmp_path / "data"
+    _audio_logs(logdir / "run")
+    server = start_server(logdir, data)
+    server.json("/api/audio", run="run", tag="voice")
+    server.stop()
+    path = database_path(data, logdir.resolve())
+    assert path.exists()
+    with sqlite3.connect(path) as db:  # as an older version stored it
+        db.execute("UPDATE media SET meta = json_remove(meta, '$.num_channels', '$.length_frames')")
+    server = start_server(logdir, data)
+    [entry] = server.json("/api/audio", run="run", tag="voice")["data"]["voice"]
+    assert entry["label"] == "采样率: 16000.0, 声道: 1, 帧长度: 4000"
+
+
 def _embedding_logs(logdir, matrix):
     import torch
     from torch.utils.tensorboard import SummaryWriter

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 from typing import Any
 
 from sqlalchemy import Connection
@@ -42,6 +43,26 @@ def audio_label(meta: dict[str, Any]) -> str:
             f"帧长度: {meta.get('length_frames', 0)}")
 
 
+def wav_shape(data: bytes) -> dict[str, Any]:
+    """sample_rate, num_channels and length_frames read from a PCM WAV header ({} if not one).
+
+    For audio stored before the channel count was kept in its metadata."""
+    if len(data) < 36 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return {}
+    pos, fmt, frames = 12, None, None
+    while pos + 8 <= len(data) and (fmt is None or frames is None):
+        kind, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if kind == b"fmt " and size >= 16 and pos + 24 <= len(data):
+            fmt = struct.unpack_from("<HHIIHH", data, pos + 8)
+        elif kind == b"data" and fmt is not None:
+            block = fmt[4] or 1
+            frames = min(size, len(data) - pos - 8) // block
+        pos += 8 + size + (size & 1)
+    if fmt is None or frames is None:
+        return {}
+    return {"sample_rate": float(fmt[2]), "num_channels": fmt[1], "length_frames": frames}
+
+
 def _entry(kind: str, e: reader.MediaEntry) -> dict[str, Any]:
     out: dict[str, Any] = {"wall_time": e.wall_time, "step": e.step}
     if kind == "image":
@@ -69,6 +90,10 @@ def _texts(data: bytes) -> list[str]:
 def media_page(conn: Connection, run: str, kind: str, tag: str, offset: int,
                limit: int | None) -> tuple[int, list[dict[str, Any]]]:
     total, entries = reader.media_list(conn, run, kind, tag, offset, limit)
+    for e in entries:
+        if kind == "audio" and "label" not in e.meta and "num_channels" not in e.meta:
+            data, _mime, _digest = reader.media_blob(conn, run, kind, tag, e.step, e.index)
+            e.meta = {**wav_shape(data), **e.meta}
     rows = [_entry(kind, e) for e in entries]
     if kind == "text":
         for row, e in zip(rows, entries):
