@@ -53,6 +53,11 @@ def write_logs(root: Path) -> None:
     gw = TorchWriter(str(root / "model"))
     gw.add_graph(model, torch.zeros(1, 4))
     gw.close()
+    # The issue's 2.7k-node graph: 300 nested blocks.
+    big = torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()) for _ in range(300)])
+    gw = TorchWriter(str(root / "zbigmodel"))
+    gw.add_graph(big, torch.zeros(1, 4))
+    gw.close()
 
 
 @pytest.fixture(scope="module")
@@ -323,7 +328,7 @@ def test_a_run_created_while_the_page_is_open_takes_its_sorted_place(page: Page,
     order = [e.get_attribute("data-run") for e in card.locator(".subchart").all()]
     assert order == ["train/lr=0.1", late, "train/lr=1.0"], order
     runs = [e.get_attribute("data-run") for e in page.locator(".run").all()]
-    assert runs == [*CMP, "model", "train/lr=0.1", late, "train/lr=1.0"], runs
+    assert runs == [*CMP, "model", "train/lr=0.1", late, "train/lr=1.0", "zbigmodel"], runs
     # Its colour is a free one: distinct from every other run's.
     colours = [run_colour(page, r) for r in runs]
     assert len(set(colours)) == len(colours), colours
@@ -391,3 +396,47 @@ def test_graph_details_never_describe_a_node_no_longer_drawn(page: Page, server)
     box = details.get_attribute("data-node")
     assert box and hit.startswith(box + "/"), (hit, box)  # the collapsed scope it went into
     expect(details.locator("h4")).to_have_text(box.split("/")[-1])
+
+
+# Boxes of the drawn graph (from the chart's own data) that overlap while neither holds the other.
+_GRAPH_OVERLAPS = """
+(el) => {
+  const opt = window.tsvisLive.echarts.getInstanceByDom(el).getOption();
+  const boxes = opt.series[0].data.map(d => ({ id: d.id, open: d.open, x: d.value[0], y: d.value[1], w: d.value[2], h: d.value[3] }));
+  const holds = (a, b) => a.open && b.id.startsWith(a.id + '/');
+  boxes.sort((a, b) => a.x - b.x);
+  const bad = [], active = [];
+  for (const b of boxes) {
+    for (let k = active.length - 1; k >= 0; k--) if (active[k].x + active[k].w <= b.x + 0.5) active.splice(k, 1);
+    for (const a of active) {
+      const ix = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x), iy = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+      if (ix > 0.5 && iy > 0.5 && !holds(a, b) && !holds(b, a)) bad.push([a.id, b.id]);
+    }
+    active.push(b);
+  }
+  return { boxes: boxes.length, open: boxes.filter(b => b.open).length, bad: bad.slice(0, 10), nbad: bad.length };
+}
+"""
+
+
+def test_graph_boxes_never_overlap_at_any_expansion(page: Page, server) -> None:
+    open_dashboard(page, server, tab="graphs")
+    page.select_option(".graph-run", "zbigmodel")
+    graph = page.locator(".graph-canvas")
+    page.wait_for_function("() => +document.querySelector('.graph-canvas').dataset.total > 2000", timeout=30000)
+    el = graph.element_handle()
+    seen = []
+    for step in ("start", "expand one level", "expand one level", "expand all"):
+        if step != "start":
+            before = graph.get_attribute("data-boxes")
+            page.get_by_role("button", name=step).click()
+            page.wait_for_function("n => document.querySelector('.graph-canvas').dataset.boxes !== n", arg=before,
+                                   timeout=60000)
+        page.wait_for_function("() => document.querySelector('.graph-canvas').dataset.rendered", timeout=30000)
+        r = page.evaluate(_GRAPH_OVERLAPS, el)
+        seen.append((step, r["boxes"], r["open"], int(graph.get_attribute("data-layout-ms"))))
+        assert r["nbad"] == 0, (step, r)
+    total = int(graph.get_attribute("data-total"))
+    assert seen[-1][1] == total, (seen, total)  # everything drawn once expanded
+    print("graph boxes / open scopes / layout ms:", seen)
+    shot(page, "graph-expanded")

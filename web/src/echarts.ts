@@ -1,6 +1,6 @@
 /** ECharts, tree-shaken to the charts the dashboard uses. */
 import * as echarts from "echarts/core";
-import { BarChart, BoxplotChart, GraphChart, HeatmapChart, LineChart, ParallelChart, ScatterChart } from "echarts/charts";
+import { BarChart, BoxplotChart, CustomChart, HeatmapChart, LineChart, ParallelChart, ScatterChart } from "echarts/charts";
 import {
   DataZoomComponent, GridComponent, LegendComponent, ParallelComponent, TitleComponent, TooltipComponent, VisualMapComponent,
 } from "echarts/components";
@@ -8,7 +8,7 @@ import { CanvasRenderer } from "echarts/renderers";
 import { visibility } from "./app";
 
 echarts.use([
-  LineChart, BarChart, BoxplotChart, GraphChart, HeatmapChart, ParallelChart, ScatterChart,
+  LineChart, BarChart, BoxplotChart, CustomChart, HeatmapChart, ParallelChart, ScatterChart,
   GridComponent, TooltipComponent, VisualMapComponent, DataZoomComponent, ParallelComponent, LegendComponent, TitleComponent,
   CanvasRenderer,
 ]);

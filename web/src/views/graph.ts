@@ -4,7 +4,8 @@ import { App, Change, h, View } from "../app";
 import { PALETTE } from "../colors";
 import { EChart } from "../echarts";
 import { html, tip } from "../escape";
-import { ancestors, buildModel, categoryOf, layeredLayout, netModels, shownAs, visibleEdges, visibleNodes, type GModel } from "../graphmodel";
+import { hierarchicalLayout } from "../graphlayout";
+import { ancestors, buildModel, categoryOf, netModels, shownAs, visibleNodes, type GModel } from "../graphmodel";
 import { errorBox, picker } from "./common";
 
 const CATEGORY_COLORS: Record<string, string> = {
@@ -12,28 +13,6 @@ const CATEGORY_COLORS: Record<string, string> = {
   "Sparse Tensors&Tensor Transformations": "#f28e2b", ControlFlow: "#b07aa1", "Losses&Metrics": "#edc948",
   InputsandReaders: "#59a14f", other: "#9c9c9c", scope: "#d4dbe6",
 };
-
-/**
- * Deep graphs (long chains of layers) would be fitted into the box as one unreadable column:
- * fold them into several columns of at most FOLD_ROWS layers, read top-down, left to right.
- */
-const FOLD_ROWS = 40;
-function foldLayers(pos: Map<string, { x: number; y: number; layer: number }>): Map<string, { x: number; y: number; layer: number }> {
-  let layers = 0, minX = Infinity, maxX = -Infinity;
-  for (const p of pos.values()) {
-    layers = Math.max(layers, p.layer + 1);
-    minX = Math.min(minX, p.x);
-    maxX = Math.max(maxX, p.x);
-  }
-  if (layers <= FOLD_ROWS * 1.5) return pos;
-  const colWidth = maxX - minX + 2.5;
-  const out = new Map<string, { x: number; y: number; layer: number }>();
-  for (const [id, p] of pos) {
-    const col = Math.floor(p.layer / FOLD_ROWS);
-    out.set(id, { x: p.x + col * colWidth, y: p.layer % FOLD_ROWS, layer: p.layer });
-  }
-  return out;
-}
 
 export class GraphView implements View {
   el: HTMLElement;
@@ -57,6 +36,7 @@ export class GraphView implements View {
       { class: "view view-graph" },
       h("div", { class: "toolbar" }, this.runP.el, this.tagP.el, this.modelP.el, this.search,
         h("button", { class: "btn", onclick: () => this.expandLevel() }, "expand one level"),
+        h("button", { class: "btn", onclick: () => this.expandAll() }, "expand all"),
         h("button", { class: "btn", onclick: () => { this.expanded.clear(); this.draw(); } }, "collapse all"),
         this.status),
       h("div", { class: "graph-layout" }, this.chart.el, this.details),
@@ -64,7 +44,7 @@ export class GraphView implements View {
     this.search.addEventListener("change", () => this.find(this.search.value));
     this.chart.whenReady((c) => {
       c.on("click", (p: any) => {
-        if (p.dataType === "node" && !String(p.data.id).startsWith("\u0000")) this.onNode(p.data.id);
+        if (p.seriesIndex === 0 && p.data?.id !== undefined) this.onNode(String(p.data.id));
       });
     });
     this.clearDetails();
@@ -125,15 +105,22 @@ export class GraphView implements View {
     this.draw();
   }
 
+  private expandAll(): void {
+    if (!this.model) return;
+    for (const n of this.model.nodes.values()) if (n.isScope) this.expanded.add(n.uid);
+    this.draw();
+  }
+
   private onNode(uid: string): void {
     if (!this.model) return;
     const n = this.model.nodes.get(uid);
     if (!n) return;
     this.selected = uid;
-    if (n.isScope) {
+    // A closed scope opens; an open scope's frame only selects it (its details can collapse it).
+    if (n.isScope && !this.expanded.has(uid)) {
       this.expanded.add(uid);
       this.draw(n.children[0]);
-    }
+    } else this.draw();
     this.showDetails(uid);
   }
 
@@ -188,12 +175,11 @@ export class GraphView implements View {
     this.showDetails(uid);
   }
 
-  /** Draw the visible nodes; `focus` (a node id) is highlighted. */
+  /** Draw the visible nodes, expanded scopes as frames around them; `focus` is highlighted. */
   private draw(focus?: string): void {
     const m = this.model;
     if (!m) return;
     const ids = visibleNodes(m, this.expanded);
-    const edges = visibleEdges(m, ids);
     // The details pane never describes a node that is no longer drawn: it moves to the
     // collapsed scope the node went into.
     if (this.selected && m.nodes.has(this.selected)) {
@@ -204,56 +190,91 @@ export class GraphView implements View {
       }
     }
     const t0 = performance.now();
-    const pos = foldLayers(layeredLayout(ids, edges));
-    const big = ids.length > 400;
-    const DX = 110, DY = 70;
+    const lay = hierarchicalLayout(m, this.expanded);
+    const layoutMs = performance.now() - t0;
     const scopeColors = new Map<string, string>();
-    const nodes = ids.map((id) => {
-      const n = m.nodes.get(id)!;
-      const p = pos.get(id) || { x: 0, y: 0 };
+    const boxes = lay.boxes.map((b) => {
+      const n = m.nodes.get(b.id)!;
       const cat = categoryOf(m, n.op);
       const par = n.parent;
       if (par && !scopeColors.has(par)) scopeColors.set(par, PALETTE[scopeColors.size % PALETTE.length]);
+      const hot = b.id === this.selected || b.id === focus;
       return {
-        id, name: n.label, x: p.x * DX, y: p.y * DY,
-        symbol: n.isScope ? "roundRect" : "circle",
-        symbolSize: n.isScope ? [Math.min(140, 40 + n.label.length * 6), 26] : 14,
-        itemStyle: {
-          color: CATEGORY_COLORS[cat] || CATEGORY_COLORS.other,
-          borderColor: id === this.selected || id === focus ? "#000" : par ? scopeColors.get(par) : "#fff",
-          borderWidth: id === this.selected || id === focus ? 3 : par ? 2 : 1,
-        },
-        // Shown literally by the series' label formatter (a formatter string would expand {b}).
-        text: n.isScope ? `${n.label} (${n.leafCount})` : n.label,
-        op: n.op || "name scope: click to expand",
-        label: { show: !big || n.isScope, position: n.isScope ? "inside" : "bottom", fontSize: 10 },
+        value: [b.x, b.y, b.w, b.h], id: b.id, open: b.open,
+        // Shown literally (text of a zrender element, never HTML).
+        text: b.open ? n.label : n.isScope ? `${n.label} (${n.leafCount})` : n.label,
+        op: n.op || (b.open ? "name scope (expanded)" : "name scope: click to expand"),
+        fill: b.open ? "rgba(212, 219, 230, 0.28)" : CATEGORY_COLORS[cat] || CATEGORY_COLORS.other,
+        stroke: hot ? "#000" : b.open ? "#8d9bb0" : par ? scopeColors.get(par)! : "#fff",
+        lineWidth: hot ? 3 : b.open ? 1 : par ? 2 : 1,
       };
     });
-    const links = edges.map((e) => ({
-      source: e.source, target: e.target, value: e.num,
-      lineStyle: { type: e.control ? "dashed" : "solid", width: Math.min(4, 0.8 + Math.log2(e.num)) },
-      info: e.info, num: e.num,
-    }));
+    const edges = lay.edges.map((e) => ({ value: [0], points: e.points, source: e.source, target: e.target, info: e.info, num: e.num, control: e.control }));
+    // Equal scales on x and y: the layout is in pixels at zoom 1, fitted into the chart.
+    const W = Math.max(1, lay.width), H = Math.max(1, lay.height);
+    const gw = Math.max(200, (this.chart.el.clientWidth || 900) - 20), gh = 620 - 20;
+    const k = Math.min(gw / W, gh / H, 1.5);
+    const spanX = gw / k, spanY = gh / k;
+    const x0 = (W - spanX) / 2, y0 = (H - spanY) / 2;
     this.chart.set({
       animation: false,
+      grid: { left: 10, right: 10, top: 10, bottom: 10 },
+      xAxis: { type: "value", min: x0, max: x0 + spanX, show: false },
+      yAxis: { type: "value", min: y0, max: y0 + spanY, inverse: true, show: false },
+      dataZoom: [
+        { type: "inside", xAxisIndex: 0, filterMode: "none", minSpan: 0.05 },
+        { type: "inside", yAxisIndex: 0, filterMode: "none", minSpan: 0.05 },
+      ],
       tooltip: {
         confine: true,
-        formatter: tip((p: any) => (p.dataType === "edge"
+        formatter: tip((p: any) => (p.seriesIndex === 1
           ? html`${p.data.source} → ${p.data.target}${p.data.info ? html`<br>${p.data.info}` : ""}${p.data.num > 1 ? html`<br>${p.data.num} edges` : ""}`
           : html`${p.data.id}<br>${p.data.op}`)),
       },
-      series: [{
-        type: "graph", layout: "none", roam: true, draggable: false, data: nodes, links,
-        label: { formatter: (p: any) => String(p.data.text ?? "") },
-        edgeSymbol: ["none", "arrow"], edgeSymbolSize: 6, lineStyle: { color: "#8a8a8a", opacity: 0.7, curveness: 0.05 },
-        emphasis: { focus: big ? "none" : "adjacency", label: { show: true } }, labelLayout: { hideOverlap: true },
-        scaleLimit: { min: 0.05, max: 200 }, nodeScaleRatio: 0.3, progressive: 0,
-      }],
+      series: [
+        {
+          type: "custom", coordinateSystem: "cartesian2d", clip: true, data: boxes, encode: { x: [0], y: [1] }, z: 2,
+          renderItem: (_params: any, api: any) => {
+            const d = boxes[_params.dataIndex];
+            const [x, y, w, hh] = d.value;
+            const p0 = api.coord([x, y]), p1 = api.coord([x + w, y + hh]);
+            const pw = p1[0] - p0[0], ph = p1[1] - p0[1];
+            const showText = pw > 24 && ph > 9;
+            return {
+              type: "rect",
+              shape: { x: p0[0], y: p0[1], width: pw, height: ph, r: Math.min(4, ph / 4) },
+              style: { fill: d.fill, stroke: d.stroke, lineWidth: d.lineWidth },
+              textContent: showText ? { style: { text: d.text, fontSize: 10, fill: "#1d232a", width: Math.max(10, pw - 6), overflow: "truncate" } } : undefined,
+              textConfig: showText ? { position: d.open ? "insideTopLeft" : "inside" } : undefined,
+            };
+          },
+        },
+        {
+          type: "custom", coordinateSystem: "cartesian2d", clip: true, data: edges, z: 3, silent: false,
+          renderItem: (_params: any, api: any) => {
+            const e = edges[_params.dataIndex];
+            const pts = e.points.map((q) => api.coord(q));
+            if (pts.length < 2) return null;
+            const [ax, ay] = pts[pts.length - 2], [bx, by] = pts[pts.length - 1];
+            const len = Math.hypot(bx - ax, by - ay) || 1, ux = (bx - ax) / len, uy = (by - ay) / len, s = 5;
+            const width = Math.min(4, 0.8 + Math.log2(e.num));
+            return {
+              type: "group",
+              children: [
+                { type: "polyline", shape: { points: pts }, style: { stroke: "#8a8a8a", lineWidth: width, fill: null, opacity: 0.8, lineDash: e.control ? [4, 3] : null } },
+                { type: "polygon", shape: { points: [[bx, by], [bx - s * ux + s * 0.6 * uy, by - s * uy - s * 0.6 * ux], [bx - s * ux - s * 0.6 * uy, by - s * uy + s * 0.6 * ux]] }, style: { fill: "#8a8a8a" } },
+              ],
+            };
+          },
+        },
+      ],
     });
     this.chart.el.dataset.nodes = String(ids.length);
+    this.chart.el.dataset.boxes = String(boxes.length);
     this.chart.el.dataset.edges = String(edges.length);
     this.chart.el.dataset.total = String(m.nodes.size);
-    this.status.textContent = `${ids.length} shown of ${m.nodes.size} nodes · layout ${Math.round(performance.now() - t0)} ms`;
+    this.chart.el.dataset.layoutMs = String(Math.round(layoutMs));
+    this.status.textContent = `${ids.length} shown of ${m.nodes.size} nodes · layout ${Math.round(layoutMs)} ms`;
   }
 
   destroy(): void {
