@@ -127,3 +127,65 @@ def test_log_level_reaches_uvicorn(tmp_path):
     quiet = server.log_path.read_text()
     assert "GET /api/live/status" not in quiet and "Application startup" not in quiet
     assert " INFO " not in quiet, quiet[-2000:]
+
+
+def test_path_prefix_serves_everything_under_the_prefix(tmp_path, start_server):
+    """Behind a reverse proxy at /tsvis/: API, dashboard and /ws live under the prefix."""
+    from websockets.sync.client import connect
+
+    from tests.eventfiles import write_scalars
+
+    logdir = tmp_path / "logs"
+    (logdir / "run").mkdir(parents=True)
+    write_scalars(logdir / "run" / "events.out.tfevents.1.host", "loss", range(5))
+    server = start_server(logdir, None, "--path_prefix", "/tsvis/", probe="/tsvis/api/init")
+    assert server.json("/tsvis/api/getCategory")["data"]["run"]["scalar"]
+    r = server.get("/api/getCategory")
+    assert r.status_code == 404 and "/tsvis/" in r.json()["msg"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    r = httpx.get(server.url + "/tsvis", params={"a": "1"}, follow_redirects=False, timeout=30)
+    assert r.status_code == 308 and r.headers["location"] == "/tsvis/?a=1"
+    page = server.get("/tsvis/")
+    assert page.status_code == 200 and "./assets/" in page.text  # relative: works under the prefix
+    ws_url = server.url.replace("http", "ws") + "/tsvis/ws"
+    with connect(ws_url, open_timeout=30) as ws:
+        assert ws.recv(timeout=30)  # the server's first message
+    try:
+        with connect(server.url.replace("http", "ws") + "/ws", open_timeout=30) as ws:
+            ws.recv(timeout=30)
+        raise AssertionError("/ws outside the prefix was accepted")
+    except Exception as exc:  # websockets.exceptions.InvalidStatus / ConnectionClosed
+        assert "AssertionError" not in type(exc).__name__
+    r = _run(sys.executable, "-m", "tsvis_live", "--logdir", str(logdir), "--path_prefix", "/a/../b")
+    assert r.returncode == 2 and "--path_prefix" in r.stderr
+
+
+def test_dashboard_live_behind_a_path_prefix_in_chromium(tmp_path, start_server):
+    """The real dashboard under /tsvis/: it loads, goes live over /tsvis/ws, and every request
+    it makes stays under the prefix and succeeds."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.eventfiles import write_scalars
+
+    logdir = tmp_path / "logs"
+    (logdir / "run").mkdir(parents=True)
+    write_scalars(logdir / "run" / "events.out.tfevents.1.host", "loss", range(5))
+    server = start_server(logdir, None, "--path_prefix", "tsvis", probe="/tsvis/api/init")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        try:
+            page = browser.new_page()
+            requests, failed, errors = [], [], []
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server.url + "/tsvis/#scalars")
+            page.wait_for_selector("body[data-ready]", timeout=30000)
+            expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=15000)
+        finally:
+            browser.close()
+    assert not failed and not errors, (failed, errors)
+    local = [u for u in requests if u.startswith(server.url)]
+    assert local and all(u.startswith(server.url + "/tsvis/") for u in local), local
+    assert any("/tsvis/api/" in u for u in local)

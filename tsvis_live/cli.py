@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import json
 import logging
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -50,6 +51,8 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="interface to listen on (default: 127.0.0.1)")
     p.add_argument("--bind_all", "--bind-all", action="store_true",
                    help="listen on every interface (--host 0.0.0.0), as TensorBoard's flag; needs a token")
+    p.add_argument("--path_prefix", "--path-prefix", default="", metavar="PREFIX",
+                   help="serve everything under PREFIX (e.g. /tsvis) behind a reverse proxy; dashboard UI only")
     p.add_argument("--port", type=int, default=6006)
     p.add_argument("--token", help="required access token (mandatory when --host is not loopback); "
                    "visible to other local users in the process list: prefer --token-file or TSVIS_LIVE_TOKEN")
@@ -216,8 +219,6 @@ class _UvicornLines(logging.Filter):
         self.debug = debug
 
     def filter(self, record: logging.LogRecord) -> bool:
-        import re
-
         if not self.debug and isinstance(record.msg, str) and '"WebSocket %s"' in record.msg:
             return False
         if isinstance(record.args, tuple):
@@ -226,13 +227,64 @@ class _UvicornLines(logging.Filter):
         return True
 
 
-def _url(host: str, port: int) -> str:
+_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
+def path_prefix(value: str) -> str:
+    """`/a/b` from `a/b/`, `/a/b` or `/a/b/`; "" for none. Raises ValueError on anything else."""
+    value = value.strip()
+    if value in ("", "/"):
+        return ""
+    prefix = "/" + value.strip("/")
+    if not _PREFIX.fullmatch(prefix) or any(part in (".", "..") for part in prefix.split("/")):
+        raise ValueError(f"--path_prefix {value!r} must be a URL path like /tsvis (letters, digits, . _ ~ -)")
+    return prefix
+
+
+class PathPrefix:
+    """ASGI wrapper serving `app` under `prefix` only: `/prefix/x` is `/x` to the app (whose
+    pages use relative URLs), `/prefix` redirects to `/prefix/`, anything else is a 404."""
+
+    def __init__(self, app, prefix: str) -> None:
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        if path.startswith(self.prefix + "/"):
+            cut = len(self.prefix.encode())
+            raw = scope.get("raw_path")
+            scope = {**scope, "path": path[len(self.prefix):],
+                     "raw_path": raw[cut:] if raw and raw.startswith(self.prefix.encode() + b"/") else raw}
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":
+            await receive()  # websocket.connect
+            return await send({"type": "websocket.close", "code": 1008})
+        if path == self.prefix:
+            query = scope.get("query_string", b"").decode("latin-1")
+            location = self.prefix + "/" + ("?" + query if query else "")
+            return await self._answer(send, 308, b"", [(b"location", location.encode("latin-1"))])
+        body = json.dumps({"code": 404, "msg": f"Not found: this server serves under {self.prefix}/.",
+                           "data": None}).encode()
+        await self._answer(send, 404, body, [(b"content-type", b"application/json")])
+
+    @staticmethod
+    async def _answer(send, status: int, body: bytes, headers: list) -> None:
+        headers = [*headers, (b"content-length", str(len(body)).encode()),
+                   (b"x-content-type-options", b"nosniff"),
+                   (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _url(host: str, port: int, prefix: str = "") -> str:
     """What to open in a browser: this machine's name for the all-interfaces addresses."""
     if host in ("0.0.0.0", "::"):
         import socket
 
         host = socket.gethostname()
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    return (f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}") + prefix + "/"
 
 
 def serve_main(argv: list[str]) -> int:
@@ -246,6 +298,15 @@ def serve_main(argv: list[str]) -> int:
         print("tsvis-live: give --bind_all or --host, not both", file=sys.stderr)
         return 2
     args.host = "0.0.0.0" if args.bind_all else (args.host or "127.0.0.1")
+    try:
+        prefix = path_prefix(args.path_prefix)
+    except ValueError as exc:
+        print(f"tsvis-live: {exc}", file=sys.stderr)
+        return 2
+    if prefix and args.ui == "tsvis":
+        print("tsvis-live: --path_prefix works with the dashboard UI only (the TS-VIS frontend "
+              "requests absolute /api/ paths)", file=sys.stderr)
+        return 2
     try:
         args.token = load_token(args.token, args.token_file)
     except TokenUnavailable as exc:
@@ -286,13 +347,14 @@ def serve_main(argv: list[str]) -> int:
         print(f"tsvis-live: {exc}", file=sys.stderr)
         return 2
     app.state.client_buffer = max(1, args.client_buffer)
-    print(f"tsvis-live: serving {logdir or args.logroot} at {_url(args.host, args.port)} (Ctrl-C to quit)",
-          file=sys.stderr)
+    served = PathPrefix(app, prefix) if prefix else app
+    print(f"tsvis-live: serving {logdir or args.logroot} at {_url(args.host, args.port, prefix)} "
+          "(Ctrl-C to quit)", file=sys.stderr)
     from tsvis_live.http.ws import MAX_FRAME
 
     # uvicorn logs at the chosen level through our handler and format (log_config=None);
     # its per-request access log only at debug (noise otherwise)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
+    uvicorn.run(served, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
                 access_log=args.log_level == "debug", ws="websockets-sansio",
                 ws_max_size=MAX_FRAME,  # the protocol layer's cut-off, above /ws's own message limit
                 timeout_graceful_shutdown=3)
