@@ -55,3 +55,10 @@ def test_dependency_lower_bounds_match_what_the_code_uses(tmp_path):
     meta, _dist = _metadata(tmp_path)
     requires = meta.get_all("Requires-Dist", [])
     assert "uvicorn[standard]>=0.35" in requires and "websockets>=13" in requires
+
+
+def test_the_version_is_written_in_one_place() -> None:
+    """pyproject takes it from tsvis_live.__version__; no second copy can drift."""
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" not in config["project"] and "version" in config["project"]["dynamic"]
+    assert config["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "tsvis_live.__version__"}
