@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
+from tests.test_store_faults import FailingCommits
 from tsvis_live.records import (
     Batch,
     BlobRecord,
@@ -211,19 +212,6 @@ class FailingStatements:
     def _check(self, _conn, _cursor, statement: str, *_args) -> None:
         if self.prefix and statement.lstrip().upper().startswith(self.prefix):
             self.prefix = None
-            raise sqlite3.OperationalError("database or disk is full")
-
-
-class FailingCommits:
-    """Fails the next COMMIT (SQLITE_FULL at the very end of a window)."""
-
-    def __init__(self, db: Database) -> None:
-        self.remaining = 0
-        event.listen(db.engine, "commit", self._on_commit)
-
-    def _on_commit(self, _conn) -> None:
-        if self.remaining > 0:
-            self.remaining -= 1
             raise sqlite3.OperationalError("database or disk is full")
 
 
