@@ -12,19 +12,15 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
-from sqlalchemy import types as sqltypes
-from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy import Connection, delete, insert, select
 
 from tsvis_live.records import Batch, HistogramRecord, ScalarColumns
 from tsvis_live.store import codec
 from tsvis_live.store import schema as t
+from tsvis_live.store import statements as sql
 from tsvis_live.store.filestate import FileState
 
 # getCategory section that a series kind belongs to (what a `category` message names)
@@ -97,55 +93,6 @@ def _file_row(state: FileState) -> dict[str, Any]:
 
 SMALL_CHUNK = 4096  # points; live tailing commits chunks of a few points each
 COMPACT_AFTER = 64  # small chunks of one series and file before they are merged into one
-_IN_LIMIT = 500  # digests per `IN (...)` lookup, well under SQLite's bound-variable limit
-_PLAIN = (sqltypes.Integer, sqltypes.String, sqltypes.LargeBinary)  # bound as they are
-
-
-class _DriverInsert:
-    """A Core INSERT compiled once and run as one driver executemany of plain tuples.
-
-    For the bulk tables (a series and a chunk row per tag and window, a row per histogram):
-    SQLAlchemy's per-row parameter processing cost about as much as SQLite's insert. Values the
-    driver takes as they are go straight through; the others get their column type's own bind
-    processor, as Core would apply it (schema.Real turns NaN into 'NaN').
-    """
-
-    def __init__(self, stmt: Insert, columns: Sequence[str]) -> None:
-        dialect = sqlite_dialect()
-        compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
-        keys = compiled.positiontup
-        self.sql, self._row = str(compiled), itemgetter(*keys)
-        types = [stmt.table.c[name].type for name in keys]
-        self._convert = [(i, proc) for i, typ in enumerate(types) if not isinstance(typ, _PLAIN)
-                         and (proc := typ.dialect_impl(dialect).bind_processor(dialect)) is not None]
-
-    def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        conn.exec_driver_sql(self.sql, [self._values(r) for r in rows] if self._convert else
-                             [self._row(r) for r in rows])
-
-    def _values(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        values = list(self._row(row))
-        for i, convert in self._convert:
-            values[i] = convert(values[i])
-        return tuple(values)
-
-
-# Statements built once. Building one per row (`insert(...).values(...)`) cost more than the
-# row itself (~200 us a series on the 1,000-run corpus); these are compiled once, then run as
-# one executemany per table and window, with parameters only.
-_SERIES_COLUMNS = [c.name for c in t.series.columns]  # explicit ids (see StoreWriter._next_series)
-_INSERT_SERIES = _DriverInsert(insert(t.series), _SERIES_COLUMNS)  # a conflict is a bug: it fails
-_INSERT_PLUGIN = _DriverInsert(sqlite_insert(t.series).on_conflict_do_nothing(), _SERIES_COLUMNS)
-_INSERT_CHUNKS = _DriverInsert(insert(t.scalar_chunks), [c.name for c in t.scalar_chunks.columns if c.name != "id"])
-_INSERT_HISTOGRAMS = _DriverInsert(insert(t.histograms), [c.name for c in t.histograms.columns])
-_INSERT_RUN = insert(t.runs)
-_INSERT_FILE = insert(t.files)
-_UPDATE_FILE = update(t.files).where(t.files.c.id == bindparam("file_row_id"))
-_INSERT_BLOB = sqlite_insert(t.blobs).on_conflict_do_nothing(index_elements=["digest"])
-_BLOB_IDS = select(t.blobs.c.digest, t.blobs.c.id).where(t.blobs.c.digest.in_(bindparam("digests", expanding=True)))
-_INSERT_ROWS = {table.name: insert(table) for table in t.POINT_TABLES}
-_upsert = sqlite_insert(t.settings)
-_SAVE_SETTING = _upsert.on_conflict_do_update(index_elements=["key"], set_={"value": _upsert.excluded.value})
 
 
 @dataclass
@@ -208,7 +155,7 @@ class StoreWriter:
         run_id = self.runs.get(name)
         if run_id is None:
             cursor = self._take(1)
-            run_id = conn.execute(_INSERT_RUN, {"name": name, "cursor": cursor}).inserted_primary_key[0]
+            run_id = conn.execute(sql.INSERT_RUN, {"name": name, "cursor": cursor}).inserted_primary_key[0]
             self.runs[name] = run_id
             commit.categories.append(CategoryUpdate(name, "run", None, cursor))
         return run_id
@@ -231,7 +178,7 @@ class StoreWriter:
         """Write the window's new series, then the plugins of tags not seen before (kept even
         before a tag has points, so a resumed read can decode it)."""
         if win.series:
-            _INSERT_SERIES(conn, win.series)
+            sql.INSERT_SERIES(conn, win.series)
         plugin_rows = []
         for tag, plugin in win.plugins.items():
             key = (win.run_id, "plugin", tag)
@@ -241,7 +188,7 @@ class StoreWriter:
                                     "tag": tag, "plugin": plugin, "cursor": self.cursor})
                 self._next_series += 1
         if plugin_rows:
-            _INSERT_PLUGIN(conn, plugin_rows)
+            sql.INSERT_PLUGIN(conn, plugin_rows)
 
     @staticmethod
     def _blob_ids(conn: Connection, blobs: list[tuple[bytes, str | None]]) -> list[int]:
@@ -256,11 +203,11 @@ class StoreWriter:
                 seen.add(digest)
                 rows.append({"digest": digest, "mime": mime or codec.sniff_mime(data), "size": len(data),
                              "data": data})
-        conn.execute(_INSERT_BLOB, rows)
+        conn.execute(sql.INSERT_BLOB, rows)
         unique = [r["digest"] for r in rows]
         ids: dict[bytes, int] = {}
-        for i in range(0, len(unique), _IN_LIMIT):
-            for digest, blob_id in conn.execute(_BLOB_IDS, {"digests": unique[i : i + _IN_LIMIT]}):
+        for i in range(0, len(unique), sql.IN_LIMIT):
+            for digest, blob_id in conn.execute(sql.BLOB_IDS, {"digests": unique[i : i + sql.IN_LIMIT]}):
                 ids[digest] = blob_id
         return [ids[d] for d in digests]
 
@@ -286,9 +233,9 @@ class StoreWriter:
         run_id = self._run_id(conn, state.run, commit)
         row = _file_row(state) | {"run_id": run_id}
         if state.id is None:
-            state.id = conn.execute(_INSERT_FILE, row).inserted_primary_key[0]
+            state.id = conn.execute(sql.INSERT_FILE, row).inserted_primary_key[0]
         else:
-            conn.execute(_UPDATE_FILE, row | {"file_row_id": state.id})
+            conn.execute(sql.UPDATE_FILE, row | {"file_row_id": state.id})
 
     # -- the commit ----------------------------------------------------------------------
     def commit(self, conn: Connection, state: FileState, batch: Batch, replace: bool = False) -> Commit:
@@ -301,7 +248,7 @@ class StoreWriter:
                 self.forget_points(conn, state.id)
             win = _Window(state.run, self.runs[state.run], state.id, commit, batch.plugins)
             self._store_points(conn, win, batch)
-            conn.execute(_SAVE_SETTING, {"key": "cursor", "value": str(self.cursor)})
+            conn.execute(sql.SAVE_SETTING, {"key": "cursor", "value": str(self.cursor)})
             commit.cursor = self.cursor
             return commit
         except BaseException:
@@ -329,12 +276,12 @@ class StoreWriter:
         self._flush_series(conn, win)
 
         if chunks:
-            _INSERT_CHUNKS(conn, chunks)
+            sql.INSERT_CHUNKS(conn, chunks)
             for chunk in chunks:
                 if chunk["count"] < SMALL_CHUNK:
                     self._note_small_chunk(conn, chunk["series_id"], win.file_id)
         if hist_rows:
-            _INSERT_HISTOGRAMS(conn, hist_rows)
+            sql.INSERT_HISTOGRAMS(conn, hist_rows)
         blob_ids = self._blob_ids(conn, win.blobs)
         for row in rows["media"] + rows["tensors"] + rows["graphs"]:
             row["blob_id"] = blob_ids[row["blob_id"]]
@@ -342,7 +289,7 @@ class StoreWriter:
             row["extras"] = json.dumps({name: blob_ids[i] for name, i in row["extras"].items()})
         for name, table_rows in rows.items():
             if table_rows:
-                conn.execute(_INSERT_ROWS[name], table_rows)
+                conn.execute(sql.INSERT_ROWS[name], table_rows)
         win.commit.points += len(hist_rows) + len(rows["media"]) + len(rows["tensors"])
 
     def _scalar_rows(self, win: _Window, batch: Batch) -> list[dict[str, Any]]:
