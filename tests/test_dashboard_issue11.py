@@ -49,7 +49,8 @@ def write_logs(root: Path) -> None:
     import torch
     from torch.utils.tensorboard import SummaryWriter as TorchWriter
 
-    model = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()), torch.nn.Linear(4, 2))
+    model = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()), torch.nn.Flatten(),
+                                torch.nn.Linear(4, 2))  # Flatten: two prim::Constant (start_dim, end_dim)
     gw = TorchWriter(str(root / "model"))
     gw.add_graph(model, torch.zeros(1, 4))
     gw.close()
@@ -440,3 +441,26 @@ def test_graph_boxes_never_overlap_at_any_expansion(page: Page, server) -> None:
     assert seen[-1][1] == total, (seen, total)  # everything drawn once expanded
     print("graph boxes / open scopes / layout ms:", seen)
     shot(page, "graph-expanded")
+
+
+def test_graph_constants_are_folded_into_their_op(page: Page, server) -> None:
+    open_dashboard(page, server, tab="graphs")
+    expect(page.locator('.graph-run option[value="model"]')).to_have_count(1, timeout=60000)
+    page.select_option(".graph-run", "model")
+    graph = page.locator(".graph-canvas")
+    page.wait_for_function("() => { const d = document.querySelector('.graph-canvas').dataset;"
+                           " return d.rendered && d.total && +d.total < 100; }", timeout=60000)
+    before = graph.get_attribute("data-boxes")
+    page.get_by_role("button", name="expand all").click()
+    page.wait_for_function("n => document.querySelector('.graph-canvas').dataset.boxes !== n", arg=before, timeout=20000)
+    ops = page.evaluate("el => window.tsvisLive.echarts.getInstanceByDom(el).getOption().series[0].data.map(d => d.op)",
+                        graph.element_handle())
+    assert "aten::flatten" in ops, ops
+    assert "prim::Constant" not in ops, ops
+    page.fill(".graph-search", "Flatten[1]/input")
+    page.press(".graph-search", "Enter")
+    details = page.locator(".graph-details")
+    expect(details).to_have_attribute("data-node", re.compile(r"Flatten\[1\]/input$"), timeout=5000)
+    expect(details.locator(".graph-folded li")).to_have_count(2)
+    expect(details.locator(".graph-folded")).to_contain_text("value : 1")
+    shot(page, "graph-model")

@@ -82,7 +82,7 @@ export function hierarchicalLayout(m: GModel, expanded: Set<string>): Layout {
   }
 
   const layoutScope = (scope: string, depth: number): Inner => {
-    const kids = (scope ? m.nodes.get(scope)!.children : m.top).filter((k) => vis.has(k) || expanded.has(k));
+    const kids = (scope ? m.nodes.get(scope)!.children : m.top).filter((k) => vis.has(k) || (expanded.has(k) && !m.folded.has(k)));
     const g = new dagre.graphlib.Graph({ multigraph: false });
     g.setGraph({ rankdir: "TB", nodesep: NODESEP, ranksep: RANKSEP, marginx: 0, marginy: 0 });
     g.setDefaultEdgeLabel(() => ({}));

@@ -22,7 +22,14 @@ export interface GModel {
   nodes: Map<string, GNode>;
   top: string[];
   opCategory: Map<string, string>;
+  /** Constants folded into the one op they feed (TensorBoard's habit): constant -> op. */
+  folded: Map<string, string>;
+  /** op -> the constants folded into it. */
+  foldedInto: Map<string, string[]>;
 }
+
+/** Ops that only hold a value: drawn inside their consumer, not as nodes of their own. */
+const CONSTANT_OPS = /^(prim::Constant|Const|Constant|onnx::Constant|HostConst)$/i;
 
 function asArray(v: unknown): any[] {
   return Array.isArray(v) ? v : [];
@@ -72,7 +79,21 @@ export function buildModel(nodesIn: any[], operator: unknown): GModel {
   for (const c of asArray(operator)) {
     if (c && typeof c === "object") for (const o of asArray(c.list)) opCategory.set(String(o).toLowerCase(), String(c.op));
   }
-  return { nodes, top, opCategory };
+  // A constant feeding exactly one op (targets list every tier: keep the ops) folds into it.
+  const folded = new Map<string, string>();
+  const foldedInto = new Map<string, string[]>();
+  for (const n of nodes.values()) {
+    if (n.isScope || !CONSTANT_OPS.test(n.op)) continue;
+    const ops = new Set(n.targets.map((t) => t.id).filter((id) => nodes.has(id) && !nodes.get(id)!.isScope));
+    if (ops.size !== 1) continue;
+    const op = [...ops][0];
+    if (CONSTANT_OPS.test(nodes.get(op)!.op)) continue;
+    folded.set(n.uid, op);
+    let l = foldedInto.get(op);
+    if (!l) foldedInto.set(op, (l = []));
+    l.push(n.uid);
+  }
+  return { nodes, top, opCategory, folded, foldedInto };
 }
 
 export function categoryOf(m: GModel, op: string): string {
@@ -85,7 +106,7 @@ export function visibleNodes(m: GModel, expanded: Set<string>): string[] {
   const out: string[] = [];
   const visit = (uid: string) => {
     const n = m.nodes.get(uid);
-    if (!n) return;
+    if (!n || m.folded.has(uid)) return;
     if (n.isScope && expanded.has(uid)) n.children.forEach(visit);
     else out.push(uid);
   };
@@ -114,10 +135,11 @@ export function ancestors(m: GModel, uid: string): string[] {
 }
 
 /**
- * What stands for `uid` on screen: itself when every scope above it is expanded, else the
- * outermost collapsed scope holding it (the box it disappeared into).
+ * What stands for `uid` on screen: itself (or, for a folded constant, its op) when every
+ * scope above it is expanded, else the outermost collapsed scope holding it.
  */
 export function shownAs(m: GModel, expanded: Set<string>, uid: string): string {
-  for (const a of ancestors(m, uid)) if (!expanded.has(a)) return a;
-  return uid;
+  const u = m.folded.get(uid) ?? uid; // a folded constant is drawn as its op
+  for (const a of ancestors(m, u)) if (!expanded.has(a)) return a;
+  return u;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildModel, visibleNodes } from "../src/graphmodel";
+import { buildModel, shownAs, visibleNodes } from "../src/graphmodel";
 import { hierarchicalLayout, overlaps, type Box } from "../src/graphlayout";
 
 /** A torch-like net: `blocks` scopes in a chain, each with a linear op, its weight and bias
@@ -27,6 +27,26 @@ function net(blocks: number): any[] {
 function inside(child: Box, parent: Box): boolean {
   return child.x >= parent.x - 0.5 && child.y >= parent.y - 0.5 && child.x + child.w <= parent.x + parent.w + 0.5 && child.y + child.h <= parent.y + parent.h + 0.5;
 }
+
+describe("constants fold into their op", () => {
+  const m = buildModel(net(2), []);
+  it("a constant feeding one op is not drawn; the op lists it", () => {
+    const all = new Set([...m.nodes.values()].filter((n) => n.isScope).map((n) => n.uid));
+    const v = visibleNodes(m, all);
+    expect(v).not.toContain("b0/weight");
+    expect(v).toContain("b0/linear");
+    expect(m.foldedInto.get("b0/linear")).toEqual(["b0/weight", "b0/bias"]);
+    expect(shownAs(m, all, "b0/bias")).toBe("b0/linear");
+    expect(shownAs(m, new Set(), "b0/bias")).toBe("b0");
+  });
+  it("a constant feeding two ops stays a node", () => {
+    const n2 = net(1);
+    n2[1].sub_net[0].targets.push({ id: "b0/act/relu" });
+    const m2 = buildModel(n2, []);
+    expect(m2.folded.has("b0/weight")).toBe(false);
+    expect(m2.folded.has("b0/bias")).toBe(true);
+  });
+});
 
 describe("hierarchical graph layout (dagre per scope)", () => {
   const m = buildModel(net(40), []);

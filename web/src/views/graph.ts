@@ -136,6 +136,7 @@ export class GraphView implements View {
       this.status.textContent = `no node matches "${q}"`;
       return;
     }
+    hit = this.model.folded.get(hit) ?? hit; // a folded constant: show its op
     for (const a of ancestors(this.model, hit)) this.expanded.add(a);
     this.selected = hit;
     this.draw(hit);
@@ -155,12 +156,18 @@ export class GraphView implements View {
     ];
     if (n.isScope) rows.push(["contains", `${n.children.length} children, ${n.leafCount} ops`]);
     for (const [k, v] of Object.entries(n.attrs)) rows.push([`attr ${k}`, typeof v === "string" ? v : JSON.stringify(v)]);
+    const folded = (m.foldedInto.get(uid) || []).map((c) => {
+      const cn = m.nodes.get(c)!;
+      const v = cn.attrs.attr ?? cn.attrs.value;
+      return `${cn.label}${v !== undefined ? ` = ${typeof v === "string" ? v : JSON.stringify(v)}` : ""}`;
+    });
     const ins = n.inputs.map(String);
     const outs = n.targets.map((t) => `${t.id}${t.info ? ` ${t.info}` : ""}${t.control ? " (control)" : ""}`);
     const parent = n.parent;
     this.details.replaceChildren(h("div", {},
       h("h4", {}, n.label),
       h("table", { class: "kv" }, ...rows.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))),
+      folded.length ? h("div", { class: "graph-folded" }, h("b", {}, `constants (${folded.length})`), h("ul", {}, ...folded.slice(0, 50).map((s) => h("li", {}, s)))) : null,
       ins.length ? h("div", {}, h("b", {}, `inputs (${ins.length})`), h("ul", {}, ...ins.slice(0, 50).map((s) => h("li", {}, s)))) : null,
       outs.length ? h("div", {}, h("b", {}, `outputs (${outs.length})`), h("ul", {}, ...outs.slice(0, 50).map((s) => h("li", {}, s)))) : null,
       n.isScope && this.expanded.has(uid) ? h("button", { class: "btn", onclick: () => { this.collapse(uid); } }, "collapse scope") : null,
