@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,7 +15,6 @@ from tsvis_live.http import api_projector, params
 from tsvis_live.http.context import COOKIE, manager_of, open_named, session_for
 from tsvis_live.http.json import ok
 from tsvis_live.store import reader
-from tsvis_live.store import schema as t
 
 INIT_WAIT = 30.0  # seconds /api/init waits for the data already on disk (the contract's bound)
 COOKIE_AGE = 14 * 24 * 3600  # what the frontend itself uses for its session_id cookie
@@ -73,20 +72,12 @@ def categories(conn: Connection) -> dict[str, dict[str, Any]]:
     tags: dict[str, dict[str, list[str]]] = {run: {} for run in runs}
     for run, kind, tag, _cursor in reader.list_series(conn):
         tags.setdefault(run, {}).setdefault(kind, []).append(tag)
-    graph_kinds: dict[str, set[str]] = {}
-    q = select(t.runs.c.name, t.graphs.c.kind).join(t.runs, t.runs.c.id == t.graphs.c.run_id).distinct()
-    for run, kind in conn.execute(q):
-        graph_kinds.setdefault(run, set()).add(kind)
-    with_hparams = {r for (r,) in conn.execute(
-        select(t.runs.c.name).join(t.hparams, t.hparams.c.run_id == t.runs.c.id).group_by(t.runs.c.name)
-        .having(func.count() > 0))}
-    with_layouts = {r for (r,) in conn.execute(
-        select(t.runs.c.name).join(t.layouts, t.layouts.c.run_id == t.runs.c.id).distinct())}
+    records = reader.run_records(conn)
     _drop_sample_only(conn, tags)
     out: dict[str, dict[str, Any]] = {}
     for run in natsorted(tags):
-        out[run] = _run_category(tags[run], graph_kinds.get(run, set()), run in with_hparams,
-                                 run in with_layouts)
+        out[run] = _run_category(tags[run], records.graph_kinds.get(run, set()), run in records.with_hparams,
+                                 run in records.with_layouts)
     return out
 
 
@@ -95,12 +86,7 @@ def _drop_sample_only(conn: Connection, tags: dict[str, dict[str, list[str]]]) -
     `add_embedding`) have nothing to project: the panel would fail on them, so hide them."""
     if not any(kinds.get("embedding") for kinds in tags.values()):
         return
-    q = (select(t.runs.c.name, t.series.c.tag)
-         .join(t.series, t.series.c.run_id == t.runs.c.id)
-         .join(t.tensors, t.tensors.c.series_id == t.series.c.id)
-         .where(t.series.c.kind == "embedding", func.json_extract(t.tensors.c.meta, "$.sample_only").is_(None))
-         .distinct())
-    with_vectors = {(run, tag) for run, tag in conn.execute(q)}
+    with_vectors = reader.embeddings_with_vectors(conn)
     for run, kinds in tags.items():
         if kinds.get("embedding"):
             kinds["embedding"] = [tag for tag in kinds["embedding"] if (run, tag) in with_vectors]

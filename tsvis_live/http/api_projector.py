@@ -14,7 +14,6 @@ import base64
 import io
 import multiprocessing
 import struct
-import time
 import wave
 import zlib
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -22,7 +21,6 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -32,8 +30,7 @@ from tsvis_live.http import params
 from tsvis_live.http.context import session_for
 from tsvis_live.http.json import ok
 from tsvis_live.session import Session
-from tsvis_live.store import codec, reader
-from tsvis_live.store import schema as t
+from tsvis_live.store import codec, reader, writer
 from tsvis_live.store.codec import sniff_mime
 
 KIND = "embedding"
@@ -142,12 +139,6 @@ def vectors_at(conn: Connection, run: str, tag: str, step: int) -> tuple[np.ndar
     return matrix, _labels(conn, entry, len(matrix))
 
 
-def save_computed(conn: Connection, key: str, value: bytes) -> None:
-    """Writer-thread job: remember a computed result (first write wins)."""
-    conn.execute(sqlite_insert(t.computed).values(key=key, value=value, created=time.time())
-                 .on_conflict_do_nothing(index_elements=["key"]))
-
-
 async def _compute(session: Session, key: str, matrix: np.ndarray, method: str, dims: int) -> np.ndarray:
     loop = asyncio.get_running_loop()
     global _math_limited
@@ -156,7 +147,7 @@ async def _compute(session: Session, key: str, matrix: np.ndarray, method: str, 
         _math_limited = True
     executor = _process_pool() if method == "tsne" else None  # PCA: the default thread pool
     result = await loop.run_in_executor(executor, project, matrix, method, dims)
-    await session.db.write(lambda conn: save_computed(conn, key, codec.pack_array(result)))
+    await session.db.write(lambda conn: writer.save_computed(conn, key, codec.pack_array(result)))
     return result
 
 

@@ -328,3 +328,35 @@ def files(conn: Connection) -> list[dict[str, Any]]:
 
 def computed_get(conn: Connection, key: str) -> bytes | None:
     return conn.execute(select(t.computed.c.value).where(t.computed.c.key == key)).scalar()
+
+
+@dataclass
+class RunRecords:
+    """Which per-run records each run holds (what getCategory shows beside its tags)."""
+
+    graph_kinds: dict[str, set[str]]  # run -> graphdef | run_metadata | json_model ...
+    with_hparams: set[str]
+    with_layouts: set[str]
+
+
+def run_records(conn: Connection) -> RunRecords:
+    graph_kinds: dict[str, set[str]] = {}
+    q = select(t.runs.c.name, t.graphs.c.kind).join(t.runs, t.runs.c.id == t.graphs.c.run_id).distinct()
+    for run, kind in conn.execute(q):
+        graph_kinds.setdefault(run, set()).add(kind)
+    with_hparams = set(conn.execute(
+        select(t.runs.c.name).join(t.hparams, t.hparams.c.run_id == t.runs.c.id).distinct()).scalars())
+    with_layouts = set(conn.execute(
+        select(t.runs.c.name).join(t.layouts, t.layouts.c.run_id == t.runs.c.id).distinct()).scalars())
+    return RunRecords(graph_kinds, with_hparams, with_layouts)
+
+
+def embeddings_with_vectors(conn: Connection) -> set[tuple[str, str]]:
+    """(run, tag) of embedding series holding at least one embedding, not only samples
+    (TS-VIS `add_embedding_sample` before any `add_embedding`)."""
+    q = (select(t.runs.c.name, t.series.c.tag)
+         .join(t.series, t.series.c.run_id == t.runs.c.id)
+         .join(t.tensors, t.tensors.c.series_id == t.series.c.id)
+         .where(t.series.c.kind == "embedding", func.json_extract(t.tensors.c.meta, "$.sample_only").is_(None))
+         .distinct())
+    return {(run, tag) for run, tag in conn.execute(q)}

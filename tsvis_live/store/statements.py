@@ -64,3 +64,4 @@ BLOB_IDS = select(t.blobs.c.digest, t.blobs.c.id).where(t.blobs.c.digest.in_(bin
 INSERT_ROWS = {table.name: insert(table) for table in t.POINT_TABLES}
 _upsert = sqlite_insert(t.settings)
 SAVE_SETTING = _upsert.on_conflict_do_update(index_elements=["key"], set_={"value": _upsert.excluded.value})
+INSERT_COMPUTED = sqlite_insert(t.computed).on_conflict_do_nothing(index_elements=["key"])  # first wins

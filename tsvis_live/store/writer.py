@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -389,3 +390,8 @@ def compact_scalars(conn: Connection, series_id: int, file_id: int) -> None:
         wall_times=b"".join(r.wall_times for r in rows), values=b"".join(r.values for r in rows),
         cursors=cursors.tobytes(),
     ))
+
+
+def save_computed(conn: Connection, key: str, value: bytes) -> None:
+    """Writer-thread job: remember a computed result (projections; the first write wins)."""
+    conn.execute(sql.INSERT_COMPUTED, {"key": key, "value": value, "created": time.time()})
