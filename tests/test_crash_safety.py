@@ -59,13 +59,15 @@ def snapshot(data_dir: Path, logdir: Path) -> dict:
 def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
     logdir, crash_dir = tmp_path / "logs", tmp_path / "crashed"
     append(logdir, 0)
+    subprocess.run(ingest_cmd(logdir, crash_dir), check=True, timeout=600)
+    append(logdir, PER_APPEND)
     t0 = time.monotonic()
     subprocess.run(ingest_cmd(logdir, crash_dir), check=True, timeout=600)
-    full_run = time.monotonic() - t0  # process start to exit for one append's worth of data
+    full_run = time.monotonic() - t0  # process start to exit when resuming one append's worth
 
     rng = random.Random(20261122)
     kills = 0
-    for i in range(1, 11):
+    for i in range(2, 12):
         append(logdir, i * PER_APPEND)
         proc = subprocess.Popen(ingest_cmd(logdir, crash_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.25, 0.95) * full_run)
@@ -80,7 +82,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
     clean_dir = tmp_path / "clean"
     subprocess.run(ingest_cmd(logdir, clean_dir), check=True, timeout=600)
     expected = snapshot(clean_dir, logdir)
-    assert sum(len(v[0]) for v in expected.values()) == RUNS * 2 * 11 * PER_APPEND
+    assert sum(len(v[0]) for v in expected.values()) == RUNS * 2 * 12 * PER_APPEND
     assert got.keys() == expected.keys()
     for key, (steps, values, walls) in expected.items():
         g_steps, g_values, g_walls = got[key]

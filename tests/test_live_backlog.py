@@ -1,7 +1,8 @@
 """Live never waits for the backlog: points flushed during a long first pass arrive at once,
 and a client that follows one series is never told to resync because of others' points.
 
-A real server process on a logdir of 2M scalar events (several seconds of first pass here),
+A real server process on a logdir of 5M scalar events (several seconds of first pass even with
+native decoding on a quiet machine),
 a real WebSocket client, and a run written while that pass runs.
 """
 
@@ -19,7 +20,7 @@ from tests.eventfiles import scalar_records
 from tests.serverproc import ServerProcess
 
 NAME = "events.out.tfevents.1700000000.host"
-BACKLOG_FILES = 10
+BACKLOG_FILES = 25
 BACKLOG_STEPS = 200_000
 LIVE_POINTS = 100
 
