@@ -235,16 +235,7 @@ PyObject *tsvis_histograms(PyObject *self, PyObject *args) {
     PyObject *cols[7] = {NULL};
     int failed = 0;
 
-    if (lv.len != sv.len) {
-        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in length");
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (starts[i] < 0 || lengths[i] < 0 || starts[i] > win.len - lengths[i]) {
-            PyErr_SetString(PyExc_ValueError, "a record lies outside the window");
-            goto done;
-        }
-    }
+    if (check_records(&sv, &lv, win.len) < 0) goto done;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
         Histo h;

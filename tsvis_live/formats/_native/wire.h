@@ -145,6 +145,24 @@ static inline int32_t table_id(Table *t, const unsigned char *p, Py_ssize_t n) {
     }
 }
 
+/* Every (start, length) record must lie inside the window of `window_len` bytes: otherwise a
+   ValueError is set and -1 returned (the Python side hands in what it framed, but a caller's
+   mistake must never read out of bounds). */
+static inline int check_records(const Py_buffer *sv, const Py_buffer *lv, Py_ssize_t window_len) {
+    if (lv->len != sv->len) {
+        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in length");
+        return -1;
+    }
+    const int64_t *starts = sv->buf, *lengths = lv->buf;
+    for (Py_ssize_t i = 0; i < sv->len / 8; i++) {
+        if (starts[i] < 0 || lengths[i] < 0 || starts[i] > window_len - lengths[i]) {
+            PyErr_SetString(PyExc_ValueError, "a record lies outside the window");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static inline int get_i64s(PyObject *obj, Py_buffer *view, const char *what) {
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
     const char *f = view->format ? view->format : "B";
