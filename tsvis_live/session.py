@@ -157,10 +157,7 @@ class Session:
         self.health.report("ingest", "lock", f"ingested by {holder} (another tsvis-live); this "
                            "process serves the store and takes over when it stops")
         while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=LOCK_RETRY)
-            except asyncio.TimeoutError:
-                pass
+            await watcher.wait_or_stop(self._stop, LOCK_RETRY)
             if not self._stop.is_set() and self.lock.acquire():
                 self.role = "ingest"
                 self.health.clear("ingest", "lock")
@@ -176,10 +173,7 @@ class Session:
             if due_in is not None and due_in <= 0:
                 await self._pass()
                 continue
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=min(due_in or RETRY_CHECK, RETRY_CHECK))
-            except asyncio.TimeoutError:
-                pass
+            await watcher.wait_or_stop(self._stop, RETRY_CHECK if due_in is None else min(due_in, RETRY_CHECK))
 
     async def stop(self) -> None:
         self._stop.set()

@@ -67,7 +67,8 @@ def _root_gone(batch: set[tuple[watchfiles.Change, str]], logdir: Path) -> bool:
     return any(change == watchfiles.Change.deleted and Path(p) == logdir for change, p in batch)
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less when `stop` is set meanwhile."""
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except asyncio.TimeoutError:
@@ -93,14 +94,14 @@ async def changes(logdir: Path, poll: float | None, stop: asyncio.Event) -> Asyn
     """
     if poll:
         while not stop.is_set():
-            await _wait(stop, poll)
+            await wait_or_stop(stop, poll)
             if not stop.is_set():
                 yield None
         return
     while not stop.is_set():
         armed = _identity(logdir)
         if armed is None:  # gone (or not there yet): keep serving what is stored
-            await _wait(stop, GONE_CHECK_EVERY)
+            await wait_or_stop(stop, GONE_CHECK_EVERY)
             continue
         dirs = await asyncio.to_thread(watch_dirs, logdir)
         watched = set(dirs)
@@ -126,7 +127,7 @@ async def changes(logdir: Path, poll: float | None, stop: asyncio.Event) -> Asyn
         except (FileNotFoundError, RuntimeError, OSError) as exc:
             log.warning("cannot watch %s (%s); reading it every %.0f s until a watch can be set",
                         logdir, exc, ARM_RETRY)
-            await _wait(stop, ARM_RETRY)
+            await wait_or_stop(stop, ARM_RETRY)
             if not stop.is_set():
                 yield None
 
