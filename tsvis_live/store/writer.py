@@ -83,6 +83,7 @@ class Commit:
     categories: list[CategoryUpdate] = field(default_factory=list)
     cursor: int = 0  # the session's newest cursor after this commit
     points: int = 0
+    base: int = 0  # the session's newest cursor before it: (base, cursor] is what it holds
 
 
 _FILE_FIELDS = [c.name for c in t.files.columns if c.name not in ("id", "run_id")]  # FileState's names
@@ -243,7 +244,7 @@ class StoreWriter:
         """Store `batch` as read from `state.path` up to `state.offset`, atomically."""
         self._ensure_loaded(conn)
         try:
-            commit = Commit()
+            commit = Commit(base=self.cursor)
             self.save_file(conn, state, commit)
             if replace:
                 self.forget_points(conn, state.id)
