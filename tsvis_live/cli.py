@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import json
 import logging
+import os
 import re
 import sys
 from collections import Counter
@@ -32,6 +33,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--rebuild", action="store_true",
                    help="move the session's database aside (kept as *.damaged-TIME) and re-read the logdir")
+    p.add_argument("--database", metavar="URL", default=os.environ.get("TSVIS_LIVE_DATABASE") or None,
+                   help="store sessions in PostgreSQL (postgresql://user@host:5432/db; one database holds "
+                        "every session) instead of SQLite files in --data-dir; also TSVIS_LIVE_DATABASE")
     p.add_argument("--version", action="version", version=f"tsvis-live {__version__}")
 
 
@@ -65,6 +69,11 @@ def _serve_parser() -> argparse.ArgumentParser:
                    help="poll the logdir every SECONDS instead of waiting for file events (network file systems)")
     p.add_argument("--client-buffer", type=int, default=100_000, metavar="POINTS",
                    help="live points buffered per WebSocket client; a client further behind is told to resync")
+    p.add_argument("--broker", metavar="URL", default=os.environ.get("TSVIS_LIVE_BROKER") or None,
+                   help="fan live points out through Redis (redis://host:6379/0) so that every replica "
+                        "serving a session pushes them; also TSVIS_LIVE_BROKER")
+    p.add_argument("--no-ingest", dest="ingest", action="store_false",
+                   help="never ingest: serve what another process stores (a replica on a shared --database)")
     p.add_argument("--ui", choices=["dashboard", "tsvis"], default="dashboard",
                    help="which web UI to serve at / (tsvis needs `pip install tsvis --no-deps`)")
     _common(p)
@@ -141,7 +150,6 @@ def ingest_main(argv: list[str]) -> int:
     args = _ingest_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from tsvis_live.ingest.ingester import Ingester
     from tsvis_live.session import database_path
     from tsvis_live.store.database import Database, DatabaseUnusable, set_aside
     from tsvis_live.store.lock import IngestLock, ReadOnlyDataDir
@@ -151,6 +159,8 @@ def ingest_main(argv: list[str]) -> int:
         print(f"tsvis-live: logdir {logdir} does not exist or is not a directory", file=sys.stderr)
         return 2
     data_dir = args.data_dir or default_data_dir()
+    if args.database:
+        return _ingest_postgres(args, logdir)
     path = database_path(data_dir, logdir)
     lock = IngestLock(path)
     try:
@@ -170,19 +180,67 @@ def ingest_main(argv: list[str]) -> int:
         print(f"tsvis-live: {exc}", file=sys.stderr)
         return 2
     try:
-        bar = ProgressBar(enabled=not args.quiet and not args.json)
-        prog = Ingester(db, logdir).pass_once(progress=bar)
-        bar.done()
-        summary = {
-            "logdir": str(logdir), "database": str(db.path), "seconds": round(prog.seconds, 3),
-            "bytes": prog.bytes_done, "events": prog.events, "points": prog.points,
-            "skipped": prog.skipped, **summarize(db),
-        }
-        summary["events_per_second"] = round(prog.events / prog.seconds) if prog.seconds > 0 else 0
+        summary = _ingest_once(args, db, logdir)
     finally:
         db.close()
         lock.release()
     summary["database_bytes"] = Path(summary["database"]).stat().st_size
+    return _print_summary(args, summary)
+
+
+def _ingest_once(args: argparse.Namespace, db, logdir: Path) -> dict:  # type: ignore[no-untyped-def]
+    from tsvis_live.ingest.ingester import Ingester
+
+    bar = ProgressBar(enabled=not args.quiet and not args.json)
+    prog = Ingester(db, logdir).pass_once(progress=bar)
+    bar.done()
+    summary = {
+        "logdir": str(logdir), "database": db.where, "seconds": round(prog.seconds, 3),
+        "bytes": prog.bytes_done, "events": prog.events, "points": prog.points,
+        "skipped": prog.skipped, **summarize(db),
+    }
+    summary["events_per_second"] = round(prog.events / prog.seconds) if prog.seconds > 0 else 0
+    return summary
+
+
+def _ingest_postgres(args: argparse.Namespace, logdir: Path) -> int:
+    """`tsvis-live ingest --database postgresql://...`: the same one pass, elected and fenced
+    like a serving ingester, so it never runs beside one."""
+    from tsvis_live.session import session_id_for
+    from tsvis_live.store import backend
+    from tsvis_live.store.database import Database, DatabaseUnusable
+    from tsvis_live.store.election import PgIngestLock, claim_epoch, epoch_fence
+
+    sid = session_id_for(logdir)
+    try:
+        target = backend.PostgresTarget(backend.normalize_url(args.database), backend.schema_for(sid))
+    except backend.UnknownDatabase as exc:
+        print(f"tsvis-live: {exc}", file=sys.stderr)
+        return 2
+    lock = PgIngestLock(target.url, sid)
+    try:
+        if not lock.acquire():
+            print(f"tsvis-live: {logdir} is being ingested by {lock.holder()} (a running tsvis-live); "
+                  "it keeps the session up to date, so there is nothing to do", file=sys.stderr)
+            return 3
+        if args.rebuild:
+            backend.drop_schema(target.url, target.schema)
+        db = Database(None, postgres=target, session_id=sid, logdir=str(logdir))
+    except (DatabaseUnusable, OSError, RuntimeError) as exc:
+        lock.release()
+        print(f"tsvis-live: {exc}", file=sys.stderr)
+        return 2
+    try:
+        db.fence = epoch_fence(db.write_sync(claim_epoch))
+        summary = _ingest_once(args, db, logdir)
+    finally:
+        db.close()
+        lock.release()
+    summary["database_bytes"] = None
+    return _print_summary(args, summary)
+
+
+def _print_summary(args: argparse.Namespace, summary: dict) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
@@ -190,14 +248,14 @@ def ingest_main(argv: list[str]) -> int:
         print(f"ingested {summary['bytes'] / 1e6:,.1f} MB in {summary['seconds']:.2f} s: "
               f"{summary['events']:,} events ({summary['events_per_second']:,}/s), {summary['points']:,} points, "
               f"{summary['skipped']} records skipped")
-        print(f"session: {summary['runs']} runs, tags: {tags}; database {summary['database']} "
-              f"({summary['database_bytes'] / 1e6:,.1f} MB)")
+        size = f" ({summary['database_bytes'] / 1e6:,.1f} MB)" if summary["database_bytes"] else ""
+        print(f"session: {summary['runs']} runs, tags: {tags}; database {summary['database']}{size}")
         if summary["broken_files"]:
             print(f"files with broken framing (partly read): {', '.join(summary['broken_files'])}")
     return 0
 
 
-def open_session(data_dir: Path, logdir: Path, poll: float | None, rebuild: bool):
+def open_session(data_dir: Path, logdir: Path, poll: float | None, rebuild: bool, **backends):  # type: ignore[no-untyped-def]
     """Open the --logdir session before serving; a sentence instead when it cannot be used.
 
     A damaged file must stop the start with one line naming it, not with a traceback after
@@ -207,7 +265,7 @@ def open_session(data_dir: Path, logdir: Path, poll: float | None, rebuild: bool
     from tsvis_live.session import Session
 
     try:
-        return Session(Path(logdir), data_dir, poll, rebuild=rebuild)
+        return Session(Path(logdir), data_dir, poll, rebuild=rebuild, **backends)
     except Exception as exc:  # DatabaseUnusable, or an OSError on the data dir
         return str(exc)
 
@@ -286,9 +344,21 @@ def serve_main(argv: list[str]) -> int:
         return 2
     if logdir is not None and not Path(logdir).exists():
         log.warning("logdir %s does not exist (yet); serving what is stored and waiting for it", logdir)
-    manager = SessionManager(data_dir, logdir=logdir, logroot=args.logroot, poll=args.poll)
+    backends = {"database": args.database, "broker": args.broker, "ingest": args.ingest}
+    if args.database:
+        from tsvis_live.store.backend import UnknownDatabase, normalize_url
+
+        try:
+            normalize_url(args.database)
+        except UnknownDatabase as exc:
+            print(f"tsvis-live: {exc}", file=sys.stderr)
+            return 2
+    if args.broker and not args.broker.startswith(("redis://", "rediss://", "unix://")):
+        print(f"tsvis-live: --broker {args.broker!r} is not supported: use redis://host:6379/0", file=sys.stderr)
+        return 2
+    manager = SessionManager(data_dir, logdir=logdir, logroot=args.logroot, poll=args.poll, **backends)
     if logdir is not None:
-        session = open_session(data_dir, Path(logdir), args.poll, args.rebuild)
+        session = open_session(data_dir, Path(logdir), args.poll, args.rebuild, **backends)
         if isinstance(session, str):
             print(f"tsvis-live: {session}", file=sys.stderr)
             return 2

@@ -1,13 +1,19 @@
-"""Sessions: one logdir, one SQLite file, one ingest thread, one hub.
+"""Sessions: one logdir, one store (a SQLite file or a PostgreSQL schema), one hub.
 
 A session is identified by its logdir's real path, so restarting the server on the same logdir
 reopens the same database: everything stored answers at once and only bytes written meanwhile
 are read. When the logdir disappears the stored session stays browsable.
+
+Exactly one process ingests a session (an OS file lock beside a SQLite file; a PostgreSQL
+advisory lock plus an epoch fence on a shared database); every other process serving it is a
+follower: it serves the store, pushes what the ingester commits (from the Redis broker, or by
+reading the store's newest cursors) and takes over when the ingester stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import re
@@ -17,7 +23,7 @@ from pathlib import Path
 
 from tsvis_live.health import Health
 from tsvis_live.ingest.progress import Progress
-from tsvis_live.store import reader
+from tsvis_live.store import backend, reader
 from tsvis_live.store.database import Database, set_aside
 from tsvis_live.store.lock import IngestLock, ReadOnlyDataDir
 from tsvis_live.stream import watcher
@@ -26,6 +32,8 @@ from tsvis_live.stream.hub import LocalHub
 log = logging.getLogger(__name__)
 RETRY_CHECK = 1.0  # seconds between looks at the ingester's retry deadlines
 LOCK_RETRY = 1.0  # seconds between a follower's tries to take over the ingest lock
+FOLLOW_EVERY = 0.1  # seconds between a follower's looks at the store's newest cursor (no broker)
+LOCK_CHECK = 2.0  # seconds between an ingester's checks that it still holds a PostgreSQL election
 
 
 class PathRefused(ValueError):
@@ -41,6 +49,12 @@ def database_path(data_dir: Path, logdir: Path) -> Path:
     return Path(data_dir) / f"{slug}-{session_id_for(logdir)}.sqlite"
 
 
+def _changes(conn, after: int, until: int):  # type: ignore[no-untyped-def]
+    from tsvis_live.store.changes import changes_between
+
+    return changes_between(conn, after, until)
+
+
 class Session:
     """A logdir's stored data, and (when this process holds the session's lock) its ingest.
 
@@ -49,29 +63,44 @@ class Session:
     (the data dir cannot be written: the stored session is served as it is).
     """
 
-    def __init__(self, logdir: Path, data_dir: Path, poll: float | None = None, rebuild: bool = False) -> None:
+    def __init__(self, logdir: Path, data_dir: Path, poll: float | None = None, rebuild: bool = False,
+                 database: str | None = None, broker: str | None = None, ingest: bool = True) -> None:
         self.logdir = Path(logdir).resolve()
         self.id = session_id_for(self.logdir)
-        path = database_path(data_dir, self.logdir)
-        self.lock = IngestLock(path)
+        self.may_ingest = ingest
+        self.health = Health()  # open problems (store, files, discovery), for the status endpoint
+        postgres = None
+        if database:
+            postgres = backend.PostgresTarget(backend.normalize_url(database), backend.schema_for(self.id))
+            from tsvis_live.store.election import PgIngestLock
+
+            self.lock = PgIngestLock(postgres.url, self.id)
+            path = None
+        else:
+            path = database_path(data_dir, self.logdir)
+            self.lock = IngestLock(path)
         try:
-            self.role = "ingest" if self.lock.acquire() else "follower"
+            self.role = "ingest" if ingest and self.lock.acquire() else "follower"
         except ReadOnlyDataDir:
             self.role = "read-only"
         if rebuild and self.role == "ingest":
-            moved = set_aside(path)
-            if moved is not None:
-                log.warning("moved %s aside to %s; re-reading %s", path, moved.name, self.logdir)
+            if postgres is not None:
+                backend.drop_schema(postgres.url, postgres.schema)
+                log.warning("dropped the stored session %s; re-reading %s", postgres.shown, self.logdir)
+            else:
+                moved = set_aside(path)
+                if moved is not None:
+                    log.warning("moved %s aside to %s; re-reading %s", path, moved.name, self.logdir)
         try:
-            self.db = Database(path, read_only=self.role == "read-only")
+            self.db = Database(path, read_only=self.role == "read-only", postgres=postgres,
+                               session_id=self.id, logdir=str(self.logdir))
         except BaseException:
             self.lock.release()
             raise
-        self.hub = LocalHub()
+        self.hub = self._make_hub(broker)
         self.poll = poll
         self.ready = asyncio.Event()  # set once the data on disk at start is stored
         self.progress = Progress()
-        self.health = Health()  # open problems (store, files, discovery), for the status endpoint
         self._stop = asyncio.Event()
         self._stopping = threading.Event()  # the same signal, for the ingest thread
         # two ingest lanes: the first pass (backlog) and live tailing, so live never waits
@@ -81,6 +110,17 @@ class Session:
         self.ingester = None  # built on an ingest thread: its imports would delay serving
         self._ingester_lock = threading.Lock()
 
+    def _make_hub(self, broker: str | None):  # type: ignore[no-untyped-def]
+        if not broker:
+            return LocalHub()
+        from tsvis_live.store.changes import changes_between
+        from tsvis_live.stream.redis_hub import RedisHub
+
+        def fill(after: int, until: int):  # type: ignore[no-untyped-def]
+            return self.db.read_sync(lambda conn: changes_between(conn, after, until))
+
+        return RedisHub(broker, self.id, fill=fill, health=self.health)
+
     @property
     def read_only(self) -> bool:
         """True when the logdir is gone: the stored data is served, nothing new arrives."""
@@ -89,6 +129,8 @@ class Session:
     async def start(self) -> None:
         self.hub.bind(asyncio.get_running_loop())
         self.hub.last_cursor = await self.db.read(reader.max_cursor)
+        if hasattr(self.hub, "start"):
+            await self.hub.start()
         self._task = asyncio.create_task(self._run(), name=f"session-{self.id}")
 
     def _get_ingester(self):
@@ -122,12 +164,23 @@ class Session:
     async def _run(self) -> None:
         if self.role != "ingest":
             self.ready.set()  # everything there is to serve is stored already
-            if self.role == "read-only" or not await self._wait_for_lock():
-                return
+            follow = None
+            if isinstance(self.hub, LocalHub) and self.role == "follower":
+                follow = asyncio.create_task(self._follow_store(), name=f"follow-{self.id}")
+            try:
+                if self.role == "read-only" or not self.may_ingest or not await self._wait_for_lock():
+                    if follow is not None:
+                        await follow
+                    return
+            finally:
+                if follow is not None:
+                    follow.cancel()
+        await self._fence()
         # The watch is armed before the first pass starts, and its events are read on the live
         # lane while that pass runs: a point flushed during a long backlog arrives at once.
         first = asyncio.create_task(self._first_pass(), name=f"backlog-{self.id}")
         retries = asyncio.create_task(self._retry_when_due(), name=f"retries-{self.id}")
+        watchdog = asyncio.create_task(self._watch_election(), name=f"election-{self.id}")
         try:
             while not self._stop.is_set():
                 try:
@@ -141,6 +194,7 @@ class Session:
                     await asyncio.sleep(1.0)
                     await self._pass()  # read what came in meanwhile
         finally:
+            watchdog.cancel()
             retries.cancel()
             first.cancel()
 
@@ -148,6 +202,60 @@ class Session:
         await self._pass(backlog=True)
         self.ready.set()
         log.info("session %s ready: %s", self.id, self.logdir)
+
+    async def _fence(self) -> None:
+        """On a shared PostgreSQL store, claim the next ingest epoch: from now on a write of any
+        earlier holder fails instead of landing beside ours (see `store.election`)."""
+        if self.db.postgres is None:
+            return
+        from tsvis_live.store.election import claim_epoch, epoch_fence
+
+        epoch = await self.db.write(claim_epoch)
+        self.db.fence = epoch_fence(epoch)
+        log.info("ingesting %s (epoch %d)", self.logdir, epoch)
+
+    async def _watch_election(self) -> None:
+        """Notice a lost PostgreSQL election (its connection broke) and say so: writes are
+        fenced already; the process stops ingesting and waits to be elected again."""
+        alive = getattr(self.lock, "alive", None)
+        if alive is None:
+            return
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            await watcher.wait_or_stop(self._stop, LOCK_CHECK)
+            if self._stop.is_set() or await loop.run_in_executor(None, alive):
+                continue
+            log.warning("lost the ingest election for %s; serving the store until elected again", self.logdir)
+            self.health.report("ingest", "lock", "this process lost the ingest election (its database "
+                               "connection broke); it serves the store and tries again")
+            self.role = "follower"
+            self._relaunch()
+            return
+
+    def _relaunch(self) -> None:
+        """Restart the session's main task from the follower state (after a lost election)."""
+        old, self.ingester = self._task, None
+        self._task = asyncio.create_task(self._run(), name=f"session-{self.id}")
+        if old is not None:
+            old.cancel()
+
+    async def _follow_store(self) -> None:
+        """Without a broker, a follower pushes what the ingesting process commits by reading
+        the store after its own newest cursor (the polling endpoint's exact read)."""
+        last = self.hub.last_cursor
+        while not self._stop.is_set():
+            await watcher.wait_or_stop(self._stop, FOLLOW_EVERY)
+            try:
+                newest = await self.db.read(reader.max_cursor)
+                if newest > last:
+                    commit = await self.db.read(functools.partial(_changes, after=last, until=newest))
+                    self.hub.publish(commit)
+                    last = newest
+                self.health.clear("live", "follow")
+            except Exception as exc:  # the store may be briefly unreachable: retry
+                self.health.report("live", "follow", f"reading new points from the store failed "
+                                   f"({type(exc).__name__}); retrying")
+                await watcher.wait_or_stop(self._stop, 1.0)
 
     async def _wait_for_lock(self) -> bool:
         """As a follower, take over the ingest when its holder stops (False: stopped first)."""
@@ -158,7 +266,7 @@ class Session:
                            "process serves the store and takes over when it stops")
         while not self._stop.is_set():
             await watcher.wait_or_stop(self._stop, LOCK_RETRY)
-            if not self._stop.is_set() and self.lock.acquire():
+            if not self._stop.is_set() and await asyncio.get_running_loop().run_in_executor(None, self.lock.acquire):
                 self.role = "ingest"
                 self.health.clear("ingest", "lock")
                 self.hub.last_cursor = await self.db.read(reader.max_cursor)
@@ -186,6 +294,8 @@ class Session:
                 pass
         self._backlog.shutdown(wait=True)
         self._live.shutdown(wait=True)
+        if hasattr(self.hub, "stop"):
+            await self.hub.stop()
         self.db.close()
         self.lock.release()
 
@@ -194,8 +304,10 @@ class SessionManager:
     """Opens sessions on demand: one fixed logdir, or `ROOT/<id>/<trainJobName>` per request."""
 
     def __init__(self, data_dir: Path, logdir: Path | None = None, logroot: Path | None = None,
-                 poll: float | None = None) -> None:
+                 poll: float | None = None, database: str | None = None, broker: str | None = None,
+                 ingest: bool = True) -> None:
         self.data_dir = Path(data_dir)
+        self.backends = {"database": database, "broker": broker, "ingest": ingest}  # for every Session
         self._opened: dict[str, Session] = {}
         self.logdir = Path(logdir).resolve() if logdir else None
         self.logroot = Path(logroot).resolve() if logroot else None
@@ -248,7 +360,8 @@ class SessionManager:
                 session = self._opened.pop(sid, None)
                 if session is None:
                     loop = asyncio.get_running_loop()
-                    session = await loop.run_in_executor(None, Session, logdir, self.data_dir, self.poll)
+                    session = await loop.run_in_executor(None, functools.partial(
+                        Session, logdir, self.data_dir, self.poll, **self.backends))
                 self.sessions[sid] = session
                 await session.start()
         return session

@@ -180,7 +180,7 @@ async def status(request: Request) -> Response:
     files = await session.db.read(reader.files)
     p = session.progress
     local = request.client is not None and is_loopback(request.client.host)
-    hide = () if local else (str(session.logdir), str(session.db.path.parent))
+    hide = () if local else (str(session.logdir),) + ((str(session.db.path.parent),) if session.db.path else ())
     for f in files:  # OS errors name absolute paths
         if f.get("error"):
             f["error"] = redact(f["error"], hide)

@@ -25,8 +25,11 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from tsvis_live.store import backend
+from tsvis_live.store.backend import PostgresTarget
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,14 +56,14 @@ def _read_only_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-SCHEMA_REVISION = "0001"  # the newest migration; a test keeps it equal to Alembic's head
-KNOWN_REVISIONS = ("0001",)  # every migration, oldest first
+SCHEMA_REVISION = "0002"  # the newest migration; a test keeps it equal to Alembic's head
+KNOWN_REVISIONS = ("0001", "0002")  # every migration, oldest first
 
 
 class DatabaseUnusable(RuntimeError):
     """The session database cannot be used as it is. The message is one line for a person."""
 
-    def __init__(self, path: Path, problem: str, remedy: str | None = None) -> None:
+    def __init__(self, path: Path | str, problem: str, remedy: str | None = None) -> None:
         remedy = remedy or ("move it aside, or start with --rebuild to re-read the logdir into a "
                             "fresh database")
         super().__init__(f"the session database {path} {problem}; {remedy}")
@@ -86,16 +89,17 @@ def set_aside(path: Path) -> Path | None:
     return target
 
 
-def _check(conn: Connection, path: Path) -> None:
+def _check(conn: Connection, path: Path | str) -> None:
     """Refuse a file that is not a healthy database of a schema this version knows."""
-    try:
-        problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(5)")]
-    except DBAPIError as exc:
-        raise DatabaseUnusable(path, f"cannot be read ({exc.orig})") from None
-    if problems != ["ok"]:
-        lines = [ln.strip() for p in problems for ln in str(p).splitlines()]
-        first = next((ln for ln in lines if ln and not ln.startswith("***")), "quick_check failed")
-        raise DatabaseUnusable(path, f"is damaged ({first})")
+    if conn.dialect.name == "sqlite":
+        try:
+            problems = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(5)")]
+        except DBAPIError as exc:
+            raise DatabaseUnusable(path, f"cannot be read ({exc.orig})") from None
+        if problems != ["ok"]:
+            lines = [ln.strip() for p in problems for ln in str(p).splitlines()]
+            first = next((ln for ln in lines if ln and not ln.startswith("***")), "quick_check failed")
+            raise DatabaseUnusable(path, f"is damaged ({first})")
     revision = _current_revision(conn)
     if revision is not None and revision not in KNOWN_REVISIONS:
         raise DatabaseUnusable(path, f"was written by a newer tsvis-live (schema {revision})",
@@ -104,10 +108,15 @@ def _check(conn: Connection, path: Path) -> None:
 
 
 def _current_revision(conn: Connection) -> str | None:
-    try:
-        return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    except OperationalError:
+    if not inspect(conn).has_table("alembic_version"):
         return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def describe_error(exc: DBAPIError) -> str:
+    """The driver's first line, without SQL text or parameters."""
+    first = str(exc.orig).strip().splitlines()
+    return first[0] if first else type(exc.orig).__name__
 
 
 def migrate(conn: Connection) -> None:
@@ -130,12 +139,31 @@ def migrate(conn: Connection) -> None:
 
 
 class Database:
-    """A session's SQLite file with its writer thread and reader pool."""
+    """A session's store (a SQLite file, or a PostgreSQL schema) with its writer thread and
+    reader pool.
 
-    def __init__(self, path: Path, readers: int = 4, read_only: bool = False) -> None:
-        self.path = Path(path)
+    `fence`, when set, runs first in every write transaction: on PostgreSQL it proves this
+    process still holds the session's ingest election (see `store.election`), so a process that
+    lost it can never commit over its successor.
+    """
+
+    def __init__(self, path: Path | None, readers: int = 4, read_only: bool = False,
+                 postgres: PostgresTarget | None = None, session_id: str = "", logdir: str = "") -> None:
+        self.path = Path(path) if path is not None else None
+        self.postgres = postgres
+        self.where = postgres.shown if postgres else str(self.path)  # for messages
         self.read_only = read_only
-        if read_only:
+        self.fence: Callable[[Connection], None] | None = None
+        if postgres is not None:
+            self.engine = backend.postgres_engine(postgres, readers)
+            try:
+                with self.engine.begin() as conn:
+                    backend.ensure_schema(conn, postgres, session_id, logdir)
+            except DBAPIError as exc:
+                self.engine.dispose()
+                raise DatabaseUnusable(self.where, f"cannot be opened ({describe_error(exc)})",
+                                       "check the --database URL and that PostgreSQL answers") from None
+        elif read_only:
             if not self.path.is_file():
                 raise DatabaseUnusable(self.path, "does not exist and the data dir is read-only",
                                        "give a writable --data-dir")
@@ -144,33 +172,41 @@ class Database:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{self.path}"
-        self.engine: Engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 10},
-            pool_size=readers,
-            max_overflow=readers,
-        )
-        event.listen(self.engine, "connect", _read_only_pragmas if read_only else _sqlite_pragmas)
+        if postgres is None:
+            self.engine: Engine = create_engine(
+                url,
+                connect_args={"check_same_thread": False, "timeout": 10},
+                pool_size=readers,
+                max_overflow=readers,
+            )
+            event.listen(self.engine, "connect", _read_only_pragmas if read_only else _sqlite_pragmas)
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()  # (priority, seq, job)
         self._seq = itertools.count()
         self._rollback_listeners: list[Callable[[BaseException], None]] = []
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="tsvis-read")
         try:
             with self.engine.connect() as conn:
-                _check(conn, self.path)
+                _check(conn, self.where)
                 if read_only:
                     if _current_revision(conn) != SCHEMA_REVISION:
-                        raise DatabaseUnusable(self.path, "needs a schema upgrade but is read-only",
+                        raise DatabaseUnusable(self.where, "needs a schema upgrade but is read-only",
                                                "open it once from a writable --data-dir")
                 else:
+                    key = {"k": f"tsvis-live:migrate:{postgres.schema}" if postgres else ""}
+                    if postgres is not None:  # replicas opening one session migrate one at a time
+                        conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), key)
+                        conn.commit()
                     migrate(conn)
                     conn.commit()
+                    if postgres is not None:
+                        conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)
+                        conn.commit()
         except DatabaseUnusable:
             self._dispose()
             raise
         except DBAPIError as exc:
             self._dispose()
-            raise DatabaseUnusable(self.path, f"cannot be opened ({exc.orig})") from None
+            raise DatabaseUnusable(self.where, f"cannot be opened ({describe_error(exc)})") from None
         self._writer = threading.Thread(target=self._drain, name="tsvis-writer", daemon=True)
         self._writer.start()
         self._closed = False
@@ -191,6 +227,8 @@ class Database:
                     continue
                 try:
                     with conn.begin():  # the COMMIT itself can fail (disk full, I/O error)
+                        if self.fence is not None:
+                            self.fence(conn)
                         result = fn(conn)
                 except BaseException as exc:  # the job's caller decides what it means
                     # After a failed COMMIT the driver may still hold the transaction open
@@ -222,9 +260,9 @@ class Database:
         commit waits for at most the one bulk window being written, never for the queue.
         """
         if self._closed:
-            raise RuntimeError(f"database {self.path} is closed")
+            raise RuntimeError(f"database {self.where} is closed")
         if self.read_only:
-            raise ReadOnlyStore(f"database {self.path} is open read-only")
+            raise ReadOnlyStore(f"database {self.where} is open read-only")
         future: Future[T] = Future()
         self._jobs.put((priority, next(self._seq), (fn, future)))
         return future

@@ -1,6 +1,7 @@
 """The session database schema (SQLAlchemy Core). Alembic migrations in `migrations/` build it.
 
-One SQLite file holds one session (one logdir). Every point gets a cursor: an integer that
+On SQLite one file holds one session (one logdir); on PostgreSQL one database holds every
+session, each in its own schema (`store.backend`), so the tables are the same everywhere. Every point gets a cursor: an integer that
 grows with every commit, so live clients can ask for "everything after C". Scalars, the bulk,
 are stored as per-series columnar chunks (numpy arrays as blobs); everything else is a row per
 point. Every point row names the file it came from, so a replaced file's points can be dropped.
@@ -8,7 +9,10 @@ point. Every point row names the file it came from, so a replaced file's points 
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -24,6 +28,27 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+# 64-bit everywhere (steps, cursors, offsets, sizes, inodes, mtimes). On SQLite every INTEGER is
+# already 64-bit, and only a column declared exactly INTEGER is a rowid alias: keep that name.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class JsonText(TypeDecorator):
+    """A JSON document stored as text on every engine; Python sees dicts and lists.
+
+    Not PostgreSQL's JSONB: writers put NaN and Infinity in hparams and metadata, which JSON
+    (and so JSONB) refuses, and nothing queries inside these documents; text keeps them exact.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        return None if value is None else json.dumps(value, default=str)
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        return None if value is None else json.loads(value)
 
 
 class _UnconvertedFloat(Float):
@@ -54,18 +79,18 @@ class Real(TypeDecorator):
 
 
 def _ref(name: str, table: str) -> Column:
-    return Column(name, Integer, ForeignKey(f"{table}.id"), nullable=False)
+    return Column(name, BigInt, ForeignKey(f"{table}.id"), nullable=False)
 
 
 def _point_columns() -> list[Column]:
     """Columns every per-point table starts with: its cursor, series, source file and step."""
-    return [Column("cursor", Integer, primary_key=True), _ref("series_id", "series"), _ref("file_id", "files"),
-            Column("step", Integer, nullable=False), Column("wall_time", Real, nullable=False)]
+    return [Column("cursor", BigInt, primary_key=True), _ref("series_id", "series"), _ref("file_id", "files"),
+            Column("step", BigInt, nullable=False), Column("wall_time", Real, nullable=False)]
 
 
 def _run_record_columns() -> list[Column]:
     """Columns of per-run records (graphs, hparams, layouts): id, run and source file."""
-    return [Column("id", Integer, primary_key=True), _ref("run_id", "runs"), _ref("file_id", "files")]
+    return [Column("id", BigInt, primary_key=True), _ref("run_id", "runs"), _ref("file_id", "files")]
 
 settings = Table(
     "settings",
@@ -77,52 +102,52 @@ settings = Table(
 runs = Table(
     "runs",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInt, primary_key=True),
     Column("name", String, nullable=False, unique=True),
-    Column("cursor", Integer, nullable=False),  # cursor at which the run appeared
+    Column("cursor", BigInt, nullable=False),  # cursor at which the run appeared
 )
 
 files = Table(
     "files",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("id", BigInt, primary_key=True),
+    Column("run_id", BigInt, ForeignKey("runs.id"), nullable=False),
     Column("path", String, nullable=False, unique=True),  # relative to the logdir, '/' separated
     Column("format", String, nullable=False),
-    Column("inode", Integer, nullable=False, default=0),
+    Column("inode", BigInt, nullable=False, default=0),
     Column("head", LargeBinary, nullable=False, default=b""),  # first bytes, to detect replacement
-    Column("offset", Integer, nullable=False, default=0),  # bytes stored (tailed formats)
-    Column("size", Integer, nullable=False, default=0),  # size when last read
-    Column("mtime_ns", Integer, nullable=False, default=0),
+    Column("offset", BigInt, nullable=False, default=0),  # bytes stored (tailed formats)
+    Column("size", BigInt, nullable=False, default=0),  # size when last read
+    Column("mtime_ns", BigInt, nullable=False, default=0),
     Column("status", String, nullable=False, default="ok"),  # ok | broken
     Column("error", Text),
-    Column("events", Integer, nullable=False, default=0),
-    Column("skipped", Integer, nullable=False, default=0),
+    Column("events", BigInt, nullable=False, default=0),
+    Column("skipped", BigInt, nullable=False, default=0),
 )
 
 series = Table(
     "series",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("id", BigInt, primary_key=True),
+    Column("run_id", BigInt, ForeignKey("runs.id"), nullable=False),
     Column("kind", String, nullable=False),  # scalar histogram image audio text embedding ...
     Column("tag", String, nullable=False),
     Column("plugin", String),
-    Column("cursor", Integer, nullable=False),  # cursor at which the series appeared
+    Column("cursor", BigInt, nullable=False),  # cursor at which the series appeared
     UniqueConstraint("run_id", "kind", "tag"),
 )
 
 scalar_chunks = Table(
     "scalar_chunks",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("series_id", Integer, ForeignKey("series.id"), nullable=False),
-    Column("file_id", Integer, ForeignKey("files.id"), nullable=False),
-    Column("first_cursor", Integer, nullable=False),
-    Column("last_cursor", Integer, nullable=False),
-    Column("count", Integer, nullable=False),
-    Column("min_step", Integer, nullable=False),
-    Column("max_step", Integer, nullable=False),
+    Column("id", BigInt, primary_key=True),
+    Column("series_id", BigInt, ForeignKey("series.id"), nullable=False),
+    Column("file_id", BigInt, ForeignKey("files.id"), nullable=False),
+    Column("first_cursor", BigInt, nullable=False),
+    Column("last_cursor", BigInt, nullable=False),
+    Column("count", BigInt, nullable=False),
+    Column("min_step", BigInt, nullable=False),
+    Column("max_step", BigInt, nullable=False),
     Column("steps", LargeBinary, nullable=False),  # int64
     Column("wall_times", LargeBinary, nullable=False),  # float64
     Column("values", LargeBinary, nullable=False),  # float64
@@ -130,6 +155,7 @@ scalar_chunks = Table(
 )
 Index("ix_scalar_chunks_series", scalar_chunks.c.series_id, scalar_chunks.c.last_cursor)
 Index("ix_scalar_chunks_file", scalar_chunks.c.file_id)
+Index("ix_scalar_chunks_cursor", scalar_chunks.c.last_cursor)  # changes after a cursor
 
 histograms = Table(
     "histograms",
@@ -148,10 +174,10 @@ Index("ix_histograms_file", histograms.c.file_id)
 blobs = Table(
     "blobs",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInt, primary_key=True),
     Column("digest", LargeBinary, nullable=False, unique=True),  # sha256 of data
     Column("mime", String, nullable=False),
-    Column("size", Integer, nullable=False),
+    Column("size", BigInt, nullable=False),
     Column("data", LargeBinary, nullable=False),
 )
 
@@ -159,9 +185,9 @@ media = Table(
     "media",
     metadata,
     *_point_columns(),
-    Column("idx", Integer, nullable=False),
-    Column("blob_id", Integer, ForeignKey("blobs.id"), nullable=False),
-    Column("meta", Text, nullable=False, default="{}"),  # JSON
+    Column("idx", BigInt, nullable=False),
+    Column("blob_id", BigInt, ForeignKey("blobs.id"), nullable=False),
+    Column("meta", JsonText, nullable=False, default={}),
 )
 Index("ix_media_series", media.c.series_id, media.c.step, media.c.idx)
 Index("ix_media_file", media.c.file_id)
@@ -170,9 +196,9 @@ tensors = Table(
     "tensors",
     metadata,
     *_point_columns(),
-    Column("blob_id", Integer, ForeignKey("blobs.id"), nullable=False),  # .npy bytes
-    Column("extras", Text, nullable=False, default="{}"),  # JSON name -> blob id (.npy)
-    Column("meta", Text, nullable=False, default="{}"),  # JSON
+    Column("blob_id", BigInt, ForeignKey("blobs.id"), nullable=False),  # .npy bytes
+    Column("extras", JsonText, nullable=False, default={}),  # name -> blob id (.npy)
+    Column("meta", JsonText, nullable=False, default={}),
 )
 Index("ix_tensors_series", tensors.c.series_id, tensors.c.step)
 Index("ix_tensors_file", tensors.c.file_id)
@@ -183,8 +209,8 @@ graphs = Table(
     *_run_record_columns(),
     Column("kind", String, nullable=False),  # graphdef | run_metadata | json_model
     Column("tag", String, nullable=False),
-    Column("blob_id", Integer, ForeignKey("blobs.id"), nullable=False),
-    Column("cursor", Integer, nullable=False),
+    Column("blob_id", BigInt, ForeignKey("blobs.id"), nullable=False),
+    Column("cursor", BigInt, nullable=False),
 )
 Index("ix_graphs_run", graphs.c.run_id)
 Index("ix_graphs_file", graphs.c.file_id)
@@ -194,10 +220,10 @@ hparams = Table(
     metadata,
     *_run_record_columns(),
     Column("group_name", String, nullable=False),
-    Column("hparams", Text, nullable=False),  # JSON
-    Column("metrics", Text, nullable=False),  # JSON
+    Column("hparams", JsonText, nullable=False),
+    Column("metrics", JsonText, nullable=False),
     Column("start_time", Real),
-    Column("cursor", Integer, nullable=False),
+    Column("cursor", BigInt, nullable=False),
 )
 Index("ix_hparams_run", hparams.c.run_id)
 Index("ix_hparams_file", hparams.c.file_id)
@@ -206,8 +232,8 @@ layouts = Table(
     "layouts",
     metadata,
     *_run_record_columns(),
-    Column("layout", Text, nullable=False),  # JSON
-    Column("cursor", Integer, nullable=False),
+    Column("layout", JsonText, nullable=False),
+    Column("cursor", BigInt, nullable=False),
 )
 Index("ix_layouts_file", layouts.c.file_id)
 

@@ -1,16 +1,20 @@
-"""The writer's statements, built and compiled once (not one per row), and how bulk rows reach
-the driver."""
+"""The writer's statements, built and compiled once per engine (not one per row), and how bulk
+rows reach the driver.
+
+Upserts are the one dialect-specific construct (SQLite and PostgreSQL spell `ON CONFLICT` the
+same way, but SQLAlchemy builds it per dialect): `for_dialect` picks them once per engine kind.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy import types as sqltypes
-from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert
 
 from tsvis_live.store import schema as t
@@ -25,19 +29,27 @@ class DriverInsert:
     For the bulk tables (a series and a chunk row per tag and window, a row per histogram):
     SQLAlchemy's per-row parameter processing cost about as much as SQLite's insert. Values the
     driver takes as they are go straight through; the others get their column type's own bind
-    processor, as Core would apply it (schema.Real turns NaN into 'NaN').
+    processor, as Core would apply it (schema.Real turns NaN into 'NaN'). Engines whose driver
+    has no positional paramstyle run the statement through Core's executemany (psycopg batches
+    it into multi-row INSERTs).
     """
 
-    def __init__(self, stmt: Insert, columns: Sequence[str]) -> None:
-        dialect = sqlite_dialect()
-        compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+    def __init__(self, stmt: Insert, columns: Sequence[str], dialect: Dialect) -> None:
+        self.stmt, self.columns = stmt, list(columns)
+        compiled = stmt.compile(dialect=dialect, column_keys=self.columns)
         keys = compiled.positiontup
+        self.positional = bool(keys) and dialect.positional
+        if not self.positional:
+            return
         self.sql, self._row = str(compiled), itemgetter(*keys)
         types = [stmt.table.c[name].type for name in keys]
         self._convert = [(i, proc) for i, typ in enumerate(types) if not isinstance(typ, _PLAIN)
                          and (proc := typ.dialect_impl(dialect).bind_processor(dialect)) is not None]
 
     def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if not self.positional:
+            conn.execute(self.stmt, rows)
+            return
         conn.exec_driver_sql(self.sql, [self._values(r) for r in rows] if self._convert else
                              [self._row(r) for r in rows])
 
@@ -48,20 +60,51 @@ class DriverInsert:
         return tuple(values)
 
 
-# Statements built once. Building one per row (`insert(...).values(...)`) cost more than the
-# row itself (~200 us a series on the 1,000-run corpus); these are compiled once, then run as
-# one executemany per table and window, with parameters only.
-_SERIES_COLUMNS = [c.name for c in t.series.columns]  # explicit ids (see StoreWriter._next_series)
-INSERT_SERIES = DriverInsert(insert(t.series), _SERIES_COLUMNS)  # a conflict is a bug: it fails
-INSERT_PLUGIN = DriverInsert(sqlite_insert(t.series).on_conflict_do_nothing(), _SERIES_COLUMNS)
-INSERT_CHUNKS = DriverInsert(insert(t.scalar_chunks), [c.name for c in t.scalar_chunks.columns if c.name != "id"])
-INSERT_HISTOGRAMS = DriverInsert(insert(t.histograms), [c.name for c in t.histograms.columns])
-INSERT_RUN = insert(t.runs)
-INSERT_FILE = insert(t.files)
-UPDATE_FILE = update(t.files).where(t.files.c.id == bindparam("file_row_id"))
-INSERT_BLOB = sqlite_insert(t.blobs).on_conflict_do_nothing(index_elements=["digest"])
-BLOB_IDS = select(t.blobs.c.digest, t.blobs.c.id).where(t.blobs.c.digest.in_(bindparam("digests", expanding=True)))
-INSERT_ROWS = {table.name: insert(table) for table in t.POINT_TABLES}
-_upsert = sqlite_insert(t.settings)
-SAVE_SETTING = _upsert.on_conflict_do_update(index_elements=["key"], set_={"value": _upsert.excluded.value})
-INSERT_COMPUTED = sqlite_insert(t.computed).on_conflict_do_nothing(index_elements=["key"])  # first wins
+def _dialect_insert(dialect: Dialect):  # type: ignore[no-untyped-def]
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+class Statements:
+    """Every statement the writer runs, for one dialect.
+
+    Building a statement per row (`insert(...).values(...)`) cost more than the row itself
+    (~200 us a series on the 1,000-run corpus); these are compiled once, then run as one
+    executemany per table and window, with parameters only.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        upsert = _dialect_insert(dialect)
+        series_columns = [c.name for c in t.series.columns]  # explicit ids (StoreWriter._next_series)
+        self.INSERT_SERIES = DriverInsert(insert(t.series), series_columns, dialect)  # a conflict is a bug
+        self.INSERT_PLUGIN = DriverInsert(upsert(t.series).on_conflict_do_nothing(), series_columns, dialect)
+        self.INSERT_CHUNKS = DriverInsert(
+            insert(t.scalar_chunks), [c.name for c in t.scalar_chunks.columns if c.name != "id"], dialect)
+        self.INSERT_HISTOGRAMS = DriverInsert(insert(t.histograms), [c.name for c in t.histograms.columns],
+                                              dialect)
+        self.INSERT_RUN = insert(t.runs)
+        self.INSERT_FILE = insert(t.files)
+        self.UPDATE_FILE = update(t.files).where(t.files.c.id == bindparam("file_row_id"))
+        self.INSERT_BLOB = upsert(t.blobs).on_conflict_do_nothing(index_elements=["digest"])
+        self.BLOB_IDS = select(t.blobs.c.digest, t.blobs.c.id).where(
+            t.blobs.c.digest.in_(bindparam("digests", expanding=True)))
+        self.INSERT_ROWS = {table.name: insert(table) for table in t.POINT_TABLES}
+        setting = upsert(t.settings)
+        self.SAVE_SETTING = setting.on_conflict_do_update(index_elements=["key"],
+                                                          set_={"value": setting.excluded.value})
+        self.INSERT_COMPUTED = upsert(t.computed).on_conflict_do_nothing(index_elements=["key"])  # first wins
+
+
+@cache
+def _for_name(name: str, dialect: Dialect) -> Statements:
+    return Statements(dialect)
+
+
+def for_dialect(dialect: Dialect) -> Statements:
+    """The statements for a connection's dialect, built on first use."""
+    return _for_name(dialect.name, dialect)

@@ -9,7 +9,6 @@ hub can push exactly those points to live clients.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,9 +18,8 @@ import numpy as np
 from sqlalchemy import Connection, delete, insert, select
 
 from tsvis_live.records import Batch, HistogramRecord, ScalarColumns
-from tsvis_live.store import codec
+from tsvis_live.store import codec, statements
 from tsvis_live.store import schema as t
-from tsvis_live.store import statements as sql
 from tsvis_live.store.filestate import FileState
 
 # getCategory section that a series kind belongs to (what a `category` message names)
@@ -93,6 +91,10 @@ def _file_row(state: FileState) -> dict[str, Any]:
     return {name: getattr(state, name) for name in _FILE_FIELDS}
 
 
+def _sql(conn: Connection) -> statements.Statements:
+    return statements.for_dialect(conn.dialect)
+
+
 SMALL_CHUNK = 4096  # points; live tailing commits chunks of a few points each
 COMPACT_AFTER = 64  # small chunks of one series and file before they are merged into one
 
@@ -157,7 +159,7 @@ class StoreWriter:
         run_id = self.runs.get(name)
         if run_id is None:
             cursor = self._take(1)
-            run_id = conn.execute(sql.INSERT_RUN, {"name": name, "cursor": cursor}).inserted_primary_key[0]
+            run_id = conn.execute(_sql(conn).INSERT_RUN, {"name": name, "cursor": cursor}).inserted_primary_key[0]
             self.runs[name] = run_id
             commit.categories.append(CategoryUpdate(name, "run", None, cursor))
         return run_id
@@ -180,7 +182,7 @@ class StoreWriter:
         """Write the window's new series, then the plugins of tags not seen before (kept even
         before a tag has points, so a resumed read can decode it)."""
         if win.series:
-            sql.INSERT_SERIES(conn, win.series)
+            _sql(conn).INSERT_SERIES(conn, win.series)
         plugin_rows = []
         for tag, plugin in win.plugins.items():
             key = (win.run_id, "plugin", tag)
@@ -190,7 +192,7 @@ class StoreWriter:
                                     "tag": tag, "plugin": plugin, "cursor": self.cursor})
                 self._next_series += 1
         if plugin_rows:
-            sql.INSERT_PLUGIN(conn, plugin_rows)
+            _sql(conn).INSERT_PLUGIN(conn, plugin_rows)
 
     @staticmethod
     def _blob_ids(conn: Connection, blobs: list[tuple[bytes, str | None]]) -> list[int]:
@@ -205,11 +207,11 @@ class StoreWriter:
                 seen.add(digest)
                 rows.append({"digest": digest, "mime": mime or codec.sniff_mime(data), "size": len(data),
                              "data": data})
-        conn.execute(sql.INSERT_BLOB, rows)
+        conn.execute(_sql(conn).INSERT_BLOB, rows)
         unique = [r["digest"] for r in rows]
         ids: dict[bytes, int] = {}
-        for i in range(0, len(unique), sql.IN_LIMIT):
-            for digest, blob_id in conn.execute(sql.BLOB_IDS, {"digests": unique[i : i + sql.IN_LIMIT]}):
+        for i in range(0, len(unique), statements.IN_LIMIT):
+            for digest, blob_id in conn.execute(_sql(conn).BLOB_IDS, {"digests": unique[i : i + statements.IN_LIMIT]}):
                 ids[digest] = blob_id
         return [ids[d] for d in digests]
 
@@ -235,9 +237,9 @@ class StoreWriter:
         run_id = self._run_id(conn, state.run, commit)
         row = _file_row(state) | {"run_id": run_id}
         if state.id is None:
-            state.id = conn.execute(sql.INSERT_FILE, row).inserted_primary_key[0]
+            state.id = conn.execute(_sql(conn).INSERT_FILE, row).inserted_primary_key[0]
         else:
-            conn.execute(sql.UPDATE_FILE, row | {"file_row_id": state.id})
+            conn.execute(_sql(conn).UPDATE_FILE, row | {"file_row_id": state.id})
 
     # -- the commit ----------------------------------------------------------------------
     def commit(self, conn: Connection, state: FileState, batch: Batch, replace: bool = False) -> Commit:
@@ -250,7 +252,7 @@ class StoreWriter:
                 self.forget_points(conn, state.id)
             win = _Window(state.run, self.runs[state.run], state.id, commit, batch.plugins)
             self._store_points(conn, win, batch)
-            conn.execute(sql.SAVE_SETTING, {"key": "cursor", "value": str(self.cursor)})
+            conn.execute(_sql(conn).SAVE_SETTING, {"key": "cursor", "value": str(self.cursor)})
             commit.cursor = self.cursor
             return commit
         except BaseException:
@@ -266,32 +268,32 @@ class StoreWriter:
         for b in batch.blobs:
             rows["media"].append({
                 "cursor": self._take(1), "series_id": self._series_id(win, b.kind, b.tag), "file_id": win.file_id,
-                "step": b.step, "wall_time": b.wall_time, "idx": b.index, "meta": json.dumps(b.meta),
+                "step": b.step, "wall_time": b.wall_time, "idx": b.index, "meta": b.meta,
                 "blob_id": win.blob(b.data, "application/json" if b.kind == "text" else None)})
         for rec in batch.tensors:
             extras = {name: win.blob(codec.pack_array(a)) for name, a in rec.extras.items()}
             rows["tensors"].append({
                 "cursor": self._take(1), "series_id": self._series_id(win, rec.kind, rec.tag),
                 "file_id": win.file_id, "step": rec.step, "wall_time": rec.wall_time,
-                "blob_id": win.blob(codec.pack_array(rec.value)), "extras": extras, "meta": json.dumps(rec.meta)})
+                "blob_id": win.blob(codec.pack_array(rec.value)), "extras": extras, "meta": rec.meta})
         rows |= self._run_record_rows(win, batch)
         self._flush_series(conn, win)
 
         if chunks:
-            sql.INSERT_CHUNKS(conn, chunks)
+            _sql(conn).INSERT_CHUNKS(conn, chunks)
             for chunk in chunks:
                 if chunk["count"] < SMALL_CHUNK:
                     self._note_small_chunk(conn, chunk["series_id"], win.file_id)
         if hist_rows:
-            sql.INSERT_HISTOGRAMS(conn, hist_rows)
+            _sql(conn).INSERT_HISTOGRAMS(conn, hist_rows)
         blob_ids = self._blob_ids(conn, win.blobs)
         for row in rows["media"] + rows["tensors"] + rows["graphs"]:
             row["blob_id"] = blob_ids[row["blob_id"]]
         for row in rows["tensors"]:
-            row["extras"] = json.dumps({name: blob_ids[i] for name, i in row["extras"].items()})
+            row["extras"] = {name: blob_ids[i] for name, i in row["extras"].items()}
         for name, table_rows in rows.items():
             if table_rows:
-                conn.execute(sql.INSERT_ROWS[name], table_rows)
+                conn.execute(_sql(conn).INSERT_ROWS[name], table_rows)
         win.commit.points += len(hist_rows) + len(rows["media"]) + len(rows["tensors"])
 
     def _scalar_rows(self, win: _Window, batch: Batch) -> list[dict[str, Any]]:
@@ -346,13 +348,13 @@ class StoreWriter:
         for hp in batch.hparams:
             self._series_id(win, "hparams", hp.group_name)
             hparams.append(base | {
-                "group_name": hp.group_name, "hparams": json.dumps(hp.hparams, default=str),
-                "metrics": json.dumps(hp.metrics, default=str), "start_time": hp.start_time,
+                "group_name": hp.group_name, "hparams": hp.hparams,
+                "metrics": hp.metrics, "start_time": hp.start_time,
                 "cursor": self._take(1),
             })
         for layout in batch.layouts:
             self._series_id(win, "layout", "layout")
-            layouts.append(base | {"layout": json.dumps(layout), "cursor": self._take(1)})
+            layouts.append(base | {"layout": layout, "cursor": self._take(1)})
         return {"graphs": graphs, "hparams": hparams, "layouts": layouts}
 
     def _note_small_chunk(self, conn: Connection, series_id: int, file_id: int) -> None:
@@ -395,4 +397,4 @@ def compact_scalars(conn: Connection, series_id: int, file_id: int) -> None:
 
 def save_computed(conn: Connection, key: str, value: bytes) -> None:
     """Writer-thread job: remember a computed result (projections; the first write wins)."""
-    conn.execute(sql.INSERT_COMPUTED, {"key": key, "value": value, "created": time.time()})
+    conn.execute(_sql(conn).INSERT_COMPUTED, {"key": key, "value": value, "created": time.time()})
