@@ -7,6 +7,10 @@
   on 127.0.0.1 with a free port, waits until `/api/init` answers, returns a `ServerProcess`;
   every server it started is terminated at teardown.
 - `server` (session): a server on `api_logdir`; yields its base URL.
+- `backend` (session): "sqlite" or "postgresql". The API, live and dashboard suites
+  (`BACKEND_SUITES`) run once per backend: for "postgresql" every server they spawn stores in a
+  fresh PostgreSQL database made for this test run (through TSVIS_LIVE_DATABASE, which the CLI
+  reads), with the Redis broker (TSVIS_LIVE_BROKER) for live push.
 """
 
 from __future__ import annotations
@@ -28,6 +32,73 @@ import pytest
 from tests import writers
 
 REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("TSVIS_TEST_PG", "postgresql://root@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TSVIS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+BACKEND_SUITES = {  # modules whose every test runs on both stores
+    "test_api_core", "test_api_media", "test_api_series", "test_api_views", "test_live_ws",
+    "test_live_rest", "test_live_backlog", "test_dashboard_browser", "test_dashboard_issue11",
+    "test_dashboard_missing", "test_issue12_all_writes", "test_issue12_hparams", "test_xss_browser",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__.rsplit(".", 1)[-1] in BACKEND_SUITES:
+        if "backend" not in metafunc.fixturenames:
+            metafunc.fixturenames.append("backend")
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True, scope="session")
+
+
+def _pg_test_database() -> str:
+    """A fresh PostgreSQL database for this test run (dropped at the end); returns its URL."""
+    import psycopg
+
+    name = f"tsvis_test_{os.getpid()}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_pg_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this test run (the test command starts PostgreSQL)."""
+    url = _pg_test_database()
+    yield url
+    _drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Which store the servers spawned by a test use; "sqlite" unless parametrised."""
+    name = getattr(request, "param", "sqlite")
+    if name != "postgresql":
+        yield name
+        return
+    url = request.getfixturevalue("pg_url")
+    before = {k: os.environ.get(k) for k in ("TSVIS_LIVE_DATABASE", "TSVIS_LIVE_BROKER")}
+    os.environ["TSVIS_LIVE_DATABASE"], os.environ["TSVIS_LIVE_BROKER"] = url, REDIS_URL
+    try:
+        yield name
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _backend_env(backend: str) -> str:
+    """Every test depends on `backend`, so servers are set up after its environment is."""
+    return backend
 WALL0 = writers.WALL0
 LONG_STEPS = 30_000  # points of special/long (crosses the streaming threshold)
 KERAS_MODEL = {
@@ -186,7 +257,7 @@ def api_expected(api_logs) -> dict[str, writers.Expected]:
 
 
 @pytest.fixture(scope="session")
-def server_process(api_logdir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server_process(api_logdir: Path, tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[ServerProcess]:
     base = tmp_path_factory.mktemp("server")
     server = spawn_server(api_logdir, base / "data", log_dir=base)
     yield server

@@ -159,7 +159,7 @@ def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(logdir: Path, tmp_path_factory: pytest.TempPathFactory):
+def server(logdir: Path, tmp_path_factory: pytest.TempPathFactory, backend: str):
     srv = ServerProcess(logdir, tmp_path_factory.mktemp("dashdata"))
     try:
         yield srv.wait_ready(90)

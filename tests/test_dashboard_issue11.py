@@ -69,7 +69,7 @@ def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(logdir: Path, tmp_path_factory: pytest.TempPathFactory):
+def server(logdir: Path, tmp_path_factory: pytest.TempPathFactory, backend: str):
     srv = ServerProcess(logdir, tmp_path_factory.mktemp("issue11data"))
     try:
         yield srv.wait_ready(90)

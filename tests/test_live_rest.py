@@ -24,7 +24,7 @@ def value(step: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, backend):
     root = tmp_path_factory.mktemp("live_rest")
     write_scalars(root / "logs" / "r" / NAME, "loss", range(N), value=value)
     with running_server(root / "logs", root / "data") as srv:
@@ -100,3 +100,11 @@ def test_missing_logdir_is_served_read_only(tmp_path: Path) -> None:
     with running_server(logs, tmp_path / "data") as srv:
         assert get(srv.url, "/api/live/status").json()["data"]["read_only"] is True
         assert len(get(srv.url, "/api/live/scalars", run=".", tag="loss").json()["data"]["steps"]) == 10
+
+
+def test_status_names_the_store_and_broker_of_the_parametrised_backend(server, backend) -> None:
+    """The suite really runs on each backend: a PostgreSQL run stores in PostgreSQL and pushes
+    through Redis, the default run in SQLite with the in-process hub."""
+    data = get(server, "/api/live/status").json()["data"]
+    assert (data["store"], data["broker"]) == (
+        ("postgresql", "redis") if backend == "postgresql" else ("sqlite", "local"))

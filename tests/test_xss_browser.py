@@ -225,7 +225,7 @@ VIEWS = ("scalars", "histograms", "distributions", "images", "audio", "text", "g
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
+def server(tmp_path_factory: pytest.TempPathFactory, backend: str):
     assert Path(CHROMIUM).exists(), "Debian chromium is needed at /usr/bin/chromium"
     assert DASHBOARD.exists(), "dashboard not built (cd web && npm run build)"
     root = tmp_path_factory.mktemp("xsslogs")

@@ -190,7 +190,9 @@ async def status(request: Request) -> Response:
         "read_only": session.read_only, "cursor": session.hub.last_cursor,
         "progress": {"files_done": p.files_done, "files_total": p.files_total, "bytes_done": p.bytes_done,
                      "bytes_total": p.bytes_total, "events": p.events},
-        "role": session.role, "problems": session.health.snapshot(hide),
+        "role": session.role, "store": session.db.engine.dialect.name,
+        "broker": type(session.hub).__name__.removesuffix("Hub").lower(),  # local | redis
+        "problems": session.health.snapshot(hide),
         "files": files,
     })
 
