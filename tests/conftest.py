@@ -264,6 +264,19 @@ def server_process(api_logdir: Path, tmp_path_factory: pytest.TempPathFactory, b
     server.stop()
 
 
+def open_stored(data_dir: Path, session_id: str):  # type: ignore[no-untyped-def]
+    """The store a spawned server used for a session (a SQLite file in its data dir, or its
+    schema in the PostgreSQL database of a parametrised run), opened as a `Database`."""
+    from tsvis_live.store import backend
+    from tsvis_live.store.database import Database
+
+    url = os.environ.get("TSVIS_LIVE_DATABASE")
+    if url:
+        target = backend.PostgresTarget(backend.normalize_url(url), backend.schema_for(session_id))
+        return Database(None, readers=1, postgres=target, session_id=session_id)
+    return Database(next(Path(data_dir).glob(f"*-{session_id}.sqlite")), readers=1)
+
+
 @pytest.fixture(scope="session")
 def server(server_process: ServerProcess) -> str:
     """Base URL of a real server on `api_logdir`."""

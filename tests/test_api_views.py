@@ -5,16 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import math
-import sqlite3
 import time
 
 import httpx
 import numpy as np
 import pytest
+from sqlalchemy import select
 
-from tests.conftest import KERAS_MODEL
+from tests.conftest import KERAS_MODEL, open_stored
 from tsvis_live.compute import exceptions as ex
 from tsvis_live.compute import projection
+from tsvis_live.store import schema
 
 
 def _tensor(api_expected, writer_run, kind, tag):
@@ -67,9 +68,11 @@ def test_projections_are_cached_persistently(server, server_process, api):
     assert [str(label) for label in first[1]] == [str(i) for i in range(10)]  # metadata.tsv
     assert warm < cold
     sid = api("/api/init")["session_id"]
-    db = next(server_process.log_path.parent.glob(f"data/*-{sid}.sqlite"))
-    with sqlite3.connect(db) as conn:
-        keys = [k for (k,) in conn.execute("select key from computed")]
+    db = open_stored(server_process.log_path.parent / "data", sid)
+    try:
+        keys = db.read_sync(lambda conn: list(conn.execute(select(schema.computed.c.key)).scalars()))
+    finally:
+        db.close()
     matrix = np.asarray(api("/api/getEmbedding", run="torch", tag="emb", step=3)["3"][0])
     assert projection.projection_key(matrix, "tsne", 2) in keys
 

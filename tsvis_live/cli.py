@@ -44,7 +44,9 @@ SUBCOMMANDS = """subcommands:
   ingest            read a logdir into its session database once and print a summary:
                     `tsvis-live ingest --logdir DIR` (see `tsvis-live ingest --help`)
   export            write a stored session's scalars as CSV or Parquet, without re-reading logs:
-                    `tsvis-live export --logdir DIR [--out FILE]` (see `tsvis-live export --help`)"""
+                    `tsvis-live export --logdir DIR [--out FILE]` (see `tsvis-live export --help`)
+  migrate           copy stored sessions between SQLite files and PostgreSQL, verified:
+                    `tsvis-live migrate DATA_DIR postgresql://host/db` (see `tsvis-live migrate --help`)"""
 
 
 def _serve_parser() -> argparse.ArgumentParser:
@@ -150,7 +152,7 @@ def ingest_main(argv: list[str]) -> int:
     args = _ingest_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from tsvis_live.session import database_path
+    from tsvis_live.session import database_path, session_id_for
     from tsvis_live.store.database import Database, DatabaseUnusable, set_aside
     from tsvis_live.store.lock import IngestLock, ReadOnlyDataDir
 
@@ -174,7 +176,7 @@ def ingest_main(argv: list[str]) -> int:
     try:
         if args.rebuild and (moved := set_aside(path)) is not None:
             print(f"tsvis-live: moved {path} aside to {moved.name}", file=sys.stderr)
-        db = Database(path)
+        db = Database(path, session_id=session_id_for(logdir), logdir=str(logdir))
     except DatabaseUnusable as exc:
         lock.release()
         print(f"tsvis-live: {exc}", file=sys.stderr)
@@ -429,12 +431,53 @@ def export_main(argv: list[str]) -> int:
     return 0
 
 
+def _migrate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tsvis-live migrate",
+        description="Copy stored sessions between backends and verify the copy (row counts and a "
+                    "SHA-256 per table). SRC and DST are each a PostgreSQL URL, a SQLite session "
+                    "file or a directory of them (a --data-dir). Stop servers ingesting SRC first.")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--session", action="append", default=[], metavar="ID", help="only this session id; repeatable")
+    p.add_argument("--replace", action="store_true", help="overwrite a session DST already holds")
+    return p
+
+
+def migrate_main(argv: list[str]) -> int:
+    args = _migrate_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from tsvis_live.store.backend import UnknownDatabase
+    from tsvis_live.store.database import DatabaseUnusable
+    from tsvis_live.store.transfer import TransferError, migrate_session, sources
+
+    try:
+        refs = sources(args.src, set(args.session) or None)
+        if not refs:
+            print(f"tsvis-live: {args.src} holds no stored session{' with that id' if args.session else ''}",
+                  file=sys.stderr)
+            return 2
+        if "://" not in args.dst:
+            Path(args.dst).mkdir(parents=True, exist_ok=True)
+        for ref in refs:
+            digests = migrate_session(ref, args.dst, replace=args.replace)
+            rows = sum(n for n, _h in digests.values())
+            print(f"session {ref.session_id}: {rows:,} rows in {len(digests)} tables copied from {ref.shown} "
+                  "and verified", file=sys.stderr)
+    except (TransferError, UnknownDatabase, DatabaseUnusable, OSError) as exc:
+        print(f"tsvis-live: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "ingest":
         return ingest_main(argv[1:])
     if argv and argv[0] == "export":
         return export_main(argv[1:])
+    if argv and argv[0] == "migrate":
+        return migrate_main(argv[1:])
     if argv and argv[0] == "serve":
         argv = argv[1:]
     return serve_main(argv)

@@ -103,6 +103,7 @@ class Batch:
     plugins: dict[str, str] = field(default_factory=dict)  # tag -> plugin name first seen
     events: int = 0  # Event records decoded (for progress and rates)
     skipped: int = 0  # records dropped as corrupt or undecodable
+    problems: list[str] = field(default_factory=list)  # why parts of a whole file were not read
 
     def scalar(self, tag: str, step: int, wall_time: float, value: float) -> None:
         cols = self.scalars.get(tag)

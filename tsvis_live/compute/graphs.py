@@ -187,7 +187,7 @@ def _split_input(ref: str) -> tuple[str, int, bool]:
     return _clean(name), 0, control
 
 
-def _graphdef_ops(graphdef: bytes) -> list[_Op]:
+def graphdef_ops(graphdef: bytes) -> list[_Op]:
     from google.protobuf import message as pb_message
     from tensorboard.compat.proto import graph_pb2
 
@@ -195,9 +195,15 @@ def _graphdef_ops(graphdef: bytes) -> list[_Op]:
         graph = graph_pb2.GraphDef.FromString(graphdef)
     except (pb_message.Error, RuntimeError, ValueError) as err:
         raise ValueError("The graph is not a serialized GraphDef.") from err
+    return graph_ops(graph)
+
+
+def graph_ops(graph: Any, scope: str = "") -> list[_Op]:
+    """The ops of a parsed GraphDef, every name (and input) under `scope` when given."""
     ops = []
     for n in graph.node:
-        op = _Op(_clean(n.name), n.op, inputs=list(n.input))
+        name = _clean(f"{scope}/{n.name}" if scope else n.name)
+        op = _Op(name, n.op, inputs=list(n.input))
         for key, value in n.attr.items():
             if key == "_output_shapes" and value.WhichOneof("value") == "list":
                 op.shapes = [_shape_text(s) for s in value.list.shape]
@@ -205,8 +211,15 @@ def _graphdef_ops(graphdef: bytes) -> list[_Op]:
             else:
                 op.attrs[key] = _attr_text(value)
         op.edges = [_split_input(ref) for ref in n.input]
+        if scope:
+            op.edges = [(_clean(f"{scope}/{src}"), i, c) for src, i, c in op.edges]
         ops.append(op)
     return ops
+
+
+def ops_graph(ops: list[Any]) -> dict[str, Any]:
+    """The c_graph JSON of ops built elsewhere (`graph_ops`), e.g. from a RunMetadata."""
+    return {"net": _build_net(ops), "operator": OPERATOR_CATEGORIES}
 
 
 # ---------------------------------------------------------------- JSON models
@@ -297,7 +310,7 @@ def computation_graph(graphdef: bytes | None = None, json_model: bytes | None = 
     if (graphdef is None) == (json_model is None):
         raise ValueError("Give exactly one of graphdef and json_model.")
     if graphdef is not None:
-        ops = _graphdef_ops(graphdef)
+        ops = graphdef_ops(graphdef)
     else:
         models = _json_models(json_model or b"")
         ops = []

@@ -21,8 +21,11 @@ Decisions worth knowing:
   (`extras["sample"]`, uint8 (N, H, W, C), `meta["sample_type"] = "image"`) with Pillow; without
   Pillow, the PNG bytes go to `extras["sprite"]` and `meta["sprite_dim"] = [W, H]`. Paths that
   leave the config's directory (spelled), files that resolve outside the logdir (symlinks
-  followed: `formats.paths`), and embeddings whose files are missing or bad, are skipped and
-  counted in `Batch.skipped`; (tag, step) duplicates keep the last entry.
+  followed: `formats.paths`), and embeddings whose files are missing or bad, are skipped,
+  counted in `Batch.skipped` and named with the reason in `Batch.problems`; (tag, step)
+  duplicates keep the last entry. Entries with a `tensor_name` and no `tensor_path` are read
+  from the run's TensorFlow checkpoint (`formats.projector_checkpoint`, which says which).
+  `whole_file_stamp` makes a new checkpoint or a rewritten TSV beside the config re-read it.
 - JSON model graphs (TS-VIS writer, OneFlow `structure_graph.json`) are checked for a
   Keras-like shape and stored raw as `GraphRecord("json_model", <file stem>, bytes)`.
 """
@@ -45,6 +48,7 @@ from google.protobuf import text_format
 
 from tsvis_live.formats.detect import LogFile
 from tsvis_live.formats.paths import read_contained
+from tsvis_live.formats.projector_checkpoint import CheckpointSource, companions, tensor_key
 from tsvis_live.formats.protos import oneflow as of
 from tsvis_live.records import Batch, GraphRecord, TensorRecord
 
@@ -224,7 +228,13 @@ def _tb_embedding(emb: Any, base: Path, logdir: Path) -> TensorRecord:
     value = _parse_tensor_tsv(data, emb.tensor_path)
     tag, step = _tag_and_step(emb)
     rec = TensorRecord("embedding", tag, step, st.st_mtime, value)
-    n = value.shape[0]
+    _describe(rec, emb, base, logdir)
+    return rec
+
+
+def _describe(rec: TensorRecord, emb: Any, base: Path, logdir: Path) -> None:
+    """Attach the entry's metadata (labels, columns) and sprite to an embedding record."""
+    n = rec.value.shape[0]
     if emb.metadata_path:
         meta_file = _inside_dir(base, emb.metadata_path)
         if meta_file is None:
@@ -238,7 +248,6 @@ def _tb_embedding(emb: Any, base: Path, logdir: Path) -> TensorRecord:
             rec.meta["label_name"] = header[0]
     if emb.HasField("sprite") and emb.sprite.image_path:
         _attach_sprite(rec, emb, base, logdir, n)
-    return rec
 
 
 def _attach_sprite(rec: TensorRecord, emb: Any, base: Path, logdir: Path, n: int) -> None:
@@ -268,22 +277,81 @@ def _read_tb_projector(data: bytes, logfile: LogFile) -> Batch:
     except (UnicodeDecodeError, text_format.ParseError) as err:
         raise FormatError(f"{logfile.path.name} is not a projector config in text format: {err}") from err
     batch = Batch()
+    base, logdir = logfile.path.parent, logfile.logdir
     found: dict[tuple[str, int], TensorRecord] = {}
+    ckpt = CheckpointSource(config, base, logdir)
+    special = None  # TensorBoard: an entry naming no tensor stands for every 2-D checkpoint variable
+
+    def failed(name: str, err: Exception) -> None:
+        log.info("%s: skipping embedding %r: %s", logfile.path, name, err)
+        batch.skipped += 1
+        batch.problems.append(f"embedding {name!r} not read: {err}")
+
     for emb in config.embeddings:
-        if not emb.tensor_path:  # tensors in a checkpoint: TensorFlow-only, not supported
-            batch.skipped += 1
+        if not emb.tensor_path and not emb.tensor_name:
+            special = special or emb
             continue
         try:
-            rec = _tb_embedding(emb, logfile.path.parent, logfile.logdir)
-        except (OSError, FormatError) as err:
-            log.info("%s: skipping embedding %r: %s", logfile.path, emb.tensor_name, err)
-            batch.skipped += 1
+            if emb.tensor_path:
+                rec = _tb_embedding(emb, base, logdir)
+            else:
+                rec = ckpt.record(emb.tensor_name)
+                _describe(rec, emb, base, logdir)
+        except (OSError, ValueError) as err:  # FormatError and CheckpointError are ValueErrors
+            failed(emb.tensor_name or emb.tensor_path, err)
             continue
         found.pop((rec.tag, rec.step), None)
         found[(rec.tag, rec.step)] = rec
+    if special is not None or not config.embeddings:
+        named = {tensor_key(e.tensor_name) for e in config.embeddings if e.tensor_name}
+        try:
+            if special is not None:
+                ckpt.bundle()  # an entry asked for the checkpoint: say why there is none
+            names = ckpt.others(named)
+        except (OSError, ValueError) as err:
+            failed("(every 2-D checkpoint variable)", err)
+            names = []
+        for name in names:
+            try:
+                rec = ckpt.record(name)
+            except (OSError, ValueError) as err:
+                failed(name, err)
+                continue
+            if special is not None:
+                try:
+                    _describe(rec, special, base, logdir)
+                except (OSError, ValueError):  # metadata written for other tensors: no labels then
+                    rec.extras.clear()
+                    rec.meta.clear()
+            found.setdefault((rec.tag, rec.step), rec)
     batch.tensors.extend(found.values())
     batch.events = len(found)
     return batch
+
+
+def whole_file_stamp(logfile: LogFile, st: os.stat_result) -> int:
+    """A number that changes when the file or anything its reader also reads may have changed.
+
+    A projector config's tensors, metadata and checkpoints change without the config itself
+    changing (a training job saves a new checkpoint): the newest modification time of the
+    files the config names and of the `checkpoint` state files it follows counts too.
+    """
+    stamp = st.st_mtime_ns
+    if logfile.format != "tb_projector":
+        return stamp
+    from tensorboard.plugins.projector import projector_config_pb2
+
+    config = projector_config_pb2.ProjectorConfig()
+    try:
+        text_format.Parse(read_contained(logfile.path, logfile.logdir)[0].decode("utf-8"), config)
+    except (OSError, UnicodeDecodeError, text_format.ParseError):
+        return stamp  # reading it will say what is wrong
+    for path in companions(config, logfile.path.parent, logfile.logdir):
+        try:
+            stamp = max(stamp, os.stat(path).st_mtime_ns)
+        except OSError:
+            continue
+    return stamp
 
 
 # ---------------------------------------------------------------- JSON model graphs

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tsvis_live.compute.natsort import group_of, natsorted
-from tsvis_live.http import api_projector, params
+from tsvis_live.http import api_graph, api_projector, params
 from tsvis_live.http.context import COOKIE, manager_of, open_named, session_for
 from tsvis_live.http.json import ok
 from tsvis_live.store import reader
@@ -56,16 +56,6 @@ async def init(request: Request) -> Response:
     return response
 
 
-def _graph_keys(graph_kinds: set[str]) -> list[str]:
-    """s_graph needs a JSON model (layers); c_graph comes from a GraphDef or a JSON model."""
-    keys = []
-    if "json_model" in graph_kinds:
-        keys.append("s_graph")
-    if graph_kinds & {"json_model", "graphdef"}:
-        keys.append("c_graph")
-    return keys
-
-
 def categories(conn: Connection) -> dict[str, dict[str, Any]]:
     """The getCategory payload, read in one connection."""
     runs = [name for name, _cursor in reader.list_runs(conn)]
@@ -76,8 +66,8 @@ def categories(conn: Connection) -> dict[str, dict[str, Any]]:
     _drop_sample_only(conn, tags)
     out: dict[str, dict[str, Any]] = {}
     for run in natsorted(tags):
-        out[run] = _run_category(tags[run], records.graph_kinds.get(run, set()), run in records.with_hparams,
-                                 run in records.with_layouts)
+        graphs = api_graph.run_graph_keys(conn, run, records.graph_kinds.get(run, set()))
+        out[run] = _run_category(tags[run], graphs, run in records.with_hparams, run in records.with_layouts)
     return out
 
 
@@ -92,11 +82,10 @@ def _drop_sample_only(conn: Connection, tags: dict[str, dict[str, list[str]]]) -
             kinds["embedding"] = [tag for tag in kinds["embedding"] if (run, tag) in with_vectors]
 
 
-def _run_category(kinds: dict[str, list[str]], graph_kinds: set[str], hparams: bool,
+def _run_category(kinds: dict[str, list[str]], graphs: list[str], hparams: bool,
                   layouts: bool) -> dict[str, Any]:
     cat: dict[str, Any] = {}
-    graphs = _graph_keys(graph_kinds)
-    if graphs:
+    if graphs:  # s_graph, c_graph, trace/<tag>: see api_graph.graph_keys
         cat["graph"] = graphs
     if kinds.get("scalar"):
         groups: dict[str, list[str]] = {}

@@ -1,59 +1,173 @@
-"""`/api/graph?run&tag=s_graph|c_graph`: the model graph panel.
+"""`/api/graph?run&tag` (the model graph panel) and `/api/run_metadata?run[&tag]` (step stats).
 
 The frontend `JSON.parse`s `data`, so `data` is a JSON *string* of `{"net", "operator"}`.
-s_graph (layers) needs a JSON model file (OneFlow `structure_graph.json`, TS-VIS
-`add_json_graph`, Keras); c_graph comes from the newest GraphDef of the run (TensorFlow,
-PyTorch `add_graph`, tensorboardX), else from the JSON model with nothing removed. Building
-runs in the reader thread together with the query.
+Graph tags of a run, in the order getCategory lists them (`graph_keys`):
+- `s_graph` (layers) needs a JSON model file (OneFlow `structure_graph.json`, TS-VIS
+  `add_json_graph`, Keras);
+- `c_graph` comes from the newest GraphDef of the run (TensorFlow, PyTorch `add_graph`,
+  tensorboardX), else from the JSON model with nothing removed, else from the newest
+  `tf.summary.trace_export` op graph (so a run holding only a trace shows it in the TS-VIS
+  panel, which asks for nothing but `s_graph` and `c_graph`);
+- `trace/<tag>` for every trace tag with an op graph (plugins `graph_run_metadata_graph` and
+  `graph_run_metadata`, as TensorBoard lists them): the merged function graphs of that
+  RunMetadata (`compute.runmeta`).
+`stats=<tag>` lays the step stats of that RunMetadata tag (TF1 `add_run_metadata`, a profiled
+trace, torch `add_graph`'s `step1`) over the graph's nodes as `_stats/...` attributes.
+Building runs in the reader thread together with the query.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tsvis_live.compute.graphs import computation_graph, structure_graph
+from tsvis_live.compute import runmeta
+from tsvis_live.compute.graphs import computation_graph, graphdef_ops, ops_graph, structure_graph
 from tsvis_live.compute.jsonsafe import dumps
+from tsvis_live.compute.natsort import natsorted
 from tsvis_live.http import params
 from tsvis_live.http.context import session_for
 from tsvis_live.http.errors import ApiError
 from tsvis_live.http.json import ok
 from tsvis_live.store import reader
 
+TRACE_PREFIX = "trace/"
 
-def _newest(records: list[tuple[str, str, bytes]], kind: str) -> bytes | None:
-    found = [data for k, _tag, data in records if k == kind]
+
+def _newest(records: list[tuple[str, str, bytes]], kind: str, tag: str | None = None) -> bytes | None:
+    found = [data for k, t, data in records if k == kind and (tag is None or t == tag)]
     return found[-1] if found else None
 
 
-def graph_json(conn: Connection, run: str, which: str) -> str:
+def trace_tags(conn: Connection, run: str) -> list[str]:
+    """Tags of the run's RunMetadata records that have an op graph (by plugin, as TensorBoard
+    decides), in natural order. Reads no graph bytes: getCategory calls it on every poll."""
+    plugins = reader.plugins_of_run(conn, run)
+    return natsorted(tag for tag, plugin in plugins.items() if plugin in runmeta.OP_GRAPH_PLUGINS)
+
+
+def graph_keys(graph_kinds: set[str], traces: list[str]) -> list[str]:
+    """The run's `graph` section of getCategory (see the module docstring)."""
+    keys = []
+    if "json_model" in graph_kinds:
+        keys.append("s_graph")
+    if graph_kinds & {"json_model", "graphdef"} or traces:
+        keys.append("c_graph")
+    keys.extend(TRACE_PREFIX + tag for tag in traces)
+    return keys
+
+
+def run_graph_keys(conn: Connection, run: str, graph_kinds: set[str]) -> list[str]:
+    """`graph_keys` of one run, looking up trace tags only when the run has RunMetadata."""
+    traces = trace_tags(conn, run) if "run_metadata" in graph_kinds else []
+    return graph_keys(graph_kinds, traces)
+
+
+def _trace_graph(records: list[tuple[str, str, bytes]], run: str, tag: str, traces: list[str],
+                 stats: Any) -> dict[str, Any]:
+    data = _newest(records, "run_metadata", tag)
+    if data is None:
+        raise reader.NotFound(f"run {run!r} has no trace {tag!r}")
+    meta = runmeta.parse(data)
+    if tag not in traces and not (meta.function_graphs or meta.partition_graphs):
+        raise reader.NotFound(f"run {run!r} has no op graph for {tag!r}: that run metadata is a profile "
+                              "(its step stats are at /api/run_metadata)")
+    ops = runmeta.op_graph_ops(meta)
+    if stats is not None:
+        runmeta.annotate(ops, stats)
+    return ops_graph(ops)
+
+
+def graph_json(conn: Connection, run: str, which: str, stats_tag: str | None = None) -> str:
     records = reader.graphs(conn, run)
     model = _newest(records, "json_model")
     graphdef = _newest(records, "graphdef")
+    stats = None
+    if stats_tag is not None:
+        raw = _newest(records, "run_metadata", stats_tag)
+        if raw is None:
+            raise reader.NotFound(f"run {run!r} has no run metadata {stats_tag!r}")
+        try:
+            stats = runmeta.parse(raw)
+        except ValueError as exc:
+            raise ApiError(500, f"The run metadata {stats_tag!r} of run {run!r} could not be read: {exc}") from None
     try:
-        if which == "s_graph":
+        if which.startswith(TRACE_PREFIX):
+            graph = _trace_graph(records, run, which[len(TRACE_PREFIX):], trace_tags(conn, run), stats)
+        elif which == "s_graph":
             if model is None:
                 raise reader.NotFound(f"run {run!r} has no structure graph (s_graph needs a JSON model file)")
             graph = structure_graph(model)
-        elif graphdef is not None:
+        elif graphdef is not None and stats is None:
             graph = computation_graph(graphdef=graphdef)
+        elif graphdef is not None:
+            ops = graphdef_ops(graphdef)
+            runmeta.annotate(ops, stats)
+            graph = ops_graph(ops)
         elif model is not None:
             graph = computation_graph(json_model=model)
         else:
-            raise reader.NotFound(f"run {run!r} has no computation graph")
+            traces = trace_tags(conn, run)
+            newest = [tag for kind, tag, _ in records if kind == "run_metadata" and tag in traces]
+            if not newest:
+                raise reader.NotFound(f"run {run!r} has no computation graph")
+            graph = _trace_graph(records, run, newest[-1], traces, stats)
     except ValueError as exc:
         raise ApiError(500, f"The {which} of run {run!r} could not be built: {exc}") from None
     return dumps(graph).decode("utf-8")
 
 
+def _graph_tag(request: Request) -> str:
+    which = params.series_name(request, "tag")
+    if which in ("s_graph", "c_graph") or (which.startswith(TRACE_PREFIX) and len(which) > len(TRACE_PREFIX)):
+        return which
+    raise ApiError(400, f"Parameter 'tag' must be 's_graph', 'c_graph' or '{TRACE_PREFIX}<tag>', got {which!r}.")
+
+
 async def graph(request: Request) -> Response:
     run = params.series_name(request, "run")
-    which = params.choice(request, "tag", ("s_graph", "c_graph"))
+    which = _graph_tag(request)
+    stats = params.string(request, "stats", None)
     session = await session_for(request)
-    return ok(await session.db.read(lambda conn: graph_json(conn, run, which)))
+    return ok(await session.db.read(lambda conn: graph_json(conn, run, which, stats)))
+
+
+def run_metadata_json(conn: Connection, run: str, tag: str | None) -> dict[str, Any]:
+    """`{tag: {...}}` for one tag, or every RunMetadata tag of the run with what it holds."""
+    records = [(t, data) for kind, t, data in reader.graphs(conn, run) if kind == "run_metadata"]
+    traces = set(trace_tags(conn, run))
+    newest: dict[str, bytes] = {}
+    for t, data in records:
+        newest[t] = data
+    if tag is not None and tag not in newest:
+        raise reader.NotFound(f"run {run!r} has no run metadata {tag!r}")
+    if tag is None and not newest:
+        raise reader.NotFound(f"run {run!r} has no run metadata")
+    out = {}
+    for t in natsorted(newest) if tag is None else [tag]:
+        try:
+            meta = runmeta.parse(newest[t])
+        except ValueError as exc:
+            raise ApiError(500, f"The run metadata {t!r} of run {run!r} could not be read: {exc}") from None
+        body = runmeta.step_stats_json(meta)
+        body["op_graph"] = t in traces
+        if tag is None:  # the listing: what each tag holds, not every node
+            body["nodes"] = sum(len(d["nodes"]) for d in body["devices"])
+            body["devices"] = [d["device"] for d in body["devices"]]
+        out[t] = body
+    return out
+
+
+async def run_metadata(request: Request) -> Response:
+    run = params.series_name(request, "run")
+    tag = params.string(request, "tag", None)
+    session = await session_for(request)
+    return ok(await session.db.read(lambda conn: run_metadata_json(conn, run, tag)))
 
 
 def routes() -> list[Route]:
-    return [Route("/api/graph", graph)]
+    return [Route("/api/graph", graph), Route("/api/run_metadata", run_metadata)]

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from sqlalchemy import exc as sa_exc
 
 from tsvis_live.health import Health
+from tsvis_live.store.election import LostIngestLock
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ _ROW_ERRORS = (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError,
 
 def is_store_failure(exc: BaseException) -> bool:
     """True when the store as a whole cannot write (not something about one file's data)."""
+    if isinstance(exc, LostIngestLock):  # another process ingests now: no file of ours may write
+        return True
     if isinstance(exc, sa_exc.DBAPIError):
         return not isinstance(exc, _ROW_ERRORS)
     return isinstance(exc, (sqlite3.OperationalError, sqlite3.DatabaseError)) and not isinstance(

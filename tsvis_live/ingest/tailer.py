@@ -26,7 +26,7 @@ from tsvis_live.formats import fastpath, tfrecord
 from tsvis_live.formats.detect import TAILED_FORMATS, LogFile
 from tsvis_live.formats.events import EventDecoder
 from tsvis_live.formats.paths import open_contained
-from tsvis_live.formats.wholefile import read_whole_file
+from tsvis_live.formats.wholefile import read_whole_file, whole_file_stamp
 from tsvis_live.records import Batch
 from tsvis_live.store.filestate import FileState
 
@@ -134,16 +134,19 @@ class Tailer:
     def _read_whole(
         self, logfile: LogFile, state: FileState, st: os.stat_result, head: bytes, replaced: bool
     ) -> Span | None:
-        if state.id is not None and not replaced and (st.st_size, st.st_mtime_ns) == (state.size, state.mtime_ns):
+        stamp = whole_file_stamp(logfile, st)  # a projector config also follows its checkpoints
+        if state.id is not None and not replaced and (st.st_size, stamp) == (state.size, state.mtime_ns):
             return None
-        nxt = replace(state, inode=st.st_ino, head=head, size=st.st_size, mtime_ns=st.st_mtime_ns,
+        nxt = replace(state, inode=st.st_ino, head=head, size=st.st_size, mtime_ns=stamp,
                       offset=st.st_size, status="ok", error=None)
         try:
             batch = read_whole_file(logfile)
         except (ValueError, OSError) as exc:
             nxt.status, nxt.error = "broken", str(exc)
             batch = Batch()
-        nxt.events = batch.events
+        nxt.events, nxt.skipped = batch.events, batch.skipped
+        if batch.problems:  # read, but not all of it: say which parts and why
+            nxt.status, nxt.error = "partial", "; ".join(batch.problems)
         return Span(nxt, batch, replace=state.id is not None, bytes_read=st.st_size)
 
     def _read_events(

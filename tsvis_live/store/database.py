@@ -28,7 +28,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from tsvis_live.store import backend
+from tsvis_live.store import backend, statements
 from tsvis_live.store.backend import PostgresTarget
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,10 @@ class Database:
                         conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), key)
                         conn.commit()
                     migrate(conn)
+                    if session_id:  # where the session came from, for `tsvis-live migrate`
+                        save = statements.for_dialect(conn.dialect).SAVE_SETTING
+                        conn.execute(save, [{"key": "session_id", "value": session_id},
+                                            {"key": "logdir", "value": logdir}])
                     conn.commit()
                     if postgres is not None:
                         conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), key)

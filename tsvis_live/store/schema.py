@@ -34,6 +34,25 @@ metadata = MetaData()
 BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def storable(name: str, dialect_name: str) -> str:
+    """A run/tag name as an engine can hold it: PostgreSQL text cannot contain NUL, which a
+    crafted tag may, so there it becomes U+FFFD (SQLite keeps every name exactly)."""
+    return name.replace("\x00", "\ufffd") if dialect_name == "postgresql" and "\x00" in name else name
+
+
+class Name(TypeDecorator):
+    """A run, tag or path: the same text on every engine, where the engine can hold it
+    (`storable`), in stored rows and in lookups alike."""
+
+    impl = String
+    cache_ok = True
+
+    def bind_processor(self, dialect):  # type: ignore[no-untyped-def]
+        if dialect.name != "postgresql":
+            return None  # SQLite: as it is, at no cost on the bulk insert path
+        return lambda value: None if value is None else storable(value, "postgresql")
+
+
 class JsonText(TypeDecorator):
     """A JSON document stored as text on every engine; Python sees dicts and lists.
 
@@ -103,7 +122,7 @@ runs = Table(
     "runs",
     metadata,
     Column("id", BigInt, primary_key=True),
-    Column("name", String, nullable=False, unique=True),
+    Column("name", Name, nullable=False, unique=True),
     Column("cursor", BigInt, nullable=False),  # cursor at which the run appeared
 )
 
@@ -112,7 +131,7 @@ files = Table(
     metadata,
     Column("id", BigInt, primary_key=True),
     Column("run_id", BigInt, ForeignKey("runs.id"), nullable=False),
-    Column("path", String, nullable=False, unique=True),  # relative to the logdir, '/' separated
+    Column("path", Name, nullable=False, unique=True),  # relative to the logdir, '/' separated
     Column("format", String, nullable=False),
     Column("inode", BigInt, nullable=False, default=0),
     Column("head", LargeBinary, nullable=False, default=b""),  # first bytes, to detect replacement
@@ -131,7 +150,7 @@ series = Table(
     Column("id", BigInt, primary_key=True),
     Column("run_id", BigInt, ForeignKey("runs.id"), nullable=False),
     Column("kind", String, nullable=False),  # scalar histogram image audio text embedding ...
-    Column("tag", String, nullable=False),
+    Column("tag", Name, nullable=False),
     Column("plugin", String),
     Column("cursor", BigInt, nullable=False),  # cursor at which the series appeared
     UniqueConstraint("run_id", "kind", "tag"),
@@ -208,7 +227,7 @@ graphs = Table(
     metadata,
     *_run_record_columns(),
     Column("kind", String, nullable=False),  # graphdef | run_metadata | json_model
-    Column("tag", String, nullable=False),
+    Column("tag", Name, nullable=False),
     Column("blob_id", BigInt, ForeignKey("blobs.id"), nullable=False),
     Column("cursor", BigInt, nullable=False),
 )
@@ -219,7 +238,7 @@ hparams = Table(
     "hparams",
     metadata,
     *_run_record_columns(),
-    Column("group_name", String, nullable=False),
+    Column("group_name", Name, nullable=False),
     Column("hparams", JsonText, nullable=False),
     Column("metrics", JsonText, nullable=False),
     Column("start_time", Real),

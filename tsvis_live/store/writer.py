@@ -21,6 +21,7 @@ from tsvis_live.records import Batch, HistogramRecord, ScalarColumns
 from tsvis_live.store import codec, statements
 from tsvis_live.store import schema as t
 from tsvis_live.store.filestate import FileState
+from tsvis_live.store.schema import storable
 
 # getCategory section that a series kind belongs to (what a `category` message names)
 SECTION = {
@@ -129,8 +130,10 @@ class StoreWriter:
         self.series: dict[tuple[int, str, str], int] = {}
         self.cursor = 0
         self._next_series = 1  # the id the next new series row gets (only this writer adds any)
+        self._dialect = "sqlite"  # cache keys are names as the engine stores them (schema.storable)
 
     def _load(self, conn: Connection) -> None:
+        self._dialect = conn.dialect.name
         self.runs = {r.name: r.id for r in conn.execute(select(t.runs.c.name, t.runs.c.id))}
         rows = conn.execute(select(t.series.c.run_id, t.series.c.kind, t.series.c.tag, t.series.c.id)).all()
         self.series = {(r.run_id, r.kind, r.tag): r.id for r in rows}
@@ -156,18 +159,18 @@ class StoreWriter:
         return first
 
     def _run_id(self, conn: Connection, name: str, commit: Commit) -> int:
-        run_id = self.runs.get(name)
+        run_id = self.runs.get(storable(name, self._dialect))
         if run_id is None:
             cursor = self._take(1)
             run_id = conn.execute(_sql(conn).INSERT_RUN, {"name": name, "cursor": cursor}).inserted_primary_key[0]
-            self.runs[name] = run_id
+            self.runs[storable(name, self._dialect)] = run_id
             commit.categories.append(CategoryUpdate(name, "run", None, cursor))
         return run_id
 
     def _series_id(self, win: _Window, kind: str, tag: str) -> int:
         """The series' id; a new one gets the next id and cursor now, its row is written with
         the window's other new series (`_flush_series`)."""
-        key = (win.run_id, kind, tag)
+        key = (win.run_id, kind, storable(tag, self._dialect))
         sid = self.series.get(key)
         if sid is None:
             sid, cursor = self._next_series, self._take(1)
@@ -185,7 +188,7 @@ class StoreWriter:
             _sql(conn).INSERT_SERIES(conn, win.series)
         plugin_rows = []
         for tag, plugin in win.plugins.items():
-            key = (win.run_id, "plugin", tag)
+            key = (win.run_id, "plugin", storable(tag, self._dialect))
             if key not in self.series:
                 self.series[key] = self._next_series
                 plugin_rows.append({"id": self._next_series, "run_id": win.run_id, "kind": "plugin",
@@ -250,7 +253,7 @@ class StoreWriter:
             self.save_file(conn, state, commit)
             if replace:
                 self.forget_points(conn, state.id)
-            win = _Window(state.run, self.runs[state.run], state.id, commit, batch.plugins)
+            win = _Window(state.run, self.runs[storable(state.run, self._dialect)], state.id, commit, batch.plugins)
             self._store_points(conn, win, batch)
             conn.execute(_sql(conn).SAVE_SETTING, {"key": "cursor", "value": str(self.cursor)})
             commit.cursor = self.cursor

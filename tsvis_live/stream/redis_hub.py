@@ -54,6 +54,7 @@ MAX_ENTRY_BYTES = 256 * 1024  # so is one whose message would be larger than thi
 MAX_PENDING = 10_000  # queued entries; beyond, the newest merge into one gap marker
 SEND_BATCH = 500  # entries per pipelined round trip
 READ_COUNT = 1_000  # entries per XREAD
+SEEK_BACK = 1_000  # entries a seeded hub looks back at start for commits past its seed
 BLOCK_MS = 1_000  # XREAD BLOCK
 BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0  # seconds between reconnection attempts
 KEY_TTL = 86_400  # seconds; refreshed while published to, so an abandoned stream goes away
@@ -118,6 +119,7 @@ class RedisHub:
         self._plock = threading.Lock()
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
+        self._positioned = asyncio.Event()  # the reader knows where to read from
         self._reader: aioredis.Redis | None = None
         self._writer: aioredis.Redis | None = None
         self._delivered: int | None = None  # L: the newest cursor delivered from the stream
@@ -171,8 +173,9 @@ class RedisHub:
         self._wake_sender()
 
     # -- lifecycle ---------------------------------------------------------------------------
-    async def start(self) -> None:
-        """Connect lazily (Redis may be down: the tasks retry) and start reading and sending."""
+    async def start(self, wait: float = 2.0) -> None:
+        """Start reading and sending. Waits (at most `wait` seconds: Redis may be down, and the
+        tasks retry) until the reader has its place, so what is published after is delivered."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         common = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 2.0}
@@ -182,6 +185,8 @@ class RedisHub:
                        asyncio.create_task(self._send_loop(), name=f"redis-hub-send-{self.session_id}")]
         if self._pending:
             self._wake.set()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._positioned.wait(), wait)
 
     async def stop(self, flush: float = 1.0) -> None:
         """Send what is queued (for at most `flush` seconds), then stop both tasks."""
@@ -295,17 +300,30 @@ class RedisHub:
                     await self._handle(entry_id, fields)
 
     async def _position(self) -> None:
-        """Where to read from: at start, after the newest entry (re-read when L is seeded, so
-        nothing published between the seed and now goes unnoticed); after an outage, on
-        from the last id, or from the start if the stream was recreated meanwhile."""
+        """Where to read from. At start: after the newest entry, and when L was seeded from the
+        store, the newest entries past L are delivered first (published between the seed and
+        now). After an outage: on from the last id, or from the start if the stream was
+        recreated meanwhile (Redis restarted empty: its new ids may be below ours)."""
         assert self._reader is not None
-        top = await self._reader.xrevrange(self.key, count=1)
-        if self._last_id is None:
-            self._last_id = top[0][0] if top else b"0-0"
-            if top and self._delivered is not None:
-                await self._handle(*top[0])
-        elif not top or _entry_id(top[0][0]) < _entry_id(self._last_id):
-            self._last_id = b"0-0"  # Redis restarted empty: its new ids may be below ours
+        if self._last_id is not None:
+            top = await self._reader.xrevrange(self.key, count=1)
+            if not top or _entry_id(top[0][0]) < _entry_id(self._last_id):
+                self._last_id = b"0-0"
+            return
+        seed = self._delivered
+        recent = await self._reader.xrevrange(self.key, count=SEEK_BACK if seed is not None else 1)
+        self._last_id = recent[0][0] if recent else b"0-0"
+        newer = []
+        for entry_id, fields in recent if seed is not None else ():
+            try:
+                if parse_entry(fields)[1] <= seed:
+                    break
+            except ValueError:
+                pass
+            newer.append((entry_id, fields))
+        for entry_id, fields in reversed(newer):
+            await self._handle(entry_id, fields)
+        self._positioned.set()
 
     async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         try:
