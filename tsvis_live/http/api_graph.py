@@ -72,11 +72,10 @@ def _trace_graph(records: list[tuple[str, str, bytes]], run: str, tag: str, trac
     data = _newest(records, "run_metadata", tag)
     if data is None:
         raise reader.NotFound(f"run {run!r} has no trace {tag!r}")
-    meta = runmeta.parse(data)
-    if tag not in traces and not (meta.function_graphs or meta.partition_graphs):
+    if tag not in traces:
         raise reader.NotFound(f"run {run!r} has no op graph for {tag!r}: that run metadata is a profile "
                               "(its step stats are at /api/run_metadata)")
-    ops = runmeta.op_graph_ops(meta)
+    ops = runmeta.op_graph_ops(runmeta.parse(data))
     if stats is not None:
         runmeta.annotate(ops, stats)
     return ops_graph(ops)
