@@ -162,14 +162,15 @@ class RedisHub:
         """Queue the commit for the stream and wake the sender; no I/O on the caller's thread."""
         if commit.cursor <= commit.base:
             return  # holds no cursor: nothing for anyone
-        entry = self._entry(commit)
+        down = self._send_down  # then it joins the gap being held back, unencoded
+        entry = _Entry(commit.base, commit.cursor, None) if down else self._entry(commit)
         with self._plock:
-            if len(self._pending) < MAX_PENDING:
-                self._pending.append(entry)
-            else:
-                tail = self._pending[-1]
+            tail = self._pending[-1] if self._pending else None
+            if tail is not None and (len(self._pending) >= MAX_PENDING or (down and tail.data is None)):
                 self._pending[-1] = _Entry(min(tail.base, entry.base), max(tail.cursor, entry.cursor), None)
                 self.collapsed += 1
+            else:
+                self._pending.append(entry)
         self._wake_sender()
 
     # -- lifecycle ---------------------------------------------------------------------------
