@@ -32,7 +32,7 @@ from tsvis_live.health import Health
 from tsvis_live.records import HistogramRecord, ScalarColumns
 from tsvis_live.store.writer import CategoryUpdate, Commit, SeriesUpdate
 from tsvis_live.stream.redis_hub import MAX_WIRE_POINTS, RedisHub, stream_key
-from tsvis_live.stream.wire import decode_commit, encode_commit
+from tsvis_live.stream.wire import decode_commit, encode_commit, encode_gap, parse_entry
 
 URL = "redis://localhost:6379/0"
 
@@ -128,6 +128,19 @@ def test_wire_exact_values_and_compact_cursors() -> None:
 def test_wire_rejects_malformed(data: bytes, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         decode_commit(data)
+
+
+def test_stream_entries_hold_a_commit_or_a_gap() -> None:
+    commit = Commit([], [CategoryUpdate("r", "run", None, 4)], cursor=4, points=0, base=3)
+    assert parse_entry({b"commit": encode_commit(commit)})[:2] == (3, 4)
+    assert parse_entry({b"gap": encode_gap(2**62, 2**63 - 1)}) == (2**62, 2**63 - 1, None)
+    for fields, says in [({b"gap": b'{"v":1,"base":5,"cursor":4}'}, "base <= cursor"),
+                         ({b"gap": b'{"v":1,"base":"1","cursor":4}'}, "base must be an integer"),
+                         ({b"gap": b"[]"}, "must be an object"), ({b"gap": b"{"}, "malformed gap"),
+                         ({b"x": b"1", b"y": b"2"}, "neither 'commit' nor 'gap' .fields: x, y"),
+                         ({b"commit": b'{"v":1}'}, "no 'base'")]:
+        with pytest.raises(ValueError, match=says):
+            parse_entry(fields)
 
 
 @settings(max_examples=300, deadline=None)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -44,7 +43,7 @@ from redis.exceptions import RedisError
 from tsvis_live.health import Health
 from tsvis_live.store.writer import Commit
 from tsvis_live.stream.hub import Subscriber
-from tsvis_live.stream.wire import decode_commit, encode_commit
+from tsvis_live.stream.wire import encode_commit, encode_gap, parse_entry
 
 log = logging.getLogger(__name__)
 
@@ -73,28 +72,7 @@ class _Entry:
     data: bytes | None  # the encoded commit; None: a gap marker for (base, cursor]
 
     def fields(self) -> dict[str, bytes]:
-        if self.data is not None:
-            return {"commit": self.data}
-        return {"gap": json.dumps({"v": 1, "base": self.base, "cursor": self.cursor}).encode()}
-
-
-def parse_entry(fields: dict[bytes, bytes]) -> tuple[int, int, Commit | None]:
-    """(base, cursor, commit) of a stream entry (commit None for a gap marker); ValueError
-    for anything else."""
-    if b"commit" in fields:
-        commit = decode_commit(fields[b"commit"])
-        return commit.base, commit.cursor, commit
-    if b"gap" in fields:
-        try:
-            gap = json.loads(fields[b"gap"])
-            base, cursor = gap["base"], gap["cursor"]
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"a malformed gap marker ({type(exc).__name__})") from None
-        if gap.get("v") != 1 or type(base) is not int or type(cursor) is not int or not 0 <= base <= cursor:
-            raise ValueError("a gap marker needs v 1 and integers 0 <= base <= cursor")
-        return base, cursor, None
-    names = ", ".join(sorted(k.decode("utf-8", "replace")[:20] for k in fields)[:5])
-    raise ValueError(f"an entry with neither 'commit' nor 'gap' (fields: {names or 'none'})")
+        return {"commit": self.data} if self.data is not None else {"gap": encode_gap(self.base, self.cursor)}
 
 
 def _entry_id(entry_id: bytes) -> tuple[int, int]:
@@ -208,7 +186,7 @@ class RedisHub:
 
     # -- publishing ---------------------------------------------------------------------------
     def _entry(self, commit: Commit) -> _Entry:
-        if sum(len(u.cursors) for u in commit.updates) <= MAX_WIRE_POINTS:
+        if sum(len(u.cursors) for u in commit.updates) <= MAX_WIRE_POINTS and not self._surely_too_big(commit):
             try:
                 data = encode_commit(commit)
             except (TypeError, ValueError, OverflowError):
@@ -217,6 +195,12 @@ class RedisHub:
                 if len(data) <= self.max_entry_bytes:
                     return _Entry(commit.base, commit.cursor, data)
         return _Entry(commit.base, commit.cursor, None)
+
+    def _surely_too_big(self, commit: Commit) -> bool:
+        """A lower bound of the message's size (a scalar point or a histogram bucket takes at
+        least 10 bytes) over the limit: no need to spend the ingest thread's time encoding it."""
+        low = sum(10 * len(u.cursors) + sum(10 * len(h.buckets) for h in u.histograms) for u in commit.updates)
+        return low > self.max_entry_bytes
 
     def _wake_sender(self) -> None:
         loop, wake = self._loop, self._wake

@@ -221,3 +221,29 @@ def decode_commit(data: bytes) -> Commit:
     if cursor < base:
         raise ValueError(f"cursor {cursor} is below base {base}")
     return Commit(updates=updates, categories=categories, cursor=cursor, points=points, base=base)
+
+
+# -- stream entries ----------------------------------------------------------------------------
+def encode_gap(base: int, cursor: int) -> bytes:
+    """A gap marker: commits (base, cursor] exist in the store but are not carried (too large,
+    or published while the broker was unreachable); a receiver reads them from the store."""
+    return json.dumps({"v": VERSION, "base": int(base), "cursor": int(cursor)}, separators=(",", ":")).encode()
+
+
+def parse_entry(fields: dict[bytes, bytes]) -> tuple[int, int, Commit | None]:
+    """(base, cursor, commit) of a stream entry, whose one field is `commit` (a message) or
+    `gap` (a marker: commit None); ValueError for anything else."""
+    if b"commit" in fields:
+        commit = decode_commit(fields[b"commit"])
+        return commit.base, commit.cursor, commit
+    if b"gap" in fields:
+        try:
+            gap = _obj(json.loads(fields[b"gap"], parse_constant=_bare_constant), "a gap marker")
+            base, cursor = _int(gap["base"], "a gap's base", 0), _int(gap["cursor"], "a gap's cursor", 0)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError) as exc:
+            raise ValueError(f"a malformed gap marker ({type(exc).__name__})") from None
+        if gap.get("v") != VERSION or cursor < base:
+            raise ValueError(f"a gap marker needs v {VERSION} and base <= cursor")
+        return base, cursor, None
+    names = ", ".join(sorted(k.decode("utf-8", "replace")[:20] for k in fields)[:5])
+    raise ValueError(f"an entry with neither 'commit' nor 'gap' (fields: {names or 'none'})")
