@@ -64,7 +64,8 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=6006)
     p.add_argument("--token", help="required access token (mandatory when --host is not loopback); "
                    "visible to other local users in the process list: prefer --token-file or TSVIS_LIVE_TOKEN")
-    p.add_argument("--token-file", type=Path, metavar="PATH", help="read the access token from this file")
+    p.add_argument("--token-file", type=Path, metavar="PATH", default=os.environ.get("TSVIS_LIVE_TOKEN_FILE") or None,
+                   help="read the access token from this file (also TSVIS_LIVE_TOKEN_FILE)")
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="also answer requests for this host name (a reverse proxy's or a DNS name); repeatable")
     p.add_argument("--poll", type=float, default=None, metavar="SECONDS",
