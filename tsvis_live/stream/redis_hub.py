@@ -4,9 +4,9 @@ Why a Redis Stream (`tsvis:{session_id}:commits`) and not pub/sub: a stream entr
 and stays readable after it was added, so a reader that drops its connection for a moment (a
 network blip, a busy loop, Redis failing over) reads on from the last id it saw and loses
 nothing; with pub/sub every such blip loses messages and each one would cost a store read.
-The stream is trimmed to about `maxlen` entries (XADD MAXLEN ~), a few minutes at a
-brisk live rate, and is no store: the database is the record, and the stream only carries
-what was just committed.
+The stream is trimmed to about `maxlen` entries (XADD MAXLEN ~: 100 s at 1,000 commits/s)
+and is no store: the database is the record, and the stream only carries what was just
+committed. A commit too large for one entry (a backlog window) travels as a gap marker.
 
 Publishing never blocks the ingest thread: `publish` encodes the commit (docs/protocol.md,
 "Commits between processes"), queues it and wakes a sender task on the event loop, which
