@@ -11,7 +11,8 @@ Formats:
   name them `events.out.tfevents.*`; the TS-VIS writer `[<writer>.]events.out.<yymmdd-HHMMSS>.*`.
 - `oneflow_projector`: `<run>/projector/projector[.gradit].<ts>.log`, one raw message each.
 - `oneflow_graph`: `<run>/graph/structure_graph.json`, or `structure_graph.json` in the run.
-- `tb_projector`: `projector_config.pbtxt` (TensorBoard projector, PyTorch/tensorboardX).
+- `tb_projector`: `projector_config.pbtxt` (TensorBoard projector, PyTorch/tensorboardX). A
+  TensorFlow `checkpoint` state file beside one stands for that config (see `detect`).
 - `json_model`: a model graph written by the TS-VIS writer's `add_json_graph` as
   `<log_dir>/<name>.json` (default name `model`).
 """
@@ -107,6 +108,10 @@ def detect(path: Path, logdir: Path) -> LogFile | None:
         return LogFile(path, "events", parent, logdir)
     if name == "projector_config.pbtxt":
         return LogFile(path, "tb_projector", parent, logdir)
+    if name == "checkpoint" and (parent / "projector_config.pbtxt").is_file():
+        # a TensorFlow checkpoint saved beside a projector config changes what the config
+        # yields: a change of this state file (written last by a save) means the config's
+        return LogFile(parent / "projector_config.pbtxt", "tb_projector", parent, logdir)
     if name.startswith("projector") and name.endswith(".log") and parent.name == "projector":
         return LogFile(path, "oneflow_projector", _up(parent, logdir), logdir)
     if name == "structure_graph.json":

@@ -185,7 +185,7 @@ class _Walk:
                 self.problem(path, "is not a regular file (a pipe, socket or device); not read")
             return
         logfile = detect(path, self.root) if self.detect_files else None
-        if logfile is not None:
+        if logfile is not None and logfile.path == path:  # else it stands for another file
             self.found.append(logfile)
 
 

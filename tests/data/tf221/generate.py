@@ -26,11 +26,14 @@ Runs (each a directory):
                tensors `emb` (float64) and `emb_half` (float16), `tensor_name: "emb:0"`. Its
                `checkpoint` state file holds the absolute path it was written at (/tmp/tfgen):
                a logdir moved since.
+- many/        `tf.raw_ops.SaveV2` of 5000 scalars named `<sha1 of i>/v<i>` holding float(i):
+               an index over TensorFlow's 256 KiB table block size, so two data blocks.
 - expected.npz the values written, keyed by `<run>:<tensor name>`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -152,11 +155,18 @@ def projectors(out: str, expected: dict[str, np.ndarray]) -> None:
     projector.visualize_embeddings(v1_dir, config)
 
 
+def many(out: str) -> None:
+    names = [f"{hashlib.sha1(str(i).encode()).hexdigest()}/v{i}" for i in range(5000)]
+    tf.raw_ops.SaveV2(prefix=os.path.join(out, "many", "many"), tensor_names=names,
+                      shape_and_slices=[""] * len(names), tensors=[tf.constant(float(i)) for i in range(5000)])
+
+
 def main(out: str) -> None:
     expected: dict[str, np.ndarray] = {}
     traces(out)
     tf1(out)
     projectors(out, expected)
+    many(out)
     np.savez_compressed(os.path.join(out, "expected.npz"), **expected)
 
 
