@@ -12,6 +12,8 @@ export interface Settings {
   smoothing: number;
   xMode: XAxisMode;
   logY: boolean;
+  /** TensorBoard's "ignore outliers in chart scaling": y from the 5th to 95th percentile. */
+  ignoreOutliers: boolean;
   maxPoints: number;
 }
 
@@ -26,7 +28,7 @@ export class App {
   tagFilter: Filter = compileFilter("");
   runPattern = "";
   tagPattern = "";
-  settings: Settings = { smoothing: 0.6, xMode: "step", logY: false, maxPoints: 600 };
+  settings: Settings = { smoothing: 0.6, xMode: "step", logY: false, ignoreOutliers: true, maxPoints: 600 };
   live: Live;
   private listeners: Array<(c: Change) => void> = [];
 
@@ -42,6 +44,7 @@ export class App {
     const p = new URLSearchParams(window.location.search);
     if (p.has("smoothing")) this.settings.smoothing = Number(p.get("smoothing"));
     if (p.has("max_points")) this.settings.maxPoints = Number(p.get("max_points"));
+    if (p.has("outliers")) this.settings.ignoreOutliers = p.get("outliers") !== "show";
     live.onCategory((m) => {
       const r = applyCategoryMessage(this.cat, m);
       if (r.changed) this.emit("categories");
@@ -73,8 +76,22 @@ export class App {
   }
 
   async refreshCategories(): Promise<void> {
-    const data = await getJSON("getCategory");
+    const [data] = await Promise.all([getJSON("getCategory"), this.refreshLayouts().catch(() => undefined)]);
     if (mergeGetCategory(this.cat, data)) this.emit("categories");
+  }
+
+  /** Custom-scalar layouts (`/api/getCustom`) as stored; "categories" is emitted when they change. */
+  layouts: unknown[] = [];
+  private layoutsSig = "[]";
+
+  async refreshLayouts(): Promise<void> {
+    const d = await getJSON("getCustom");
+    const l: unknown[] = Array.isArray(d?.layouts) ? d.layouts : [];
+    const sig = JSON.stringify(l);
+    if (sig === this.layoutsSig) return;
+    this.layoutsSig = sig;
+    this.layouts = l;
+    this.emit("categories");
   }
 
   allRuns(): string[] {

@@ -1,0 +1,46 @@
+/**
+ * The scalar charts' tooltip, as TensorBoard's: for each line its point nearest to the cursor,
+ * with the smoothed and raw value, step, wall time and time since the run's first point.
+ * Built from text nodes only (names are user data).
+ */
+import { h, fmtNum, swatch } from "../app";
+import { fmtRelative, fmtWall, nearestIndex } from "../scalarmath";
+import type { Series } from "../shape";
+
+export interface TipLine {
+  id: string;
+  label: string;
+  run: string;
+  /** Fixed colour of the line (else the run's colour, repainted with the run list). */
+  color?: string;
+  s: Series;
+  /** x of every point of `s` in the chart's x mode. */
+  xv: number[];
+  runStart: number | undefined;
+}
+
+function lineSwatch(l: TipLine): HTMLElement {
+  return l.color ? h("span", { class: "swatch", style: { background: l.color } }) : swatch(l.run);
+}
+
+/** The tooltip's table for the cursor at x value `x`; `smoothing` adds the smoothed column. */
+export function tipTable(lines: readonly TipLine[], x: number, smoothing: boolean): HTMLElement {
+  const head = ["", ...(smoothing ? ["smoothed"] : []), "value", "step", "time", "relative"];
+  const rows = lines.map((l) => {
+    const i = nearestIndex(l.xv, x);
+    if (i < 0) return null;
+    const wall = l.s.wall[i];
+    const rel = l.runStart !== undefined ? wall - l.runStart : NaN;
+    return h("tr", { class: "tip-row", "data-line": l.id },
+      h("td", { class: "tip-name" }, lineSwatch(l), h("span", { class: "tip-run" }, l.label)),
+      smoothing ? h("td", { class: "tip-smoothed" }, h("b", {}, fmtNum(l.s.smoothed[i]))) : null,
+      h("td", { class: smoothing ? "tip-raw" : "tip-value" }, smoothing ? fmtNum(l.s.values[i]) : h("b", {}, fmtNum(l.s.values[i]))),
+      h("td", { class: "tip-step" }, String(l.s.steps[i])),
+      h("td", { class: "tip-wall" }, fmtWall(wall)),
+      h("td", { class: "tip-rel" }, fmtRelative(rel)),
+    );
+  });
+  return h("table", { class: "tip-table" },
+    h("thead", {}, h("tr", {}, ...head.map((t) => h("th", {}, t)))),
+    h("tbody", {}, ...rows.filter((r): r is HTMLTableRowElement => r !== null)));
+}
