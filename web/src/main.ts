@@ -5,6 +5,8 @@ import { runColor } from "./colors";
 import { echarts } from "./echarts";
 import { Live } from "./live";
 import { ScalarsView } from "./views/scalars";
+import { CustomScalarsView } from "./views/customscalars";
+import { PrCurvesView } from "./views/prcurves";
 import { HistogramsView, DistributionsView } from "./views/statistic";
 import { ImagesView, AudioView, TextView } from "./views/media";
 import { GraphView } from "./views/graph";
@@ -20,15 +22,19 @@ interface TabDef {
   /** What the tab shows, and what writes it: said when the runs have none. */
   what: string;
   writers: string;
+  /** Whether there is anything to show, when that is not a kind of getCategory. */
+  has?: () => boolean;
 }
 
 const TABS: TabDef[] = [
   { id: "scalars", label: "Scalars", kinds: ["scalar"], make: (a) => new ScalarsView(a), what: "scalars", writers: "add_scalar / add_scalars (tensorboardX, torch.utils.tensorboard) or tf.summary.scalar write them" },
+  { id: "custom_scalars", label: "Custom scalars", kinds: [], make: (a) => new CustomScalarsView(a), what: "custom scalar layouts", writers: "add_custom_scalars (tensorboardX, torch.utils.tensorboard) writes them", has: () => app.layouts.length > 0 },
   { id: "histograms", label: "Histograms", kinds: ["histogram"], make: (a) => new HistogramsView(a), what: "histograms", writers: "add_histogram or tf.summary.histogram write them" },
   { id: "distributions", label: "Distributions", kinds: ["histogram", "distribution"], make: (a) => new DistributionsView(a), what: "distributions", writers: "they are drawn from histograms, which add_histogram or tf.summary.histogram write" },
   { id: "images", label: "Images", kinds: ["image"], make: (a) => new ImagesView(a), what: "images", writers: "add_image / add_images or tf.summary.image write them" },
   { id: "audio", label: "Audio", kinds: ["audio"], make: (a) => new AudioView(a), what: "audio", writers: "add_audio or tf.summary.audio write it" },
   { id: "text", label: "Text", kinds: ["text"], make: (a) => new TextView(a), what: "text", writers: "add_text or tf.summary.text write it" },
+  { id: "pr_curves", label: "PR curves", kinds: ["roc"], make: (a) => new PrCurvesView(a), what: "PR curves", writers: "add_pr_curve (tensorboardX, torch.utils.tensorboard) or the pr_curves plugin's summaries write them" },
   { id: "graphs", label: "Graphs", kinds: ["graph"], make: (a) => new GraphView(a), what: "graphs", writers: "add_graph (torch.utils.tensorboard, tensorboardX) or tf.summary.trace_export write them" },
   { id: "hparams", label: "HParams", kinds: ["hyperparm", "hparams"], make: (a) => new HparamsView(a), what: "hyperparameters", writers: "add_hparams or the hparams plugin's hp.hparams write them" },
   { id: "projector", label: "Projector", kinds: ["embedding"], make: (a) => new ProjectorView(a), what: "embeddings", writers: "add_embedding writes them (vectors, metadata and sprites under projector/)" },
@@ -52,6 +58,7 @@ const smoothVal = h("span", { class: "smooth-val" });
 const smoothing = h("input", { type: "range", id: "smoothing", min: "0", max: "0.999", step: "0.001" });
 const xMode = h("select", { id: "x-mode" }, h("option", { value: "step" }, "step"), h("option", { value: "relative" }, "relative"), h("option", { value: "wall" }, "wall"));
 const logY = h("input", { type: "checkbox", id: "log-y" });
+const outliers = h("input", { type: "checkbox", id: "ignore-outliers" });
 const main = h("main", { id: "main" });
 
 root.append(
@@ -73,6 +80,7 @@ root.append(
         h("label", {}, "Smoothing ", smoothVal, smoothing),
         h("label", {}, "x-axis ", xMode),
         h("label", {}, logY, " log y"),
+        h("label", { title: "y range from the 5th to the 95th percentile of the points shown, as TensorBoard's default: a diverging run does not flatten the others" }, outliers, " ignore outliers in y range"),
       ),
     ),
     main,
@@ -83,12 +91,14 @@ smoothing.value = String(app.settings.smoothing);
 smoothVal.textContent = app.settings.smoothing.toFixed(3);
 xMode.value = app.settings.xMode;
 logY.checked = app.settings.logY;
+outliers.checked = app.settings.ignoreOutliers;
 smoothing.addEventListener("input", () => {
   smoothVal.textContent = Number(smoothing.value).toFixed(3);
   app.setSettings({ smoothing: Number(smoothing.value) });
 });
 xMode.addEventListener("change", () => app.setSettings({ xMode: xMode.value as any }));
 logY.addEventListener("change", () => app.setSettings({ logY: logY.checked }));
+outliers.addEventListener("change", () => app.setSettings({ ignoreOutliers: outliers.checked }));
 /** A debounced call with its own timer: one per input, so editing one never cancels another. */
 function debounced(f: () => void, ms = 150): () => void {
   let timer: number | null = null;
@@ -133,13 +143,14 @@ let current: { def: TabDef; view: View } | null = null;
 const emptyNote = h("div", { class: "empty-note", role: "status", hidden: true });
 
 /** Tabs whose tags the tag filter narrows. */
-const TAG_FILTERED = new Set(["scalars", "histograms", "distributions", "images", "audio", "text"]);
+const TAG_FILTERED = new Set(["scalars", "histograms", "distributions", "images", "audio", "text", "pr_curves"]);
 
 /** Why the tab would be blank, in a sentence that says where its data comes from; or null. */
 function emptyReason(def: TabDef): string | null {
   const inRuns = (runs: string[]) => runs.filter((r) => def.kinds.some((k) => app.cat.get(r)?.get(k)?.size));
   const all = app.allRuns();
   if (!all.length) return `No runs in the log directory yet, so no ${def.what}: ${def.writers}.`;
+  if (def.has) return def.has() ? null : `No ${def.what} in these runs yet; ${def.writers}.`;
   const having = inRuns(all);
   if (!having.length) return `No ${def.what} in these runs yet; ${def.writers}.`;
   if (!inRuns(app.activeRuns()).length) {
@@ -162,7 +173,7 @@ function renderTabs(): void {
   const cur = current?.def.id;
   tabsEl.replaceChildren(
     ...TABS.map((t) => {
-      const has = t.kinds.some((k) => app.hasKind(k));
+      const has = t.has ? t.has() : t.kinds.some((k) => app.hasKind(k));
       return h("a", { class: "tab" + (t.id === cur ? " active" : "") + (has ? "" : " empty"), href: `#${t.id}`, "data-tab": t.id }, t.label);
     }),
   );

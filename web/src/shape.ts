@@ -146,7 +146,9 @@ export function mergeGetCategory(cat: Categories, data: unknown): boolean {
 }
 
 /** Kinds whose `category` message tags are the same tags getCategory lists. */
-const DIRECT_KINDS = new Set(["scalar", "histogram", "image", "audio", "text", "embedding", "exception"]);
+const DIRECT_KINDS = new Set(["scalar", "histogram", "image", "audio", "text", "embedding", "exception", "roc"]);
+/** Stored kinds whose getCategory section has another name. */
+const SECTION_OF: Record<string, string> = { pr_curve: "roc" };
 
 /**
  * Apply one `category` message ({run, kind, series_kind?, tags}). `kind: "run"` announces a
@@ -164,7 +166,8 @@ export function applyCategoryMessage(
     changed = true;
   }
   if (msg.kind === "run") return { changed, refresh: false };
-  const kind = msg.series_kind || msg.kind;
+  const stored = msg.series_kind || msg.kind;
+  const kind = SECTION_OF[stored] ?? stored;
   if (!DIRECT_KINDS.has(kind)) return { changed, refresh: true };
   const tags = (msg.tags || []).map(String);
   changed = addTags(cat, msg.run, kind, tags) || changed;
