@@ -4,10 +4,10 @@ import { App, Change, h, placeInOrder, swatch, TagGroups, View, visibility, fmtT
 import { setHtml } from "../escape";
 import { markdown } from "../markdown";
 import { groupTags, naturalCompare, num } from "../shape";
+import { onNewData } from "./common";
+import { cssFilter, imageScale, ImageToolbar, openLightbox, type ImageSettings } from "./imagetools";
 
 type MediaKind = "image" | "audio" | "text";
-
-const MEDIA_POLL_MS = 4000;
 
 interface Entry {
   wall_time: number;
@@ -45,8 +45,10 @@ class MediaBlock {
   private loading = false;
   visible = false;
   loadedOnce = false;
+  /** The images on show with their natural size (the card scales them all alike). */
+  imgs: Array<{ img: HTMLImageElement; w: number; h: number }> = [];
 
-  constructor(private kind: MediaKind, public run: string, public tag: string) {
+  constructor(private kind: MediaKind, public run: string, public tag: string, private onShown: () => void = () => undefined, private filter: () => string = () => "none") {
     this.slider = h("input", { type: "range", class: "step-slider", min: "0", max: "0", step: "1", value: "0" });
     this.stepLabel = h("span", { class: "step-label" });
     this.content = h("div", { class: `media-content ${kind}-content` });
@@ -109,13 +111,25 @@ class MediaBlock {
     this.el.dataset.step = String(step);
     const wall = entries[0]?.wall_time;
     this.stepLabel.textContent = `step ${step}${entries.length > 1 ? ` · ${entries.length} samples` : ""}${wall ? ` · ${fmtTime(wall)}` : ""}`;
+    this.imgs = [];
     const items = entries.map((e) => {
       if (this.kind === "image") {
         const src = url("blob", { run: this.run, tag: this.tag, step: e.step, index: e.index, kind: "image" });
-        // Small images are scaled up by an integer factor (pixelated) to stay readable.
         const w = Number(e.width) || 0, ht = Number(e.height) || 0;
-        const f = w > 0 && w < 192 ? Math.ceil(192 / w) : 1;
-        return h("figure", {}, h("img", { loading: "lazy", src, alt: `${this.tag} step ${e.step} #${e.index}`, width: w ? w * f : undefined, height: ht ? ht * f : undefined, class: "media-img" }), entries.length > 1 ? h("figcaption", {}, `#${e.index}`) : null);
+        const caption = `${this.run} · ${this.tag} · step ${e.step}${entries.length > 1 ? ` · #${e.index}` : ""}`;
+        const img = h("img", { loading: "lazy", src, alt: `${this.tag} step ${e.step} #${e.index}`, class: "media-img", title: "click to enlarge" });
+        const item = { img, w, h: ht };
+        this.imgs.push(item);
+        img.addEventListener("click", () => openLightbox(src, caption, item.w || img.naturalWidth, item.h || img.naturalHeight, this.filter()));
+        if (!w) {
+          // No size in the list: scale once the image tells it.
+          img.addEventListener("load", () => {
+            item.w = img.naturalWidth;
+            item.h = img.naturalHeight;
+            this.onShown();
+          }, { once: true });
+        }
+        return h("figure", {}, img, entries.length > 1 ? h("figcaption", {}, `#${e.index}`) : null);
       }
       if (this.kind === "audio") {
         const src = url("blob", { run: this.run, tag: this.tag, step: e.step, index: e.index, kind: "audio" });
@@ -124,6 +138,7 @@ class MediaBlock {
       return renderText(e.value);
     });
     this.content.replaceChildren(...items);
+    if (this.kind === "image") this.onShown();
   }
 
   destroy(): void {
@@ -149,7 +164,19 @@ class MediaCard {
   el: HTMLElement;
   private body = h("div", { class: "subcharts" });
   blocks = new Map<string, MediaBlock>();
-  constructor(private kind: MediaKind, public tag: string) {
+  private ro: ResizeObserver | null = null;
+
+  constructor(private kind: MediaKind, public tag: string, private images?: () => ImageSettings) {
+    if (images) {
+      let lastW = 0;
+      this.ro = new ResizeObserver(() => {
+        if (Math.abs(this.body.clientWidth - lastW) > 2) {
+          lastW = this.body.clientWidth;
+          this.layout();
+        }
+      });
+      this.ro.observe(this.body);
+    }
     this.el = h("div", { class: `card ${kind}-card`, "data-tag": tag }, h("div", { class: "card-head" }, h("span", { class: "card-title", title: tag }, tag)), this.body);
   }
   sync(runs: string[]): void {
@@ -162,14 +189,33 @@ class MediaCard {
     }
     for (const r of runs) {
       if (!this.blocks.has(r)) {
-        const b = new MediaBlock(this.kind, r, this.tag);
+        const b = new MediaBlock(this.kind, r, this.tag, () => this.layout(), () => (this.images ? cssFilter(this.images()) : "none"));
         this.blocks.set(r, b);
         this.body.append(b.el);
       }
     }
     placeInOrder(this.body, runs.map((r) => this.blocks.get(r)!.el));
   }
+
+  /** One scale for every image of the tag, from the widest one shown in any run. */
+  layout(): void {
+    if (!this.images) return;
+    const all = [...this.blocks.values()].flatMap((b) => b.imgs);
+    const maxW = Math.max(0, ...all.map((i) => i.w));
+    const mode = this.images().size;
+    const perRow = Math.max(1, ...[...this.blocks.values()].map((b) => b.imgs.length));
+    const scale = imageScale(maxW, this.body.clientWidth - 4 * perRow, mode, perRow); // - the 1 px borders
+    for (const { img, w, h: ht } of all) {
+      if (!w) continue;
+      img.style.width = `${Math.round(w * scale * 100) / 100}px`;
+      img.style.height = `${Math.round(ht * scale * 100) / 100}px`;
+    }
+    this.el.dataset.scale = String(scale);
+    this.el.classList.toggle("actual-size", mode === "actual");
+  }
+
   destroy(): void {
+    this.ro?.disconnect();
     for (const b of this.blocks.values()) b.destroy();
   }
 }
@@ -177,32 +223,26 @@ class MediaCard {
 class MediaView implements View {
   el: HTMLElement;
   private groups: TagGroups<MediaCard>;
-  private lastRefresh = 0;
-  private timer: number | null = null;
-  private offCursor: () => void;
-  private poller: number;
+  private stop: () => void;
+  private tools: ImageToolbar | null = null;
 
   constructor(private app: App, private kind: MediaKind) {
-    this.groups = new TagGroups<MediaCard>(`tsvis-live.collapsed.${kind}`, (tag) => new MediaCard(kind, tag));
-    this.el = h("section", { class: `view view-${kind}` }, this.groups.el);
+    if (kind === "image") this.tools = new ImageToolbar(() => this.applyImageSettings());
+    const images = this.tools ? () => this.tools!.s : undefined;
+    this.groups = new TagGroups<MediaCard>(`tsvis-live.collapsed.${kind}`, (tag) => new MediaCard(kind, tag, images));
+    this.el = h("section", { class: `view view-${kind}` }, this.tools?.el, this.groups.el);
+    this.applyImageSettings();
     this.update("categories");
-    // Media have no live stream of their own: refresh visible blocks when the cursor moves.
-    this.offCursor = app.live.onCursor(() => this.scheduleRefresh());
-    // Not every commit moves the pushed cursor (heartbeats may lag for media), so visible
-    // blocks also re-read their lists every few seconds while the page is visible.
-    this.poller = window.setInterval(() => {
-      if (document.visibilityState === "visible") this.scheduleRefresh();
-    }, MEDIA_POLL_MS);
+    // Media have no live stream of their own: refresh visible blocks when new data is committed.
+    this.stop = onNewData(app, () => {
+      for (const card of this.groups.items.values()) for (const b of card.blocks.values()) if (b.visible) b.refresh();
+    });
   }
 
-  private scheduleRefresh(): void {
-    if (this.timer !== null) return;
-    const wait = Math.max(0, 2000 - (Date.now() - this.lastRefresh));
-    this.timer = window.setTimeout(() => {
-      this.timer = null;
-      this.lastRefresh = Date.now();
-      for (const card of this.groups.items.values()) for (const b of card.blocks.values()) if (b.visible) b.refresh();
-    }, wait);
+  private applyImageSettings(): void {
+    if (!this.tools) return;
+    this.el.style.setProperty("--img-filter", cssFilter(this.tools.s));
+    for (const card of this.groups?.items.values() ?? []) card.layout();
   }
 
   update(_c: Change): void {
@@ -212,9 +252,7 @@ class MediaView implements View {
   }
 
   destroy(): void {
-    this.offCursor();
-    clearInterval(this.poller);
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.stop();
     this.groups.destroy();
   }
 }
