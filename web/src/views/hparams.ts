@@ -1,25 +1,53 @@
-/** Hyperparameters: a sortable table and a parallel-coordinates view against the metrics. */
+/**
+ * Hyperparameters: parallel coordinates of the trials against their metrics, and a sortable
+ * table. Dragging along an axis brushes a range (several axes: all must hold); the table then
+ * lists only the trials inside, as TensorBoard's. Each trial is drawn in its run's colour
+ * (for an experiment's sessions, the session run's). Re-read when new data is committed.
+ */
 import { getJSON } from "../api";
 import { App, Change, h, swatch, View, fmtNum } from "../app";
 import { runColor } from "../colors";
 import { EChart } from "../echarts";
 import { html, tip } from "../escape";
 import { hparamColumns, hparamRows, naturalCompare, type HparamRow } from "../shape";
-import { errorBox } from "./common";
+import { brushed, columnValue, trials, type Brush, type Trial } from "../trials";
+import { errorBox, onNewData } from "./common";
 
 export class HparamsView implements View {
   el: HTMLElement;
   private chart = new EChart(380, "echart hparams-parallel");
   private table = h("div", { class: "hparams-table-wrap" });
-  private rows: HparamRow[] = [];
+  private status = h("span", { class: "hparams-status muted" });
+  private clear = h("button", { class: "btn hparams-clear", hidden: true }, "clear brushing");
+  private rows: Trial[] = [];
+  private errors: HTMLElement[] = [];
+  private brush: Brush = new Map();
   private sortKey = "run";
   private sortDir = 1;
-  private loadedRuns = "";
+  private runsKey = "";
+  private rowsSig = "";
   private seq = 0;
+  private stop: () => void;
 
   constructor(private app: App) {
-    this.el = h("section", { class: "view view-hparams" }, h("div", { class: "card" }, h("div", { class: "card-head" }, h("span", { class: "card-title" }, "Parallel coordinates")), this.chart.el), h("div", { class: "card" }, h("div", { class: "card-head" }, h("span", { class: "card-title" }, "Table")), this.table));
+    this.el = h("section", { class: "view view-hparams" },
+      h("div", { class: "card" }, h("div", { class: "card-head" }, h("span", { class: "card-title" }, "Parallel coordinates"), h("span", { class: "muted hint" }, "drag along an axis to filter the table")), this.chart.el),
+      h("div", { class: "card" }, h("div", { class: "card-head" }, h("span", { class: "card-title" }, "Table"), this.status, this.clear), this.table));
+    this.clear.addEventListener("click", () => {
+      this.brush.clear();
+      this.renderChart();
+      this.renderTable();
+    });
+    this.chart.whenReady((c) => c.on("axisareaselected", () => this.onBrush(c)));
     this.update("categories");
+    this.stop = onNewData(app, () => this.load(true), 5000, 10000);
+  }
+
+  private runs(): string[] {
+    return this.app.activeRuns().filter((r) => {
+      const k = this.app.cat.get(r);
+      return k?.get("hyperparm")?.size || k?.get("hparams")?.size;
+    });
   }
 
   update(c: Change): void {
@@ -28,22 +56,19 @@ export class HparamsView implements View {
       this.renderChart();
       return;
     }
-    const runs = this.app.activeRuns().filter((r) => {
-      const k = this.app.cat.get(r);
-      return k?.get("hyperparm")?.size || k?.get("hparams")?.size;
-    });
-    const key = runs.join("\u0000");
-    if (key === this.loadedRuns) return;
-    this.loadedRuns = key;
-    this.load(runs);
+    if (c === "settings") return;
+    const key = this.runs().join("\u0000");
+    if (key === this.runsKey) return;
+    this.runsKey = key;
+    this.load(false);
   }
 
-  private async load(runs: string[]): Promise<void> {
+  private async load(quiet: boolean): Promise<void> {
     const seq = ++this.seq;
     const all: HparamRow[] = [];
     const errors: HTMLElement[] = [];
     await Promise.all(
-      runs.map(async (run) => {
+      this.runs().map(async (run) => {
         try {
           all.push(...hparamRows(run, await getJSON("hyperparm", { run })));
         } catch (e) {
@@ -52,37 +77,58 @@ export class HparamsView implements View {
       }),
     );
     if (seq !== this.seq) return;
-    this.rows = all.sort((a, b) => naturalCompare(a.run, b.run) || naturalCompare(a.group, b.group));
-    this.renderTable(errors);
+    const rows = trials(all, (r) => this.app.cat.has(r)).sort((a, b) => naturalCompare(a.trial, b.trial) || naturalCompare(a.group, b.group));
+    const sig = JSON.stringify(rows);
+    if (quiet && sig === this.rowsSig && !errors.length && !this.errors.length) return;
+    this.rowsSig = sig;
+    this.rows = rows;
+    this.errors = errors;
+    this.renderTable();
     this.renderChart();
   }
 
-  private value(r: HparamRow, key: string): unknown {
-    if (key === "run") return r.run;
+  /** The intervals brushed on each axis, read from the chart after a drag. */
+  private onBrush(c: any): void {
+    const cols = hparamColumns(this.rows);
+    this.brush.clear();
+    cols.forEach((col, i) => {
+      const m = c.getModel().getComponent("parallelAxis", i);
+      const iv: Array<[number, number]> = (m?.activeIntervals ?? []).map((x: number[]) => [Number(x[0]), Number(x[1])]);
+      if (iv.length) this.brush.set(col.name, iv);
+    });
+    this.renderTable();
+  }
+
+  private value(r: Trial, key: string): unknown {
+    if (key === "run") return r.trial;
     if (key === "group") return r.group;
     if (key.startsWith("h:")) return r.hparams[key.slice(2)];
     return r.metrics[key.slice(2)];
   }
 
-  private renderTable(errors: HTMLElement[] = []): void {
+  private renderTable(): void {
     const cols = hparamColumns(this.rows);
     const keys = ["run", "group", ...cols.map((c) => (c.kind === "hparam" ? "h:" : "m:") + c.name)];
     const labels = ["run", "group", ...cols.map((c) => c.name)];
-    const rows = this.rows.slice().sort((a, b) => {
+    const shown = brushed(this.rows, cols, this.brush).sort((a, b) => {
       const x = this.value(a, this.sortKey), y = this.value(b, this.sortKey);
       if (typeof x === "number" && typeof y === "number") return (x - y) * this.sortDir;
       return naturalCompare(String(x ?? ""), String(y ?? "")) * this.sortDir;
     });
     const head = h("tr", {}, ...keys.map((k, i) => h("th", { class: (k.startsWith("m:") ? "metric" : "") + (k === this.sortKey ? " sorted" : ""), onclick: () => { this.sortDir = k === this.sortKey ? -this.sortDir : 1; this.sortKey = k; this.renderTable(); } }, labels[i] + (k === this.sortKey ? (this.sortDir > 0 ? " ▲" : " ▼") : ""))));
-    const body = rows.map((r) => h("tr", {}, ...keys.map((k) => {
+    const body = shown.map((r) => h("tr", { "data-trial": r.trial }, ...keys.map((k) => {
       const v = this.value(r, k);
       const td = h("td", {}, typeof v === "number" ? fmtNum(v) : v === undefined ? "" : String(v));
-      if (k === "run") td.prepend(swatch(r.run));
+      if (k === "run") td.prepend(swatch(r.trial));
       return td;
     })));
-    this.table.replaceChildren(...errors, h("table", { class: "hparams-table" }, h("thead", {}, head), h("tbody", {}, ...body)));
-    this.table.dataset.rows = String(rows.length);
-    if (!rows.length && !errors.length) this.table.append(h("div", { class: "muted" }, "no hyperparameters in the selected runs"));
+    this.table.replaceChildren(...this.errors, h("table", { class: "hparams-table" }, h("thead", {}, head), h("tbody", {}, ...body)));
+    this.table.dataset.rows = String(shown.length);
+    this.table.dataset.total = String(this.rows.length);
+    const filtering = [...this.brush.values()].some((v) => v.length);
+    this.clear.hidden = !filtering;
+    this.status.textContent = filtering ? `${shown.length} of ${this.rows.length} trials in the brushed ranges` : `${this.rows.length} trials`;
+    if (!this.rows.length && !this.errors.length) this.table.append(h("div", { class: "muted" }, "no hyperparameters in the selected runs"));
   }
 
   private renderChart(): void {
@@ -96,25 +142,32 @@ export class HparamsView implements View {
       : { dim: i, name: c.name, type: "category", data: c.categories }));
     const data = this.rows.map((r) => ({
       value: cols.map((c) => {
-        const v = c.kind === "hparam" ? r.hparams[c.name] : r.metrics[c.name];
+        const v = columnValue(r, c);
         if (c.numeric) return v === undefined ? null : Number(v);
         return v === undefined ? null : String(v);
       }),
-      name: `${r.run} · ${r.group}`,
-      run: r.run,
+      name: `${r.trial} · ${r.group}`,
+      run: r.trial,
       group: r.group,
-      lineStyle: { color: runColor(r.run) },
+      lineStyle: { color: runColor(r.trial) },
     }));
     this.chart.set({
       animation: false,
       tooltip: { trigger: "item", formatter: tip((p: any) => html`<b>${p.data?.run}</b> · ${p.data?.group}`) },
       parallel: { left: 60, right: 80, top: 40, bottom: 30 },
       parallelAxis,
-      series: [{ type: "parallel", data, lineStyle: { width: 2, opacity: 0.8 }, emphasis: { lineStyle: { width: 4, opacity: 1 } } }],
+      series: [{ type: "parallel", data, lineStyle: { width: 2, opacity: 0.85 }, inactiveOpacity: 0.08, activeOpacity: 1, emphasis: { lineStyle: { width: 4, opacity: 1 } } }],
     });
+    // A re-render (new data) drops ECharts' brush: apply the kept ranges again.
+    const brush = this.brush;
+    this.chart.whenReady((c) => cols.forEach((col, i) => {
+      const iv = brush.get(col.name);
+      if (iv?.length) c.dispatchAction({ type: "axisAreaSelect", parallelAxisIndex: i, intervals: iv });
+    }));
   }
 
   destroy(): void {
+    this.stop();
     this.chart.destroy();
   }
 }
