@@ -1,133 +1,21 @@
-/** Projector: PCA / t-SNE of embeddings in 2-D (ECharts) or 3-D (rotatable canvas). */
+/**
+ * Projector: PCA / t-SNE of embeddings in 2-D (ECharts) or 3-D (rotatable canvas). A search
+ * box marks the points whose label matches (and lists them); while a t-SNE runs on the
+ * server, the PCA layout is shown with the time spent and an estimate from earlier runs.
+ * New steps of the embedding are picked up while the page is open.
+ */
 import { getJSON, maybeParse } from "../api";
 import { App, Change, h, View } from "../app";
 import { labelColor } from "../colors";
 import { EChart } from "../echarts";
 import { html, tip } from "../escape";
+import { searchLabels, tsneEstimate } from "../projection";
 import { num } from "../shape";
-import { errorBox, picker } from "./common";
+import { errorBox, onNewData, picker } from "./common";
+import { Scatter3D } from "./scatter3d";
 
-/**
- * A dependency-free 3-D scatter: orthographic-with-perspective projection on a 2-D canvas,
- * drag to rotate, wheel to zoom, hover for the nearest point. (echarts-gl would need WebGL,
- * which headless/--disable-gpu browsers and some remote desktops lack.)
- */
-export class Scatter3D {
-  el: HTMLCanvasElement;
-  private pts = new Float32Array(0);
-  private colors: string[] = [];
-  private yaw = 0.6;
-  private pitch = 0.35;
-  private zoom = 1;
-  private proj = new Float32Array(0);
-  private hover = -1;
-  private raf = 0;
-  onHover: (i: number) => void = () => undefined;
-
-  constructor(height = 520) {
-    this.el = h("canvas", { class: "scatter3d", height: height });
-    this.el.style.height = `${height}px`;
-    let drag: { x: number; y: number } | null = null;
-    this.el.addEventListener("pointerdown", (e) => {
-      drag = { x: e.clientX, y: e.clientY };
-      this.el.setPointerCapture(e.pointerId);
-    });
-    this.el.addEventListener("pointerup", () => (drag = null));
-    this.el.addEventListener("pointermove", (e) => {
-      if (drag) {
-        this.yaw += (e.clientX - drag.x) * 0.01;
-        this.pitch = Math.max(-1.5, Math.min(1.5, this.pitch + (e.clientY - drag.y) * 0.01));
-        drag = { x: e.clientX, y: e.clientY };
-        this.request();
-      } else this.pick(e);
-    });
-    this.el.addEventListener("wheel", (e) => {
-      e.preventDefault();
-      this.zoom = Math.max(0.2, Math.min(20, this.zoom * Math.exp(-e.deltaY * 0.001)));
-      this.request();
-    }, { passive: false });
-  }
-
-  setData(points: number[][], colors: string[]): void {
-    const n = points.length;
-    this.pts = new Float32Array(n * 3);
-    const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
-    points.forEach((p) => { for (let d = 0; d < 3; d++) { const v = p[d] ?? 0; if (v < lo[d]) lo[d] = v; if (v > hi[d]) hi[d] = v; } });
-    const span = Math.max(1e-12, ...[0, 1, 2].map((d) => hi[d] - lo[d]));
-    points.forEach((p, i) => { for (let d = 0; d < 3; d++) this.pts[i * 3 + d] = (((p[d] ?? 0) - (lo[d] + hi[d]) / 2) / span) * 2; });
-    this.colors = colors;
-    this.request();
-  }
-
-  private request(): void {
-    if (!this.raf) this.raf = requestAnimationFrame(() => { this.raf = 0; this.draw(); });
-  }
-
-  draw(): void {
-    const c = this.el;
-    const w = c.clientWidth || 600, hgt = c.clientHeight || 520;
-    const dpr = window.devicePixelRatio || 1;
-    if (c.width !== Math.round(w * dpr)) { c.width = Math.round(w * dpr); c.height = Math.round(hgt * dpr); }
-    const ctx = c.getContext("2d")!;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, hgt);
-    const n = this.pts.length / 3;
-    const cy = Math.cos(this.yaw), sy = Math.sin(this.yaw), cp = Math.cos(this.pitch), sp = Math.sin(this.pitch);
-    const scale = (Math.min(w, hgt) / 2.6) * this.zoom;
-    this.proj = new Float32Array(n * 3);
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const x = this.pts[i * 3], y = this.pts[i * 3 + 1], z = this.pts[i * 3 + 2];
-      const x1 = x * cy - z * sy, z1 = x * sy + z * cy;
-      const y2 = y * cp - z1 * sp, z2 = y * sp + z1 * cp;
-      const persp = 3 / (3 + z2);
-      this.proj[i * 3] = w / 2 + x1 * scale * persp;
-      this.proj[i * 3 + 1] = hgt / 2 - y2 * scale * persp;
-      this.proj[i * 3 + 2] = z2;
-      order[i] = i;
-    }
-    order.sort((a, b) => this.proj[b * 3 + 2] - this.proj[a * 3 + 2]);
-    // Axes.
-    ctx.lineWidth = 1;
-    const axis = (ax: number, ay: number, az: number, label: string) => {
-      const x1 = ax * cy - az * sy, z1 = ax * sy + az * cy;
-      const y2 = ay * cp - z1 * sp;
-      ctx.strokeStyle = "#ccc";
-      ctx.beginPath(); ctx.moveTo(w / 2, hgt / 2); ctx.lineTo(w / 2 + x1 * scale, hgt / 2 - y2 * scale); ctx.stroke();
-      ctx.fillStyle = "#999"; ctx.fillText(label, w / 2 + x1 * scale + 3, hgt / 2 - y2 * scale);
-    };
-    axis(1.1, 0, 0, "x"); axis(0, 1.1, 0, "y"); axis(0, 0, 1.1, "z");
-    for (const i of order) {
-      const r = 2.5 * (3 / (3 + this.proj[i * 3 + 2]));
-      ctx.fillStyle = this.colors[i] || "#1f77b4";
-      ctx.globalAlpha = i === this.hover ? 1 : 0.8;
-      ctx.beginPath();
-      ctx.arc(this.proj[i * 3], this.proj[i * 3 + 1], i === this.hover ? r * 2.2 : r, 0, Math.PI * 2);
-      ctx.fill();
-    }
-    ctx.globalAlpha = 1;
-    c.dataset.points = String(n);
-    if (n) c.dataset.p0 = `${Math.round(this.proj[0])},${Math.round(this.proj[1])}`; // for tests
-    c.dataset.rendered = String(Date.now());
-  }
-
-  private pick(e: PointerEvent): void {
-    const rect = this.el.getBoundingClientRect();
-    const x = e.clientX - rect.left, y = e.clientY - rect.top;
-    let best = -1, bd = 36;
-    const n = this.proj.length / 3;
-    for (let i = 0; i < n; i++) {
-      const dx = this.proj[i * 3] - x, dy = this.proj[i * 3 + 1] - y;
-      const d = dx * dx + dy * dy;
-      if (d < bd) { bd = d; best = i; }
-    }
-    if (best !== this.hover) {
-      this.hover = best;
-      this.request();
-      if (best >= 0) this.onHover(best);
-    }
-  }
-}
+const TSNE_KEY = "tsvis-live.tsne-times";
+const MAX_LISTED = 50;
 
 export class ProjectorView implements View {
   el: HTMLElement;
@@ -136,29 +24,48 @@ export class ProjectorView implements View {
   private stepP = picker("Step", "proj-step", () => this.loadData());
   private methodP = picker("Method", "proj-method", () => this.loadData());
   private dimsP = picker("Dims", "proj-dims", () => this.loadData());
+  private search = h("input", { type: "search", class: "proj-search", placeholder: "search labels (regex)", "aria-label": "search labels" });
+  private matchInfo = h("span", { class: "proj-matches muted" });
+  private matchList = h("div", { class: "proj-match-list" });
+  private bar = h("progress", { class: "proj-bar", max: "1" });
+  private progressText = h("span", { class: "proj-progress-text" });
+  private progress = h("div", { class: "proj-progress", role: "status", hidden: true }, this.bar, this.progressText);
   private chart2 = new EChart(520, "echart projector-2d");
   private chart3 = new Scatter3D(520);
   private stage = h("div", { class: "projector-stage" });
   private side = h("div", { class: "projector-side" }, h("div", { class: "muted" }, "Hover a point to see its sample."));
   private legend = h("div", { class: "projector-legend" });
-  private status = h("span", { class: "muted" });
+  private status = h("span", { class: "muted proj-status" });
   private meta: any = null;
   private labels: string[] = [];
+  private points: number[][] = [];
+  private dims = 2;
+  private matches: number[] | null = null;
   private sampleCache = new Map<number, Promise<unknown>>();
   private seq = 0;
+  private ticker: number | null = null;
+  private stop: () => void;
 
   constructor(private app: App) {
     this.methodP.set(["pca", "tsne"], ["PCA", "t-SNE"]);
     this.dimsP.set(["2", "3"], ["2-D", "3-D"]);
+    let timer: number | null = null;
+    this.search.addEventListener("input", () => {
+      if (timer !== null) clearTimeout(timer);
+      timer = window.setTimeout(() => this.applySearch(), 150);
+    });
     this.el = h("section", { class: "view view-projector" },
       h("div", { class: "toolbar" }, this.runP.el, this.tagP.el, this.stepP.el, this.methodP.el, this.dimsP.el, this.status),
-      h("div", { class: "projector-layout" }, this.stage, h("div", {}, this.legend, this.side)));
+      h("div", { class: "toolbar" }, h("label", { class: "picker proj-search-label" }, "Search ", this.search), this.matchInfo, this.progress),
+      h("div", { class: "projector-layout" }, this.stage, h("div", {}, this.legend, this.matchList, this.side)));
     this.chart2.whenReady((c) => c.on("mouseover", (p: any) => { if (p.data) this.showSample(p.data[2]); }));
     this.chart3.onHover = (i) => this.showSample(i);
     this.update("categories");
+    this.stop = onNewData(app, () => this.refreshSteps(), 5000, 10000);
   }
 
-  update(_c: Change): void {
+  update(c: Change): void {
+    if (c === "settings" || c === "colors") return;
     const runs = this.app.activeRuns().filter((r) => this.app.cat.get(r)?.get("embedding")?.size);
     const prev = `${this.runP.sel.value}|${this.tagP.sel.value}`;
     this.runP.set(runs);
@@ -183,34 +90,111 @@ export class ProjectorView implements View {
     }
   }
 
+  /** New steps written meanwhile: list them, and follow the newest if it was shown. */
+  private async refreshSteps(): Promise<void> {
+    const run = this.runP.sel.value, tag = this.tagP.sel.value;
+    if (!run || !tag || !this.meta) return;
+    let m: any;
+    try {
+      m = maybeParse(await getJSON("projector", { run, tag }));
+    } catch {
+      return;
+    }
+    if (run !== this.runP.sel.value || tag !== this.tagP.sel.value) return;
+    const steps = (Array.isArray(m?.[tag]) ? m[tag] : []).map(String);
+    const opts = [...this.stepP.sel.options].map((o) => o.value);
+    if (JSON.stringify(steps) === JSON.stringify(opts)) return;
+    const followed = this.stepP.sel.value === opts[opts.length - 1];
+    this.meta = m;
+    this.stepP.set(steps);
+    if (followed && steps.length) {
+      this.stepP.sel.value = steps[steps.length - 1];
+      this.loadData();
+    }
+  }
+
   private async loadData(): Promise<void> {
     const run = this.runP.sel.value, tag = this.tagP.sel.value, step = this.stepP.sel.value;
     if (!run || !tag || step === "") return;
     const dims = Number(this.dimsP.sel.value) || 2;
     const method = this.methodP.sel.value || "pca";
     const seq = ++this.seq;
-    this.status.textContent = `computing ${method.toUpperCase()}…`;
+    const n = Number(this.meta?.shape?.[0]) || 0;
+    const t0 = performance.now();
+    let done = false;
+    this.status.textContent = `computing ${method === "tsne" ? "t-SNE" : "PCA"}…`;
+    if (method === "tsne") {
+      this.startProgress(n, t0);
+      // PCA is quick (and cached): show it until the t-SNE layout arrives.
+      getJSON("projector_data", { run, tag, step, method: "pca", dims }).then((d) => {
+        if (seq === this.seq && !done) this.show(d, step, dims, "pca (t-SNE still computing)");
+      }).catch(() => undefined);
+    } else this.stopProgress();
     try {
       const d = await getJSON("projector_data", { run, tag, step, method, dims });
+      done = true;
       if (seq !== this.seq) return;
-      const entry = d?.[step] ?? Object.values(d || {})[0];
-      const points: number[][] = (entry?.[0] || []).map((p: unknown[]) => p.map(num));
-      const rawLabels: unknown[] = entry?.[1] || [];
-      this.labels = points.map((_, i) => (rawLabels[i] === undefined || rawLabels[i] === null ? "NULL" : String(rawLabels[i])));
-      this.status.textContent = `${points.length} points${this.meta?.shape ? ` · shape ${JSON.stringify(this.meta.shape)}` : ""}`;
-      this.render(points, dims);
+      if (method === "tsne") this.noteTsneTime(n, performance.now() - t0);
+      this.stopProgress();
+      this.show(d, step, dims, method);
     } catch (e) {
+      done = true;
+      if (seq !== this.seq) return;
+      this.stopProgress();
       this.status.textContent = "";
       this.stage.replaceChildren(errorBox(e));
     }
   }
 
-  private render(points: number[][], dims: number): void {
+  private show(d: any, step: string, dims: number, method: string): void {
+    const entry = d?.[step] ?? Object.values(d || {})[0];
+    const points: number[][] = (entry?.[0] || []).map((p: unknown[]) => p.map(num));
+    const rawLabels: unknown[] = entry?.[1] || [];
+    this.labels = points.map((_, i) => (rawLabels[i] === undefined || rawLabels[i] === null ? "NULL" : String(rawLabels[i])));
+    this.points = points;
+    this.dims = dims;
+    this.status.textContent = `${points.length} points${this.meta?.shape ? ` · shape ${JSON.stringify(this.meta.shape)}` : ""} · ${method}`;
+    this.matches = searchLabels(this.labels, this.search.value);
+    this.render();
+    this.listMatches();
+    this.chart2.el.dataset.method = method;
+    this.chart3.el.dataset.method = method;
+  }
+
+  private applySearch(): void {
+    this.matches = searchLabels(this.labels, this.search.value);
+    this.render();
+    this.listMatches();
+  }
+
+  private listMatches(): void {
+    const m = this.matches;
+    this.matchInfo.textContent = m === null ? "" : `${m.length} of ${this.labels.length} points match`;
+    this.matchInfo.dataset.matches = m === null ? "" : String(m.length);
+    this.matchList.replaceChildren(...(m ?? []).slice(0, MAX_LISTED).map((i) => {
+      const b = h("button", { class: "proj-match", "data-index": String(i) }, h("span", { class: "swatch", style: { background: labelColor(this.labels[i]) } }), `#${i} `, this.labels[i]);
+      b.addEventListener("click", () => {
+        this.showSample(i);
+        if (this.dims === 3) this.chart3.showPoint(i);
+        else {
+          // The matches are the last series: show the point's tooltip there.
+          const n = ((this.chart2.chart?.getOption()?.series as unknown[]) ?? []).length;
+          if (n) this.chart2.chart?.dispatchAction({ type: "showTip", seriesIndex: n - 1, dataIndex: m!.indexOf(i) });
+        }
+      });
+      return b;
+    }), m && m.length > MAX_LISTED ? h("div", { class: "muted" }, `+${m.length - MAX_LISTED} more`) : "");
+  }
+
+  private render(): void {
+    const points = this.points;
     const uniq = [...new Set(this.labels)];
     this.legend.replaceChildren(...uniq.slice(0, 30).map((l) => h("span", { class: "legend-item" }, h("span", { class: "swatch", style: { background: labelColor(l) } }), l)), uniq.length > 30 ? h("span", { class: "muted" }, ` +${uniq.length - 30} labels`) : "");
-    if (dims === 3) {
+    const marked = this.matches === null ? null : new Set(this.matches);
+    if (this.dims === 3) {
       this.stage.replaceChildren(this.chart3.el);
       this.chart3.setData(points, this.labels.map(labelColor));
+      this.chart3.setMarked(marked);
       requestAnimationFrame(() => this.chart3.draw());
       return;
     }
@@ -222,6 +206,18 @@ export class ProjectorView implements View {
       if (!a) byLabel.set(l, (a = []));
       a.push([p[0], p[1] ?? 0, i]);
     });
+    const faded = marked !== null;
+    const series: any[] = [...byLabel.entries()].map(([l, data]) => ({
+      type: "scatter", name: l, data, symbolSize: 6, large: data.length > 5000,
+      itemStyle: { opacity: faded ? 0.15 : 0.85, ...(uniq.length <= 30 ? { color: labelColor(l) } : { color: (p: any) => labelColor(this.labels[p.data[2]]) }) },
+    }));
+    if (marked) {
+      series.push({
+        type: "scatter", name: "search matches", z: 5, symbolSize: 10,
+        data: (this.matches ?? []).map((i) => [points[i][0], points[i][1] ?? 0, i]),
+        itemStyle: { color: (p: any) => labelColor(this.labels[p.data[2]]), borderColor: "#263238", borderWidth: 1.5, opacity: 1 },
+      });
+    }
     this.chart2.set({
       animation: false,
       grid: { left: 40, right: 20, top: 20, bottom: 30 },
@@ -229,17 +225,56 @@ export class ProjectorView implements View {
       xAxis: { type: "value", scale: true, splitLine: { show: false } },
       yAxis: { type: "value", scale: true, splitLine: { show: false } },
       dataZoom: [{ type: "inside", xAxisIndex: 0 }, { type: "inside", yAxisIndex: 0 }],
-      series: [...byLabel.entries()].map(([l, data]) => ({
-        type: "scatter", name: l, data, symbolSize: 6, large: data.length > 5000,
-        itemStyle: uniq.length <= 30 ? { color: labelColor(l) } : { color: (p: any) => labelColor(this.labels[p.data[2]]) },
-      })),
+      series,
     });
     this.chart2.el.dataset.points = String(points.length);
+    this.chart2.el.dataset.marked = marked ? String(marked.size) : "";
+  }
+
+  private startProgress(n: number, t0: number): void {
+    this.stopProgress();
+    let hist: Array<[number, number]> = [];
+    try {
+      hist = JSON.parse(localStorage.getItem(TSNE_KEY) || "[]");
+    } catch {
+      /* ignore */
+    }
+    const est = tsneEstimate(hist, n);
+    this.progress.hidden = false;
+    const tick = () => {
+      const s = (performance.now() - t0) / 1000;
+      this.progress.dataset.elapsed = s.toFixed(1);
+      if (est) this.bar.value = Math.min(0.97, (s * 1000) / est);
+      else this.bar.removeAttribute("value"); // indeterminate
+      this.progressText.textContent = `t-SNE of ${n || "?"} points on the server: ${s.toFixed(1)} s${est ? ` of about ${(est / 1000).toFixed(1)} s (from earlier runs)` : ""}; PCA shown meanwhile`;
+    };
+    tick();
+    this.ticker = window.setInterval(tick, 200);
+  }
+
+  private stopProgress(): void {
+    if (this.ticker !== null) clearInterval(this.ticker);
+    this.ticker = null;
+    this.progress.hidden = true;
+  }
+
+  private noteTsneTime(n: number, ms: number): void {
+    // A cached result answers in milliseconds: not a timing of t-SNE.
+    if (!(n > 1) || ms < 300) return;
+    let hist: Array<[number, number]> = [];
+    try {
+      hist = JSON.parse(localStorage.getItem(TSNE_KEY) || "[]");
+    } catch {
+      /* ignore */
+    }
+    hist = [...hist.filter((x) => x[0] !== n), [n, Math.round(ms)] as [number, number]].slice(-8);
+    localStorage.setItem(TSNE_KEY, JSON.stringify(hist));
   }
 
   private async showSample(i: number): Promise<void> {
     const run = this.runP.sel.value, tag = this.tagP.sel.value;
     const head = h("div", {}, h("b", {}, `#${i}`), ` label: ${this.labels[i] ?? ""}`);
+    this.side.dataset.index = String(i);
     if (!this.meta?.sample) {
       this.side.replaceChildren(head);
       return;
@@ -257,13 +292,14 @@ export class ProjectorView implements View {
       else if (typeof s === "string" && (type === "audio" || s.startsWith("data:audio"))) body = h("audio", { controls: true, src: s });
       else body = h("div", { class: "text-value" }, typeof s === "string" ? s : JSON.stringify(s));
       this.side.replaceChildren(head, body);
-      this.side.dataset.index = String(i);
     } catch (e) {
       this.side.replaceChildren(head, errorBox(e));
     }
   }
 
   destroy(): void {
+    this.stop();
+    this.stopProgress();
     this.chart2.destroy();
   }
 }
