@@ -86,6 +86,7 @@ def _write_events(run_dir: Path, tag_prefix: str, lr: float) -> None:
     from tensorboard.plugins.histogram import summary_v2 as histo_summary
     from tensorboard.plugins.hparams import summary_v2 as hp_summary
     from tensorboard.plugins.image import metadata as image_md
+    from tensorboard.plugins.pr_curve import metadata as pr_md
     from tensorboard.plugins.text import summary_v2 as text_summary
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
     from tensorboard.util import tensor_util
@@ -126,6 +127,10 @@ def _write_events(run_dir: Path, tag_prefix: str, lr: float) -> None:
     emit(0, hp_summary.hparams_pb({"lr": lr, SVG: IMG if lr < 0.5 else ALERT}, trial_id=SCRIPT,
                                   start_time_secs=WALL0).value[0])
     emit(1, Value(tag=IMG, simple_value=lr))
+    pr = Value(tag=tag_prefix + ALERT, metadata=pr_md.create_summary_metadata(ALERT, ALERT, 3))
+    counts = [[5, 3, 0], [5, 1, 0], [0, 4, 5], [0, 2, 5], [0.5, 0.75, 0], [1, 0.6, 0]]  # TP FP TN FN P R
+    pr.tensor.CopyFrom(tensor_util.make_tensor_proto(np.array(counts, dtype=np.float32)))
+    emit(1, pr)
     ev.close()
 
 
@@ -220,8 +225,8 @@ LABELS_JS = """
 }
 """
 
-VIEWS = ("scalars", "histograms", "distributions", "images", "audio", "text", "graphs", "hparams", "projector",
-         "exceptions")
+VIEWS = ("scalars", "custom_scalars", "histograms", "distributions", "images", "audio", "text", "pr_curves", "graphs",
+         "hparams", "projector", "exceptions")
 
 
 @pytest.fixture(scope="module")
@@ -306,11 +311,13 @@ def test_every_view_renders_names_as_text(page: Page, server) -> None:
     assert_clean(page, "scalars")
 
     checks = {
+        "custom_scalars": (".custom-card[data-rendered]", SVG),
         "histograms": (".histogram-card .echart", SVG),
         "distributions": (".distribution-card .echart", SVG),
         "images": (".image-card .media-block[data-steps]", IMG),
         "audio": (".audio-card .media-block[data-steps]", SCRIPT),
         "text": (".text-card .media-block[data-steps]", SCRIPT),
+        "pr_curves": (".pr-card .pr-chart[data-rendered]", SVG),
         "graphs": (".graph-canvas", IMG),
         "hparams": (".hparams-parallel", SVG),
         "projector": (".projector-2d", SVG),
@@ -336,7 +343,7 @@ def test_every_view_renders_names_as_text(page: Page, server) -> None:
             page.mouse.move(box["x"] + x0, box["y"] + y0)
             page.wait_for_selector(".projector-side b", timeout=5000)
         assert payload in seen_text(page), f"{view}: {payload!r} is not shown as text"
-        if view in ("graphs", "hparams", "projector"):
+        if view in ("graphs", "hparams", "projector", "pr_curves"):
             tips = page.evaluate("() => window.__tips.join('\\n')")
             assert payload in tips, f"{view}: no tooltip showed {payload!r}: {tips[:500]}"
         if view == "graphs":
