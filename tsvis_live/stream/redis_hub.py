@@ -96,6 +96,7 @@ class RedisHub:
         self._pending: deque[_Entry] = deque()
         self._plock = threading.Lock()
         self._wake: asyncio.Event | None = None
+        self._woken = False  # a wake-up is on its way to the sender (guarded by _plock)
         self._tasks: list[asyncio.Task] = []
         self._positioned = asyncio.Event()  # the reader knows where to read from
         self._reader: aioredis.Redis | None = None
@@ -104,6 +105,7 @@ class RedisHub:
         self._seed = 0
         self._last_id: bytes | None = None
         self._read_down = self._send_down = False
+        self._stopping = self._sending = False
         self._expire_at = 0.0
         # counters, for tests and status
         self.published = self.sent = self.duplicates = self.gaps = self.filled = 0
@@ -149,7 +151,9 @@ class RedisHub:
                 self.collapsed += 1
             else:
                 self._pending.append(entry)
-        self._wake_sender()
+            wake, self._woken = not self._woken, True
+        if wake:  # one wake-up per batch the sender takes, not one per commit
+            self._wake_sender()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, wait: float = 2.0) -> None:
@@ -157,6 +161,7 @@ class RedisHub:
         tasks retry) until the reader has its place, so what is published after is delivered."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._stopping = False
         common = {"retry": Retry(NoBackoff(), 0), "socket_connect_timeout": 2.0}
         self._reader = aioredis.from_url(self.url, socket_timeout=BLOCK_MS / 1000 + 5.0, **common)
         self._writer = aioredis.from_url(self.url, socket_timeout=5.0, **common)
@@ -168,15 +173,21 @@ class RedisHub:
             await asyncio.wait_for(self._positioned.wait(), wait)
 
     async def stop(self, flush: float = 1.0) -> None:
-        """Send what is queued (for at most `flush` seconds), then stop both tasks."""
+        """Send what is queued (for at most `flush` seconds), then stop both tasks.
+
+        The tasks also stop at a flag: redis-py (8.1) can swallow a cancellation that lands
+        inside a pipeline, and the task would then wait for the next commit forever."""
         deadline = time.monotonic() + flush
-        while self._pending and not self._send_down and time.monotonic() < deadline and self._tasks:
+        while ((self._pending or self._sending) and not self._send_down and self._tasks
+               and time.monotonic() < deadline):
             await asyncio.sleep(0.01)
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=BLOCK_MS / 1000 + 1.0)
         self._tasks = []
         for client in (self._reader, self._writer):
             if client is not None:
@@ -219,15 +230,17 @@ class RedisHub:
     async def _send_loop(self) -> None:
         assert self._wake is not None
         backoff = BACKOFF_FIRST
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            while True:
+            while not self._stopping:
                 with self._plock:
                     batch = [self._pending.popleft() for _ in range(min(SEND_BATCH, len(self._pending)))]
-                if not batch:
-                    break
+                    if not batch:
+                        self._woken = False  # the next publish wakes the sender again
+                        break
                 try:
+                    self._sending = True
                     await self._xadd(batch)
                 except ERRORS as exc:
                     with self._plock:  # all that is queued becomes one gap, sent when Redis is back
@@ -238,6 +251,8 @@ class RedisHub:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
                     continue
+                finally:
+                    self._sending = False
                 backoff = BACKOFF_FIRST
                 if self._send_down:
                     self._send_down = False
@@ -266,7 +281,7 @@ class RedisHub:
     async def _read_loop(self) -> None:
         assert self._reader is not None
         backoff = BACKOFF_FIRST
-        while True:
+        while not self._stopping:
             try:
                 if self._last_id is None or self._read_down:
                     await self._position()
