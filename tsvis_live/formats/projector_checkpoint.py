@@ -138,7 +138,8 @@ class CheckpointSource:
                     return None
                 where = " or ".join(repr(_rel(d, self.logdir)) for d in search_dirs(self.base, self.logdir))
                 raise CheckpointError(f"no checkpoint found: the config has no model_checkpoint_path and "
-                                      f"there is no `checkpoint` state file in {where}")
+                                      f"there is no checkpoint state file in {where} (the file named "
+                                      "checkpoint)")
             self._bundle = Bundle(prefix, self.logdir)
         except CheckpointError as err:
             self._error = err
