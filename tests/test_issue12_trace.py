@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,48 @@ def test_torch_add_graph_step_stats_are_reachable(tmp_path: Path, start_server) 
     assert full["devices"] == [{"device": "/device:CPU:0", "nodes": []}]
     assert srv.get("/api/graph", run="torch", tag="trace/step1").status_code == 404
     assert graph_of(srv, "torch", "c_graph", stats="step1") == graph_of(srv, "torch", "c_graph")
+
+
+def test_s_graph_of_a_run_with_traces_lists_its_op_graphs(server) -> None:
+    """The TS-VIS structure button is live once a run lists two graph tags: it gets every op
+    graph of the run as a model list instead of a 404."""
+    body = json.loads(server.json("/api/graph", run="trace", tag="s_graph")["data"])
+    assert body["net"] == [graph_of(server, "trace", "trace/my_func"), graph_of(server, "trace", "trace/second")]
+    assert server.get("/api/graph", run="tf1", tag="s_graph").status_code == 404  # no trace, no model
+
+
+def test_tsvis_frontend_draws_a_trace_only_run(tmp_path: Path) -> None:
+    """The unmodified TS-VIS 0.4.2 page, in Chromium: the trace shows through c_graph, the
+    structure button answers 200, and no call fails, no page error."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_tsvis_frontend_browser import CHROMIUM, LAUNCH_ARGS, _require_frontend
+
+    _require_frontend()
+    shutil.copytree(DATA / "trace", tmp_path / "logs" / "trace")
+    srv = spawn_server(tmp_path / "logs", tmp_path / "data", "--ui", "tsvis")
+    calls: list[tuple[int, str]] = []
+    errors: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.on("response", lambda r: calls.append((r.status, r.url)) if "/api/graph" in r.url else None)
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(srv.url + "/?id=demo&trainJobName=job")
+                page.wait_for_load_state("networkidle")
+                page.get_by_text("模型结构", exact=True).first.click()
+                page.get_by_text("graph_3", exact=True).first.wait_for(timeout=30_000)
+                page.locator("#s-graph").click()
+                deadline = time.monotonic() + 30
+                while not any("tag=s_graph" in u for _s, u in calls) and time.monotonic() < deadline:
+                    page.wait_for_timeout(200)
+                page.get_by_text("graph_3", exact=True).first.wait_for(timeout=30_000)
+            finally:
+                browser.close()
+    finally:
+        srv.stop()
+    assert [s for s, u in calls if "tag=c_graph" in u] == [200]
+    assert [s for s, u in calls if "tag=s_graph" in u] == [200]
+    assert not errors

@@ -3,7 +3,8 @@
 The frontend `JSON.parse`s `data`, so `data` is a JSON *string* of `{"net", "operator"}`.
 Graph tags of a run, in the order getCategory lists them (`graph_keys`):
 - `s_graph` (layers) needs a JSON model file (OneFlow `structure_graph.json`, TS-VIS
-  `add_json_graph`, Keras);
+  `add_json_graph`, Keras); asked of a run without one but with traces, it answers the run's
+  op graphs as a model list (see `_every_op_graph`) instead of a 404;
 - `c_graph` comes from the newest GraphDef of the run (TensorFlow, PyTorch `add_graph`,
   tensorboardX), else from the JSON model with nothing removed, else from the newest
   `tf.summary.trace_export` op graph (so a run holding only a trace shows it in the TS-VIS
@@ -26,7 +27,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tsvis_live.compute import runmeta
-from tsvis_live.compute.graphs import computation_graph, graphdef_ops, ops_graph, structure_graph
+from tsvis_live.compute.graphs import (
+    OPERATOR_CATEGORIES,
+    computation_graph,
+    graphdef_ops,
+    ops_graph,
+    structure_graph,
+)
 from tsvis_live.compute.jsonsafe import dumps
 from tsvis_live.compute.natsort import natsorted
 from tsvis_live.http import params
@@ -81,6 +88,18 @@ def _trace_graph(records: list[tuple[str, str, bytes]], run: str, tag: str, trac
     return ops_graph(ops)
 
 
+def _every_op_graph(records: list[tuple[str, str, bytes]], run: str, graphdef: bytes | None,
+                    traces: list[str]) -> dict[str, Any]:
+    """s_graph asked of a run without a JSON model but with traces (the TS-VIS panel's
+    structure button is live once a run lists two graph tags): its op graphs as a model list,
+    the run graph first, then each trace, so that panel's model selector reaches every one."""
+    if not traces:
+        raise reader.NotFound(f"run {run!r} has no structure graph (s_graph needs a JSON model file)")
+    nets = [computation_graph(graphdef=graphdef)["net"]] if graphdef is not None else []
+    nets += [_trace_graph(records, run, tag, traces, None)["net"] for tag in traces]
+    return {"net": nets, "operator": OPERATOR_CATEGORIES}
+
+
 def graph_json(conn: Connection, run: str, which: str, stats_tag: str | None = None) -> str:
     records = reader.graphs(conn, run)
     model = _newest(records, "json_model")
@@ -97,10 +116,10 @@ def graph_json(conn: Connection, run: str, which: str, stats_tag: str | None = N
     try:
         if which.startswith(TRACE_PREFIX):
             graph = _trace_graph(records, run, which[len(TRACE_PREFIX):], trace_tags(conn, run), stats)
-        elif which == "s_graph":
-            if model is None:
-                raise reader.NotFound(f"run {run!r} has no structure graph (s_graph needs a JSON model file)")
+        elif which == "s_graph" and model is not None:
             graph = structure_graph(model)
+        elif which == "s_graph":
+            graph = _every_op_graph(records, run, graphdef, trace_tags(conn, run))
         elif graphdef is not None and stats is None:
             graph = computation_graph(graphdef=graphdef)
         elif graphdef is not None:
