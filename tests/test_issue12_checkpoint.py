@@ -212,3 +212,22 @@ def test_a_new_checkpoint_is_followed_without_the_config_changing(tmp_path: Path
     assert steps, srv.json("/api/projector", run="projector", tag=TF2_TAG)
     # the state file's change names the config: read at once, not at the next 30 s full pass
     assert time.monotonic() - started < 20
+
+
+def test_ingest_summary_lists_partly_read_configs_with_the_reason(tmp_path: Path) -> None:
+    """`tsvis-live ingest` tells a partly read projector config apart from broken framing."""
+    import json
+    import subprocess
+    import sys
+
+    logdir = tmp_path / "logs"
+    bad = logdir / "broken"
+    shutil.copytree(DATA / "projector", bad)
+    (bad / "embedding.ckpt-1.data-00000-of-00001").unlink()
+    out = subprocess.run([sys.executable, "-m", "tsvis_live.cli", "ingest", "--logdir", str(logdir),
+                          "--data-dir", str(tmp_path / "data"), "--json"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["broken_files"] == []
+    assert "does not exist" in summary["partial_files"]["broken/projector_config.pbtxt"]

@@ -143,7 +143,8 @@ def summarize(db) -> dict:
         "runs": len(runs),
         "tags": dict(sorted(kinds.items())),
         "files": len(files),
-        "broken_files": [f["path"] for f in files if f["status"] != "ok"],
+        "broken_files": [f["path"] for f in files if f["status"] == "broken"],
+        "partial_files": {f["path"]: f["error"] for f in files if f["status"] == "partial"},
         "stored_events": sum(f["events"] for f in files),
         "stored_skipped": sum(f["skipped"] for f in files),
     }
@@ -255,6 +256,8 @@ def _print_summary(args: argparse.Namespace, summary: dict) -> int:
         print(f"session: {summary['runs']} runs, tags: {tags}; database {summary['database']}{size}")
         if summary["broken_files"]:
             print(f"files with broken framing (partly read): {', '.join(summary['broken_files'])}")
+        for path, why in summary["partial_files"].items():
+            print(f"partly read: {path}: {why}")
     return 0
 
 
