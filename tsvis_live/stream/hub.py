@@ -69,17 +69,36 @@ class Hub(Protocol):
     def unsubscribe(self, sub: Subscriber) -> None: ...
 
 
-class LocalHub:
-    """In-process hub; `publish` is safe to call from any thread."""
+class FanOut:
+    """The subscriber side every hub shares: the set of inboxes on this process's event loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop
         self._subscribers: set[Subscriber] = set()
-        self.published = 0
-        self.last_cursor = 0  # the newest cursor delivered (seeded from the store at start)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+
+    def subscribe(self, max_points: int = 100_000, weigh: Callable[[Commit], int] | None = None) -> Subscriber:
+        sub = Subscriber(max_points, weigh)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._subscribers.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+
+class LocalHub(FanOut):
+    """In-process hub; `publish` is safe to call from any thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(loop)
+        self.published = 0
+        self.last_cursor = 0  # the newest cursor delivered (seeded from the store at start)
 
     def publish(self, commit: Commit) -> None:
         loop = self._loop
@@ -99,15 +118,3 @@ class LocalHub:
         self.last_cursor = max(self.last_cursor, commit.cursor)
         for sub in list(self._subscribers):
             sub.offer(commit)
-
-    def subscribe(self, max_points: int = 100_000, weigh: Callable[[Commit], int] | None = None) -> Subscriber:
-        sub = Subscriber(max_points, weigh)
-        self._subscribers.add(sub)
-        return sub
-
-    def unsubscribe(self, sub: Subscriber) -> None:
-        self._subscribers.discard(sub)
-
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscribers)

@@ -42,7 +42,7 @@ from redis.exceptions import RedisError
 
 from tsvis_live.health import Health
 from tsvis_live.store.writer import Commit
-from tsvis_live.stream.hub import Subscriber
+from tsvis_live.stream.hub import FanOut
 from tsvis_live.stream.wire import encode_commit, encode_gap, parse_entry
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def _entry_id(entry_id: bytes) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-class RedisHub:
+class RedisHub(FanOut):
     """`hub.Hub` over a Redis Stream; `publish` is safe (and never blocks) from any thread."""
 
     def __init__(self, url: str, session_id: str, fill: Callable[[int, int], Commit | None] | None = None,
@@ -91,8 +91,7 @@ class RedisHub:
         self.maxlen, self.max_entry_bytes = maxlen, max_entry_bytes
         parts = urlsplit(url)  # for messages: no credentials
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or ''}"
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._subscribers: set[Subscriber] = set()
+        super().__init__()
         self._pending: deque[_Entry] = deque()
         self._plock = threading.Lock()
         self._wake: asyncio.Event | None = None
@@ -123,20 +122,6 @@ class RedisHub:
         if self._delivered is None:
             self._delivered = value
 
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subscribers)
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-
-    def subscribe(self, max_points: int = 100_000, weigh: Callable[[Commit], int] | None = None) -> Subscriber:
-        sub = Subscriber(max_points, weigh)
-        self._subscribers.add(sub)
-        return sub
-
-    def unsubscribe(self, sub: Subscriber) -> None:
-        self._subscribers.discard(sub)
 
     def publish(self, commit: Commit) -> None:
         """Queue the commit for the stream and wake the sender; no I/O on the caller's thread."""
