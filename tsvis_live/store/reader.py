@@ -1,9 +1,11 @@
-"""Read queries over a session database: the one interface every consumer reads through.
+"""Read queries over a session database, under `provider.Store` (what consumers call).
 
-Functions take a SQLAlchemy connection (from `Database.read`) and return numpy arrays or plain
-rows; they never touch ingestion. Points come back in cursor order, which is file order within a
-series. `ScalarSeries.visible()` applies the policy for steps that go back (a resumed job):
-a point is superseded by any later-written point at the same or an earlier step.
+Functions take a SQLAlchemy connection (the Store runs them on `Database`'s reader pool) and
+return numpy arrays or plain rows; they never touch ingestion. What a view shows of a series
+(superseded writes, step range, downsampling) is `select.py`'s, applied by the Store.
+Points come back in cursor order, which is file order within a series.
+`ScalarSeries.visible()` applies the policy for steps that go back (a resumed job): a point is
+superseded by any later-written point at the same or an earlier step.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from tsvis_live.store import codec
 from tsvis_live.store import schema as t
+from tsvis_live.store.filestate import FileState
 
 
 class NotFound(LookupError):
@@ -323,6 +326,19 @@ def files(conn: Connection) -> list[dict[str, Any]]:
     q = select(t.runs.c.name.label("run"), f.path, f.format, f.offset, f.size, f.status, f.error,
                f.events, f.skipped).join(t.runs, t.runs.c.id == f.run_id).order_by(f.path)
     return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def file_states(conn: Connection) -> tuple[dict[str, FileState], dict[str, dict[str, str]]]:
+    """What an ingester resumes from: every file's state by path, and each run's tag -> plugin."""
+    states = {}
+    for row in conn.execute(select(t.files, t.runs.c.name.label("run")).join(t.runs, t.runs.c.id == t.files.c.run_id)):
+        m = row._mapping
+        states[m["path"]] = FileState(**{k: m[k] for k in FileState.__dataclass_fields__})
+    plugins: dict[str, dict[str, str]] = {}
+    q = select(t.runs.c.name, t.series.c.tag, t.series.c.plugin).join(t.runs, t.runs.c.id == t.series.c.run_id)
+    for run, tag, plugin in conn.execute(q.where(t.series.c.plugin.is_not(None))):
+        plugins.setdefault(run, {})[tag] = plugin
+    return states, plugins
 
 
 def computed_get(conn: Connection, key: str) -> bytes | None:
