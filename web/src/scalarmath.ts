@@ -4,8 +4,15 @@
  * tooltip, and wall / relative time labels.
  */
 
+/** The finite values (log10 of the positive ones for a log axis), ascending, in a typed array (fast to sort). */
+function finiteSorted(values: Iterable<number | null | undefined>, log: boolean): Float64Array {
+  const tmp: number[] = [];
+  for (const x of values) if (x !== null && x !== undefined && Number.isFinite(x) && (!log || x > 0)) tmp.push(log ? Math.log10(x) : x);
+  return Float64Array.from(tmp).sort();
+}
+
 /** d3.quantile of an ascending array: linear interpolation at (n - 1) * p. */
-export function quantileSorted(a: readonly number[], p: number): number {
+export function quantileSorted(a: ArrayLike<number>, p: number): number {
   const n = a.length;
   if (!n) return NaN;
   if (p <= 0 || n < 2) return a[0];
@@ -46,10 +53,8 @@ export function nice(lo: number, hi: number, count = 10): [number, number] {
  * Null when there is no finite value.
  */
 export function computeDomain(values: Iterable<number | null | undefined>, ignoreOutliers: boolean): [number, number] | null {
-  const v: number[] = [];
-  for (const x of values) if (x !== null && x !== undefined && Number.isFinite(x)) v.push(x);
+  const v = finiteSorted(values, false);
   if (!v.length) return null;
-  v.sort((a, b) => a - b);
   const a = ignoreOutliers ? quantileSorted(v, 0.05) : v[0];
   const b = ignoreOutliers ? quantileSorted(v, 0.95) : v[v.length - 1];
   const span = b - a;
@@ -63,10 +68,8 @@ export function computeDomain(values: Iterable<number | null | undefined>, ignor
  * log10; the chart widens it to whole decades as uPlot's log axes are.
  */
 export function computeLogDomain(values: Iterable<number | null | undefined>, ignoreOutliers: boolean): [number, number] | null {
-  const v: number[] = [];
-  for (const x of values) if (x !== null && x !== undefined && Number.isFinite(x) && x > 0) v.push(Math.log10(x));
+  const v = finiteSorted(values, true);
   if (!v.length) return null;
-  v.sort((a, b) => a - b);
   const a = ignoreOutliers ? quantileSorted(v, 0.05) : v[0];
   const b = ignoreOutliers ? quantileSorted(v, 0.95) : v[v.length - 1];
   return [Math.pow(10, a), Math.pow(10, b)];

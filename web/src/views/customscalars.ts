@@ -95,8 +95,12 @@ export class CustomScalarsView implements View {
       entry.chart.setLines(lines);
       entry.chart.el.dataset.lines = JSON.stringify(lines.map((l) => l.id));
       entry.chart.el.dataset.bands = String(lines.filter((l) => l.lower && l.upper).length);
-      entry.invalid.hidden = !invalid.length;
-      entry.invalid.textContent = invalid.length ? `not a valid regular expression: ${invalid.join(", ")}` : "";
+      const what = lc.multiline ? lc.multiline.join(", ") : (lc.margin ?? []).map((m) => m.value).join(", ");
+      const why = invalid.length ? `not a valid regular expression: ${invalid.join(", ")}`
+        : !lines.length ? `no scalar tag of the selected runs matches ${what}` : "";
+      entry.invalid.hidden = !why;
+      entry.invalid.className = invalid.length ? "error" : "muted chart-note";
+      entry.invalid.textContent = why;
       entry.chart.el.classList.toggle("no-lines", !lines.length);
     }));
   }

@@ -40,7 +40,8 @@ export class HparamsView implements View {
     });
     this.chart.whenReady((c) => c.on("axisareaselected", () => this.onBrush(c)));
     this.update("categories");
-    this.stop = onNewData(app, () => this.load(true), 5000, 10000);
+    // One request per run: re-read when the cursor moves (at most every 5 s), poll rarely.
+    this.stop = onNewData(app, () => this.load(true), 5000, 60000);
   }
 
   private runs(): string[] {
