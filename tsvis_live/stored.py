@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tsvis_live.store import reader
 from tsvis_live.store.database import Database
+from tsvis_live.store.provider import Store
 
 COLUMNS = ("run", "tag", "step", "wall_time", "value")
 
@@ -47,6 +47,7 @@ class StoredSession:
     def __init__(self, path: str | Path, data_dir: str | Path | None = None) -> None:
         self.path = database_for(path, data_dir)
         self._db = Database(self.path, readers=1)
+        self._store = Store(self._db)
 
     def __enter__(self) -> StoredSession:
         return self
@@ -58,12 +59,12 @@ class StoredSession:
         self._db.close()
 
     def runs(self) -> list[str]:
-        return [name for name, _cursor in self._db.read_sync(reader.list_runs)]
+        return [name for name, _cursor in self._store.runs_sync()]
 
     def tags(self, kind: str = "scalar") -> dict[str, list[str]]:
         """run -> tags of one kind (scalar, histogram, image, audio, text, ...)."""
         out: dict[str, list[str]] = {}
-        for run, k, tag, _cursor in self._db.read_sync(reader.list_series):
+        for run, k, tag, _cursor in self._store.series_sync():
             if k == kind:
                 out.setdefault(run, []).append(tag)
         return out
@@ -81,9 +82,7 @@ class StoredSession:
             for t in tags:
                 if tag is not None and t != tag:
                     continue
-                series = self._db.read_sync(lambda c, r=r, t=t: reader.scalar_series(c, r, t, with_cursors=False))
-                if not all_writes:
-                    series = series.visible()
+                series = self._store.scalars_sync(r, t, every=all_writes).points
                 for step, wall, value in zip(series.steps.tolist(), series.wall_times.tolist(),
                                              series.values.tolist()):
                     yield r, t, step, wall, value

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -14,7 +13,7 @@ from tsvis_live.compute.natsort import group_of, natsorted
 from tsvis_live.http import api_graph, api_projector, params
 from tsvis_live.http.context import COOKIE, manager_of, open_named, session_for
 from tsvis_live.http.json import ok
-from tsvis_live.store import reader
+from tsvis_live.store.provider import Catalog
 
 INIT_WAIT = 30.0  # seconds /api/init waits for the data already on disk (the contract's bound)
 COOKIE_AGE = 14 * 24 * 3600  # what the frontend itself uses for its session_id cookie
@@ -56,27 +55,25 @@ async def init(request: Request) -> Response:
     return response
 
 
-def categories(conn: Connection) -> dict[str, dict[str, Any]]:
-    """The getCategory payload, read in one connection."""
-    runs = [name for name, _cursor in reader.list_runs(conn)]
-    tags: dict[str, dict[str, list[str]]] = {run: {} for run in runs}
-    for run, kind, tag, _cursor in reader.list_series(conn):
+def categories(catalog: Catalog) -> dict[str, dict[str, Any]]:
+    """The getCategory payload, from what the store held at one moment."""
+    tags: dict[str, dict[str, list[str]]] = {run: {} for run, _cursor in catalog.runs}
+    for run, kind, tag, _cursor in catalog.series:
         tags.setdefault(run, {}).setdefault(kind, []).append(tag)
-    records = reader.run_records(conn)
-    _drop_sample_only(conn, tags)
+    records = catalog.records
+    _drop_sample_only(catalog.with_vectors, tags)
     out: dict[str, dict[str, Any]] = {}
     for run in natsorted(tags):
-        graphs = api_graph.run_graph_keys(conn, run, records.graph_kinds.get(run, set()))
+        graphs = api_graph.run_graph_keys(catalog.plugins.get(run, {}), records.graph_kinds.get(run, set()))
         out[run] = _run_category(tags[run], graphs, run in records.with_hparams, run in records.with_layouts)
     return out
 
 
-def _drop_sample_only(conn: Connection, tags: dict[str, dict[str, list[str]]]) -> None:
+def _drop_sample_only(with_vectors: set[tuple[str, str]], tags: dict[str, dict[str, list[str]]]) -> None:
     """Embedding tags that hold only samples (TS-VIS `add_embedding_sample` before any
     `add_embedding`) have nothing to project: the panel would fail on them, so hide them."""
     if not any(kinds.get("embedding") for kinds in tags.values()):
         return
-    with_vectors = reader.embeddings_with_vectors(conn)
     for run, kinds in tags.items():
         if kinds.get("embedding"):
             kinds["embedding"] = [tag for tag in kinds["embedding"] if (run, tag) in with_vectors]
@@ -112,7 +109,7 @@ def _run_category(kinds: dict[str, list[str]], graphs: list[str], hparams: bool,
 
 async def get_category(request: Request) -> Response:
     session = await session_for(request)
-    body = await session.db.read(categories)
+    body = await session.store.offload(categories, await session.store.catalog())
     if any("embedding" in cat for cat in body.values()):
         api_projector.warm_up()  # the t-SNE worker starts while the user finds the panel
     return ok(body)

@@ -1,5 +1,5 @@
 """The exception (anomaly) view: one tensor per step as box plots, a heat map, a histogram
-and its outliers. Statistics come from compute.exceptions and run in the reader thread.
+and its outliers. Statistics come from compute.exceptions and run on the store's reader pool (`offload`).
 
 Step-keyed answers use the request's own `step` text as the key: the frontend looks the
 answer up with `data[param.step]`.
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,23 +19,20 @@ from tsvis_live.http import params
 from tsvis_live.http.context import session_for
 from tsvis_live.http.errors import ApiError
 from tsvis_live.http.json import ok
-from tsvis_live.store import reader
+from tsvis_live.session import Session
+from tsvis_live.store.provider import TensorEntry
 
 KIND = "exception"
 MAX_CELLS = 4_000_000  # a heat map beyond this is refused with 413 (it would be >50 MB of JSON)
 
 
-def boxes(conn: Connection, run: str, tag: str) -> dict[str, Any]:
-    """Box statistics of every step (the newest write of a step wins)."""
-    latest: dict[int, reader.TensorEntry] = {}
-    for entry in reader.tensor_entries(conn, run, KIND, tag):
-        latest[entry.step] = entry  # entries come ordered by (step, cursor)
-    steps = sorted(latest)
-    return {"step": steps, "box": [ex.box_stats(reader.load_array(conn, latest[s].blob_id)) for s in steps]}
+def boxes(tensors: list[tuple[TensorEntry, np.ndarray]]) -> dict[str, Any]:
+    """Box statistics of every step (given the newest write of each, in step order)."""
+    return {"step": [e.step for e, _ in tensors], "box": [ex.box_stats(arr) for _, arr in tensors]}
 
 
-def _tensor(conn: Connection, run: str, tag: str, step: int) -> np.ndarray:
-    _entry, arr = reader.tensor_at(conn, run, KIND, tag, step)
+async def _tensor(session: Session, run: str, tag: str, step: int) -> np.ndarray:
+    _entry, arr = await session.store.tensor_at(run, KIND, tag, step)
     if arr.dtype.kind not in "biuf":
         raise ApiError(400, f"Exception tag {tag!r} of run {run!r} does not hold numbers.")
     return arr
@@ -51,11 +47,11 @@ def _step_request(request: Request) -> tuple[str, str, int, str]:
 async def exception(request: Request) -> Response:
     run, tag = params.run_tag(request)
     session = await session_for(request)
-    return ok({tag: await session.db.read(lambda conn: boxes(conn, run, tag))})
+    tensors = await session.store.tensors(run, KIND, tag, newest_per_step=True)
+    return ok({tag: await session.store.offload(boxes, tensors)})
 
 
-def _heatmap(conn: Connection, run: str, tag: str, step: int) -> list[Any]:
-    arr = _tensor(conn, run, tag, step)
+def _heatmap(arr: np.ndarray, tag: str, step: int) -> list[Any]:
     if arr.size > MAX_CELLS:
         raise ApiError(413, f"The tensor of tag {tag!r} at step {step} has {arr.size} values; "
                        f"heat maps are limited to {MAX_CELLS}.")
@@ -65,14 +61,15 @@ def _heatmap(conn: Connection, run: str, tag: str, step: int) -> list[Any]:
 async def exception_data(request: Request) -> Response:
     run, tag, step, key = _step_request(request)
     session = await session_for(request)
-    return ok({key: await session.db.read(lambda conn: _heatmap(conn, run, tag, step))})
+    arr = await _tensor(session, run, tag, step)
+    return ok({key: await session.store.offload(_heatmap, arr, tag, step)})
 
 
 async def exception_hist(request: Request) -> Response:
     run, tag, step, key = _step_request(request)
     buckets = params.integer(request, "buckets", ex.HIST_BUCKETS, minimum=1, maximum=1000)
     session = await session_for(request)
-    hist = await session.db.read(lambda conn: ex.bounded_histogram(_tensor(conn, run, tag, step), buckets))
+    hist = await session.store.offload(ex.bounded_histogram, await _tensor(session, run, tag, step), buckets)
     return ok({key: [hist]})
 
 
@@ -81,8 +78,7 @@ async def exception_box(request: Request) -> Response:
     up = params.number(request, "up")
     down = params.number(request, "down")
     session = await session_for(request)
-    values, coords, total = await session.db.read(
-        lambda conn: ex.outliers(_tensor(conn, run, tag, step), up, down))
+    values, coords, total = await session.store.offload(ex.outliers, await _tensor(session, run, tag, step), up, down)
     return ok({key: [values, coords]}, headers={"X-Total-Count": str(total)})
 
 

@@ -14,14 +14,15 @@ Graph tags of a run, in the order getCategory lists them (`graph_keys`):
   RunMetadata (`compute.runmeta`).
 `stats=<tag>` lays the step stats of that RunMetadata tag (TF1 `add_run_metadata`, a profiled
 trace, torch `add_graph`'s `step1`) over the graph's nodes as `_stats/...` attributes.
-Building runs in the reader thread together with the query.
+The records come from the store (`Store.graphs`, `Store.plugins`); building runs on its
+reader pool (`Store.offload`), off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -40,7 +41,7 @@ from tsvis_live.http import params
 from tsvis_live.http.context import session_for
 from tsvis_live.http.errors import ApiError
 from tsvis_live.http.json import ok
-from tsvis_live.store import reader
+from tsvis_live.store.provider import NotFound
 
 TRACE_PREFIX = "trace/"
 
@@ -50,10 +51,10 @@ def _newest(records: list[tuple[str, str, bytes]], kind: str, tag: str | None = 
     return found[-1] if found else None
 
 
-def trace_tags(conn: Connection, run: str) -> list[str]:
+def trace_tags(plugins: dict[str, str]) -> list[str]:
     """Tags of the run's RunMetadata records that have an op graph (by plugin, as TensorBoard
-    decides), in natural order. Reads no graph bytes: getCategory calls it on every poll."""
-    plugins = reader.plugins_of_run(conn, run)
+    decides; `plugins` is the run's tag -> plugin), in natural order. Needs no graph bytes:
+    getCategory calls it on every poll."""
     return natsorted(tag for tag, plugin in plugins.items() if plugin in runmeta.OP_GRAPH_PLUGINS)
 
 
@@ -68,9 +69,9 @@ def graph_keys(graph_kinds: set[str], traces: list[str]) -> list[str]:
     return keys
 
 
-def run_graph_keys(conn: Connection, run: str, graph_kinds: set[str]) -> list[str]:
-    """`graph_keys` of one run, looking up trace tags only when the run has RunMetadata."""
-    traces = trace_tags(conn, run) if "run_metadata" in graph_kinds else []
+def run_graph_keys(plugins: dict[str, str], graph_kinds: set[str]) -> list[str]:
+    """`graph_keys` of one run, looking at trace tags only when the run has RunMetadata."""
+    traces = trace_tags(plugins) if "run_metadata" in graph_kinds else []
     return graph_keys(graph_kinds, traces)
 
 
@@ -78,9 +79,9 @@ def _trace_graph(records: list[tuple[str, str, bytes]], run: str, tag: str, trac
                  stats: Any) -> dict[str, Any]:
     data = _newest(records, "run_metadata", tag)
     if data is None:
-        raise reader.NotFound(f"run {run!r} has no trace {tag!r}")
+        raise NotFound(f"run {run!r} has no trace {tag!r}")
     if tag not in traces:
-        raise reader.NotFound(f"run {run!r} has no op graph for {tag!r}: that run metadata is a profile "
+        raise NotFound(f"run {run!r} has no op graph for {tag!r}: that run metadata is a profile "
                               "(its step stats are at /api/run_metadata)")
     ops = runmeta.op_graph_ops(runmeta.parse(data))
     if stats is not None:
@@ -94,32 +95,33 @@ def _every_op_graph(records: list[tuple[str, str, bytes]], run: str, graphdef: b
     structure button is live once a run lists two graph tags): its op graphs as a model list,
     the run graph first, then each trace, so that panel's model selector reaches every one."""
     if not traces:
-        raise reader.NotFound(f"run {run!r} has no structure graph (s_graph needs a JSON model file)")
+        raise NotFound(f"run {run!r} has no structure graph (s_graph needs a JSON model file)")
     nets = [computation_graph(graphdef=graphdef)["net"]] if graphdef is not None else []
     nets += [_trace_graph(records, run, tag, traces, None)["net"] for tag in traces]
     return {"net": nets, "operator": OPERATOR_CATEGORIES}
 
 
-def graph_json(conn: Connection, run: str, which: str, stats_tag: str | None = None) -> str:
-    records = reader.graphs(conn, run)
+def graph_json(records: list[tuple[str, str, bytes]], plugins: dict[str, str], run: str, which: str,
+               stats_tag: str | None = None) -> str:
+    """The graph `which` of a run from its graph records and plugins (see the module docstring)."""
     model = _newest(records, "json_model")
     graphdef = _newest(records, "graphdef")
     stats = None
     if stats_tag is not None:
         raw = _newest(records, "run_metadata", stats_tag)
         if raw is None:
-            raise reader.NotFound(f"run {run!r} has no run metadata {stats_tag!r}")
+            raise NotFound(f"run {run!r} has no run metadata {stats_tag!r}")
         try:
             stats = runmeta.parse(raw)
         except ValueError as exc:
             raise ApiError(500, f"The run metadata {stats_tag!r} of run {run!r} could not be read: {exc}") from None
     try:
         if which.startswith(TRACE_PREFIX):
-            graph = _trace_graph(records, run, which[len(TRACE_PREFIX):], trace_tags(conn, run), stats)
+            graph = _trace_graph(records, run, which[len(TRACE_PREFIX):], trace_tags(plugins), stats)
         elif which == "s_graph" and model is not None:
             graph = structure_graph(model)
         elif which == "s_graph":
-            graph = _every_op_graph(records, run, graphdef, trace_tags(conn, run))
+            graph = _every_op_graph(records, run, graphdef, trace_tags(plugins))
         elif graphdef is not None and stats is None:
             graph = computation_graph(graphdef=graphdef)
         elif graphdef is not None:
@@ -129,10 +131,10 @@ def graph_json(conn: Connection, run: str, which: str, stats_tag: str | None = N
         elif model is not None:
             graph = computation_graph(json_model=model)
         else:
-            traces = trace_tags(conn, run)
+            traces = trace_tags(plugins)
             newest = [tag for kind, tag, _ in records if kind == "run_metadata" and tag in traces]
             if not newest:
-                raise reader.NotFound(f"run {run!r} has no computation graph")
+                raise NotFound(f"run {run!r} has no computation graph")
             graph = _trace_graph(records, run, newest[-1], traces, stats)
     except ValueError as exc:
         raise ApiError(500, f"The {which} of run {run!r} could not be built: {exc}") from None
@@ -151,20 +153,22 @@ async def graph(request: Request) -> Response:
     which = _graph_tag(request)
     stats = params.string(request, "stats", None)
     session = await session_for(request)
-    return ok(await session.db.read(lambda conn: graph_json(conn, run, which, stats)))
+    records, plugins = await asyncio.gather(session.store.graphs(run), session.store.plugins(run))
+    return ok(await session.store.offload(graph_json, records, plugins, run, which, stats))
 
 
-def run_metadata_json(conn: Connection, run: str, tag: str | None) -> dict[str, Any]:
+def run_metadata_json(graphs: list[tuple[str, str, bytes]], plugins: dict[str, str], run: str,
+                      tag: str | None) -> dict[str, Any]:
     """`{tag: {...}}` for one tag, or every RunMetadata tag of the run with what it holds."""
-    records = [(t, data) for kind, t, data in reader.graphs(conn, run) if kind == "run_metadata"]
-    traces = set(trace_tags(conn, run))
+    records = [(t, data) for kind, t, data in graphs if kind == "run_metadata"]
+    traces = set(trace_tags(plugins))
     newest: dict[str, bytes] = {}
     for t, data in records:
         newest[t] = data
     if tag is not None and tag not in newest:
-        raise reader.NotFound(f"run {run!r} has no run metadata {tag!r}")
+        raise NotFound(f"run {run!r} has no run metadata {tag!r}")
     if tag is None and not newest:
-        raise reader.NotFound(f"run {run!r} has no run metadata")
+        raise NotFound(f"run {run!r} has no run metadata")
     out = {}
     for t in natsorted(newest) if tag is None else [tag]:
         try:
@@ -184,7 +188,8 @@ async def run_metadata(request: Request) -> Response:
     run = params.series_name(request, "run")
     tag = params.string(request, "tag", None)
     session = await session_for(request)
-    return ok(await session.db.read(lambda conn: run_metadata_json(conn, run, tag)))
+    records, plugins = await asyncio.gather(session.store.graphs(run), session.store.plugins(run))
+    return ok(await session.store.offload(run_metadata_json, records, plugins, run, tag))
 
 
 def routes() -> list[Route]:

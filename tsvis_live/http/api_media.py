@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import struct
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -21,8 +21,8 @@ from starlette.routing import Route
 from tsvis_live.http import params
 from tsvis_live.http.context import session_for
 from tsvis_live.http.json import ok
-from tsvis_live.store import reader
 from tsvis_live.store.codec import sniff_mime
+from tsvis_live.store.provider import MediaEntry, MediaPage
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -63,7 +63,7 @@ def wav_shape(data: bytes) -> dict[str, Any]:
     return {"sample_rate": float(fmt[2]), "num_channels": fmt[1], "length_frames": frames}
 
 
-def _entry(kind: str, e: reader.MediaEntry) -> dict[str, Any]:
+def _entry(kind: str, e: MediaEntry) -> dict[str, Any]:
     out: dict[str, Any] = {"wall_time": e.wall_time, "step": e.step}
     if kind == "image":
         out["width"] = e.meta.get("width", 0)
@@ -87,19 +87,26 @@ def _texts(data: bytes) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def media_page(conn: Connection, run: str, kind: str, tag: str, offset: int,
-               limit: int | None) -> tuple[int, list[dict[str, Any]]]:
-    total, entries = reader.media_list(conn, run, kind, tag, offset, limit)
-    for e in entries:
-        if kind == "audio" and "label" not in e.meta and "num_channels" not in e.meta:
-            data, _mime, _digest = reader.media_blob(conn, run, kind, tag, e.step, e.index)
-            e.meta = {**wav_shape(data), **e.meta}
-    rows = [_entry(kind, e) for e in entries]
+def _needs_bytes(kind: str) -> bool | Callable[[MediaEntry], bool]:
+    """Which entries of a page are answered from their bytes: every text (the value itself),
+    audio stored before its shape was kept in the metadata (read from the WAV header)."""
     if kind == "text":
-        for row, e in zip(rows, entries):
-            data, _mime, _digest = reader.media_blob(conn, run, kind, tag, e.step, e.index)
-            row["value"] = _texts(data)
-    return total, rows
+        return True
+    if kind == "audio":
+        return lambda e: "label" not in e.meta and "num_channels" not in e.meta
+    return False
+
+
+def media_rows(kind: str, page: MediaPage) -> list[dict[str, Any]]:
+    rows = []
+    for e, data in zip(page.entries, page.data):
+        if kind == "audio" and data is not None:
+            e.meta = {**wav_shape(data), **e.meta}
+        row = _entry(kind, e)
+        if kind == "text":
+            row["value"] = _texts(data or b"")
+        rows.append(row)
+    return rows
 
 
 def _list_endpoint(kind: str):
@@ -107,8 +114,8 @@ def _list_endpoint(kind: str):
         run, tag = params.run_tag(request)
         offset, limit = params.paging(request)
         session = await session_for(request)
-        total, rows = await session.db.read(lambda conn: media_page(conn, run, kind, tag, offset, limit))
-        return ok({tag: rows}, headers={"X-Total-Count": str(total)})
+        page = await session.store.media_page(run, kind, tag, offset, limit, with_data=_needs_bytes(kind))
+        return ok({tag: media_rows(kind, page)}, headers={"X-Total-Count": str(page.total)})
 
     handler.__name__ = f"{kind}_list"
     handler.__doc__ = f"{kind} samples of a run and tag, paged."
@@ -120,8 +127,7 @@ async def _sample(request: Request, kind: str) -> tuple[bytes, str, bytes]:
     step = params.integer(request, "step")
     index = params.integer(request, "index", 0, minimum=0)
     session = await session_for(request)
-    data, _stored, digest = await session.db.read(
-        lambda conn: reader.media_blob(conn, run, kind, tag, step, index))
+    data, _stored, digest = await session.store.media_blob(run, kind, tag, step, index)
     return data, mime_of(data, kind), digest
 
 

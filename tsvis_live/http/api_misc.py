@@ -9,10 +9,10 @@ the metric's tag (the original matched them by map position).
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
-from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,21 +24,14 @@ from tsvis_live.compute.prcurves import roc_response
 from tsvis_live.http import params
 from tsvis_live.http.context import session_for
 from tsvis_live.http.json import ok
-from tsvis_live.store import reader
+from tsvis_live.session import Session
+from tsvis_live.store.provider import NotFound
 
 
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
-
-
-def _last_scalar(conn: Connection, run: str, tag: str) -> float | None:
-    try:
-        series = reader.scalar_series(conn, run, tag).visible()
-    except reader.NotFound:
-        return None
-    return float(series.values[-1]) if len(series) else None
 
 
 def _groups(records: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -82,36 +75,28 @@ def _sessions(run: str, groups: dict[str, dict[str, Any]],
     return below or [(name, run, g) for name, g in groups.items()]
 
 
-def hyperparm_data(conn: Connection, run: str) -> dict[str, Any]:
-    groups, metric_tags = _groups(reader.hparams(conn, run))
+async def hyperparm_data(session: Session, run: str) -> dict[str, Any]:
+    """The hparams table of `run`; a metric value the records lack is the last shown point of
+    the first of its `metric_sources` that the store holds."""
+    own, every = await asyncio.gather(session.store.hparams(run), session.store.hparams())
+    groups, metric_tags = _groups(own)
     if not groups:
-        raise reader.NotFound(f"run {run!r} has no hyperparameters")
+        raise NotFound(f"run {run!r} has no hyperparameters")
     by_run: dict[str, list[dict[str, Any]]] = {}
-    for rec in reader.hparams(conn):
+    for rec in every:
         by_run.setdefault(rec["run"], []).append(rec)
     sessions = _sessions(run, groups, by_run)
     for _label, session_run, _g in sessions:
         if session_run != run:
             metric_tags += [m for m in _groups(by_run[session_run])[1] if m not in metric_tags]
     metric_tags += [m for m in _experiment_tags(by_run, run) if m not in metric_tags]
-    known = {name for name, _cursor in reader.list_runs(conn)}
-    last: dict[tuple[str, str], float | None] = {}
-
-    def value(session_run: str, tag: str) -> float | None:
-        for source in hp.metric_sources(session_run, tag):
-            if source[0] in known:
-                if source not in last:
-                    last[source] = _last_scalar(conn, *source)
-                if last[source] is not None:
-                    return last[source]
-        return None
-
-    metrics: dict[str, dict[str, float | None]] = {}
-    for tag in metric_tags:
-        metrics[tag] = {}
-        for label, session_run, g in sessions:
-            stored = _number(g["metrics"].get(tag))
-            metrics[tag][label] = stored if stored is not None else value(session_run, tag)
+    cells = [(tag, label, session_run, _number(g["metrics"].get(tag)))
+             for tag in metric_tags for label, session_run, g in sessions]
+    missing = [hp.metric_sources(session_run, tag) for tag, _l, session_run, stored in cells if stored is None]
+    found = iter(await session.store.last_values(missing) if missing else [])
+    metrics: dict[str, dict[str, float | None]] = {tag: {} for tag in metric_tags}
+    for tag, label, _session_run, stored in cells:
+        metrics[tag][label] = stored if stored is not None else next(found)
     hp_groups = [HparamGroup(label, g["hparams"], g["start"] or 0.0) for label, _run, g in sessions]
     return hparams_response(hp_groups, metrics)
 
@@ -119,25 +104,21 @@ def hyperparm_data(conn: Connection, run: str) -> dict[str, Any]:
 async def hyperparm(request: Request) -> Response:
     run = params.series_name(request, "run")
     session = await session_for(request)
-    return ok(await session.db.read(lambda conn: hyperparm_data(conn, run)))
+    return ok(await hyperparm_data(session, run))
 
 
 async def get_custom(request: Request) -> Response:
     """Custom-scalar layouts (TensorBoard `add_custom_scalars`), all runs: `{"layouts": [...]}`."""
     session = await session_for(request)
-    return ok({"layouts": await session.db.read(reader.layouts)})
-
-
-def roc_data(conn: Connection, run: str, tag: str) -> dict[str, Any]:
-    entries = reader.tensor_entries(conn, run, "pr_curve", tag)
-    rows = [(e.wall_time, e.step, reader.load_array(conn, e.blob_id)) for e in entries]
-    return roc_response(tag, rows)
+    return ok({"layouts": await session.store.layouts()})
 
 
 async def get_roc(request: Request) -> Response:
     run, tag = params.run_tag(request)
     session = await session_for(request)
-    return ok(await session.db.read(lambda conn: roc_data(conn, run, tag)))
+    tensors = await session.store.tensors(run, "pr_curve", tag)
+    rows = [(e.wall_time, e.step, arr) for e, arr in tensors]
+    return ok(await session.store.offload(roc_response, tag, rows))
 
 
 def routes() -> list[Route]:

@@ -1,7 +1,7 @@
 """Embeddings: step list and shape, 2-D/3-D projections, the sample behind a point.
 
 PCA and t-SNE run off the event loop (PCA in a thread, t-SNE in a worker process) and are
-cached in the session database's `computed` table under `compute.projection.projection_key`,
+cached in the session store's computed results (`Store.computed_get`/`computed_put`) under `compute.projection.projection_key`,
 so the same request is computed once, also across restarts. A computation is never tied to
 the request that started it: when the client gives up (the frontend's timeout is 35 s) the
 result still lands in the cache, and concurrent identical requests share one computation.
@@ -20,7 +20,6 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -30,8 +29,9 @@ from tsvis_live.http import params
 from tsvis_live.http.context import session_for
 from tsvis_live.http.json import ok
 from tsvis_live.session import Session
-from tsvis_live.store import codec, reader, writer
+from tsvis_live.store import codec
 from tsvis_live.store.codec import sniff_mime
+from tsvis_live.store.provider import NotFound, TensorEntry
 
 KIND = "embedding"
 _pool: ProcessPoolExecutor | None = None
@@ -91,37 +91,32 @@ def shutdown_workers() -> None:
         _pool = None
 
 
-def _entries(conn: Connection, run: str, tag: str) -> list[reader.TensorEntry]:
-    return reader.tensor_entries(conn, run, KIND, tag)
-
-
-def _vectors(entries: list[reader.TensorEntry]) -> list[reader.TensorEntry]:
+def _vectors(entries: list[TensorEntry]) -> list[TensorEntry]:
     return [e for e in entries if not e.meta.get("sample_only")]
 
 
-def _with_sample(entries: list[reader.TensorEntry]) -> reader.TensorEntry | None:
+def _with_sample(entries: list[TensorEntry]) -> TensorEntry | None:
     found = [e for e in entries if "sample" in e.extras]
     return max(found, key=lambda e: e.cursor) if found else None
 
 
-def meta(conn: Connection, run: str, tag: str) -> dict[str, Any]:
-    entries = _entries(conn, run, tag)
+async def meta(session: Session, run: str, tag: str) -> dict[str, Any]:
+    entries = await session.store.tensor_entries(run, KIND, tag)
     vectors = _vectors(entries)
     if not vectors:
-        raise reader.NotFound(f"embedding tag {tag!r} of run {run!r} holds no vectors")
+        raise NotFound(f"embedding tag {tag!r} of run {run!r} holds no vectors")
     steps = sorted({e.step for e in vectors})
-    shape = list(reader.load_array(conn, max(vectors, key=lambda e: (e.step, e.cursor)).blob_id).shape)
+    [newest] = await session.store.arrays([max(vectors, key=lambda e: (e.step, e.cursor)).blob_id])
     sample = _with_sample(entries)
-    return {tag: steps, "shape": shape, "sample": sample is not None,
+    return {tag: steps, "shape": list(newest.shape), "sample": sample is not None,
             "sample_type": sample.meta.get("sample_type", "") if sample is not None else ""}
 
 
-def _labels(conn: Connection, entry: reader.TensorEntry, n: int) -> list[Any]:
+def _labels(labels: np.ndarray | None, n: int) -> list[Any]:
     """One printable label per point, or [] (the frontend then shows "NULL")."""
-    blob_id = entry.extras.get("labels")
-    if blob_id is None:
+    if labels is None:
         return []
-    labels = reader.load_array(conn, blob_id).reshape(-1)
+    labels = labels.reshape(-1)
     if len(labels) != n:
         return []
     if labels.dtype.kind in "biuf":
@@ -129,14 +124,15 @@ def _labels(conn: Connection, entry: reader.TensorEntry, n: int) -> list[Any]:
     return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in labels.tolist()]
 
 
-def vectors_at(conn: Connection, run: str, tag: str, step: int) -> tuple[np.ndarray, list[Any]]:
-    entries = [e for e in _vectors(_entries(conn, run, tag)) if e.step == step]
+async def vectors_at(session: Session, run: str, tag: str, step: int) -> tuple[np.ndarray, list[Any]]:
+    entries = [e for e in _vectors(await session.store.tensor_entries(run, KIND, tag)) if e.step == step]
     if not entries:
-        raise reader.NotFound(f"no embedding at step {step} for tag {tag!r} in run {run!r}")
+        raise NotFound(f"no embedding at step {step} for tag {tag!r} in run {run!r}")
     entry = max(entries, key=lambda e: e.cursor)
-    matrix = reader.load_array(conn, entry.blob_id)
+    labels_id = entry.extras.get("labels")
+    matrix, *labels = await session.store.arrays([entry.blob_id] + ([labels_id] if labels_id is not None else []))
     matrix = matrix.reshape(len(matrix), -1) if matrix.ndim != 2 else matrix
-    return matrix, _labels(conn, entry, len(matrix))
+    return matrix, _labels(labels[0] if labels else None, len(matrix))
 
 
 async def _compute(session: Session, key: str, matrix: np.ndarray, method: str, dims: int) -> np.ndarray:
@@ -147,7 +143,7 @@ async def _compute(session: Session, key: str, matrix: np.ndarray, method: str, 
         _math_limited = True
     executor = _process_pool() if method == "tsne" else None  # PCA: the default thread pool
     result = await loop.run_in_executor(executor, project, matrix, method, dims)
-    await session.db.write(lambda conn: writer.save_computed(conn, key, codec.pack_array(result)))
+    await session.store.computed_put(key, codec.pack_array(result))
     return result
 
 
@@ -155,7 +151,7 @@ async def projection(session: Session, matrix: np.ndarray, method: str, dims: in
     """The cached projection of `matrix`, computing it (once) when missing."""
     loop = asyncio.get_running_loop()
     key = await loop.run_in_executor(None, lambda: projection_key(matrix, method, dims))
-    cached = await session.db.read(lambda conn: reader.computed_get(conn, key))
+    cached = await session.store.computed_get(key)
     if cached is not None:
         return codec.unpack_array(cached)
     slot = (session.id, key)
@@ -170,7 +166,7 @@ async def projection(session: Session, matrix: np.ndarray, method: str, dims: in
 async def projector(request: Request) -> Response:
     run, tag = params.run_tag(request)
     session = await session_for(request)
-    body = await session.db.read(lambda conn: meta(conn, run, tag))
+    body = await meta(session, run, tag)
     warm_up()
     return ok(body)
 
@@ -181,7 +177,7 @@ async def projector_data(request: Request) -> Response:
     method = params.choice(request, "method", ("pca", "tsne"))
     dims = int(params.choice(request, "dims", ("2", "3"), "2"))  # type: ignore[arg-type]
     session = await session_for(request)
-    matrix, labels = await session.db.read(lambda conn: vectors_at(conn, run, tag, step))
+    matrix, labels = await vectors_at(session, run, tag, step)
     points = await projection(session, matrix, method, dims)  # type: ignore[arg-type]
     return ok({request.query_params["step"]: [points.tolist(), labels]})
 
@@ -191,7 +187,7 @@ async def raw_vectors(request: Request) -> Response:
     run, tag = params.run_tag(request)
     step = params.integer(request, "step")
     session = await session_for(request)
-    matrix, labels = await session.db.read(lambda conn: vectors_at(conn, run, tag, step))
+    matrix, labels = await vectors_at(session, run, tag, step)
     return ok({request.query_params["step"]: [matrix.tolist(), labels]})
 
 
@@ -255,21 +251,22 @@ def sample_data_url(sample: Any, sample_type: str, meta: dict[str, Any]) -> str:
     return "data:image/png;base64," + base64.b64encode(_png(np.asarray(sample))).decode("ascii")
 
 
-def sample_at(conn: Connection, run: str, tag: str, index: int) -> str:
-    entry = _with_sample(_entries(conn, run, tag))
+async def sample_at(session: Session, run: str, tag: str, index: int) -> str:
+    entry = _with_sample(await session.store.tensor_entries(run, KIND, tag))
     if entry is None:
-        raise reader.NotFound(f"embedding tag {tag!r} of run {run!r} has no samples")
-    samples = reader.load_array(conn, entry.extras["sample"])
+        raise NotFound(f"embedding tag {tag!r} of run {run!r} has no samples")
+    [samples] = await session.store.arrays([entry.extras["sample"]])
     if not 0 <= index < len(samples):
-        raise reader.NotFound(f"sample index {index} of tag {tag!r} (it has {len(samples)} samples)")
-    return sample_data_url(samples[index], entry.meta.get("sample_type", ""), entry.meta)
+        raise NotFound(f"sample index {index} of tag {tag!r} (it has {len(samples)} samples)")
+    return await session.store.offload(sample_data_url, samples[index], entry.meta.get("sample_type", ""),
+                                       entry.meta)
 
 
 async def projector_sample(request: Request) -> Response:
     run, tag = params.run_tag(request)
     index = params.integer(request, "index", minimum=0)
     session = await session_for(request)
-    return ok(await session.db.read(lambda conn: sample_at(conn, run, tag, index)))
+    return ok(await sample_at(session, run, tag, index))
 
 
 def routes() -> list[Route]:

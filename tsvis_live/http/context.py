@@ -19,8 +19,8 @@ from tsvis_live.session import PathRefused, Session, SessionManager, database_pa
 COOKIE = "session_id"
 
 
-def manager_of(conn: HTTPConnection) -> SessionManager:
-    return conn.app.state.manager
+def manager_of(connection: HTTPConnection) -> SessionManager:
+    return connection.app.state.manager
 
 
 async def open_named(manager: SessionManager, user: str | None, job: str | None) -> Session:
@@ -42,16 +42,16 @@ async def open_named(manager: SessionManager, user: str | None, job: str | None)
     return await manager.open(logdir)
 
 
-async def session_for(conn: HTTPConnection) -> Session:
+async def session_for(connection: HTTPConnection) -> Session:
     """The session a request addresses; raises ApiError(404) when there is none."""
-    manager = manager_of(conn)
-    sid = conn.query_params.get("session_id") or conn.cookies.get(COOKIE)
+    manager = manager_of(connection)
+    sid = connection.query_params.get("session_id") or connection.cookies.get(COOKIE)
     if sid and sid in manager.sessions:
         return manager.sessions[sid]
     if manager.logdir is not None:
         session = manager.get(None)
         return session if session is not None else await manager.open(manager.logdir)
-    user, job = conn.query_params.get("id"), conn.query_params.get("trainJobName")
+    user, job = connection.query_params.get("id"), connection.query_params.get("trainJobName")
     if user and job:
         return await open_named(manager, user, job)
     session = manager.get(None) if not sid else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy.exc import DatabaseError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tsvis_live.http.json import SafeJSONResponse
 from tsvis_live.session import PathRefused
 from tsvis_live.store.database import DatabaseUnusable
-from tsvis_live.store.reader import NotFound
+from tsvis_live.store.provider import DamagedStore, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ def exception_handlers() -> dict[Any, Any]:
         PathRefused: _refused,
         HTTPException: _http_exception,
         DatabaseUnusable: _unusable,
-        DatabaseError: _damaged,
+        DamagedStore: _damaged,
         Exception: _internal,
     }
 

@@ -8,13 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-import numpy as np
-from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from tsvis_live.compute.downsample import bucket_bands, downsample, ema_smooth
 from tsvis_live.compute.jsonsafe import dumps
 from tsvis_live.health import redact
 from tsvis_live.http import params
@@ -22,58 +19,23 @@ from tsvis_live.http.api_series import all_writes
 from tsvis_live.http.context import session_for
 from tsvis_live.http.errors import ApiError, envelope
 from tsvis_live.http.hosts import is_loopback
-from tsvis_live.store import reader
-from tsvis_live.stream.feed import KINDS, Key, category_message, chunked, stored_points
+from tsvis_live.store.provider import Poll, ScalarRead
+from tsvis_live.stream.feed import KINDS, Key, category_message, chunked, protocol_rows
 
 MAX_POLL_SUBS = 500
 
 
-def current_series(conn: Connection, key: Key, limit: int) -> tuple[list, list, int, bool]:
-    """The visible series shaped for a snapshot: (points, cursors, watermark, downsampled)."""
-    kind, run, tag = key
-    if kind == "scalar":
-        raw = reader.scalar_series(conn, run, tag)
-        mark = raw.newest_cursor
-        s = raw.visible()
-        keep = downsample(s.steps, s.wall_times, s.values, limit) if len(s) > limit else None
-        if keep is not None:
-            s = s.take(keep)
-        rows = [list(p) for p in zip(s.wall_times.tolist(), s.steps.tolist(), s.values.tolist())]
-        return rows, s.cursors.tolist(), mark, keep is not None
-    hist = reader.histogram_series(conn, run, tag)
-    mark = hist[-1].cursor if hist else 0
-    downsampled = len(hist) > limit
-    if downsampled:
-        idx = np.unique(np.append(np.linspace(0, len(hist) - 1, limit).astype(int), len(hist) - 1))
-        hist = [hist[i] for i in idx]
-    return [h.as_list() for h in hist], [h.cursor for h in hist], mark, downsampled
-
-
-def _series_columns(conn: Connection, run: str, tag: str, start: int | None, end: int | None,
-                    max_points: int, smoothing: float, every: bool = False) -> dict[str, Any]:
-    raw = reader.scalar_series(conn, run, tag, with_cursors=False)
-    s = raw if every else raw.visible()
-    smoothed = ema_smooth(s.values, smoothing) if smoothing > 0 and len(s) else None  # before slicing
-    if start is not None or end is not None:
-        lo = -(2**62) if start is None else start
-        hi = 2**62 if end is None else end
-        inside = np.flatnonzero((s.steps >= lo) & (s.steps <= hi))
-        s = s.take(inside)
-        if smoothed is not None:
-            smoothed = smoothed[inside]
-    out: dict[str, Any] = {"total": len(s), "cursor": raw.newest_cursor,
-                           "downsampled": len(s) > max_points}
-    if out["downsampled"]:
-        bands = bucket_bands(s.steps, s.values, max(1, max_points // 4))
-        out["band"] = {"step_start": bands.step_start.tolist(), "step_end": bands.step_end.tolist(),
-                       "min": bands.min.tolist(), "max": bands.max.tolist()}
-        keep = downsample(s.steps, s.wall_times, s.values, max_points)
-        s = s.take(keep)
-        if smoothed is not None:
-            smoothed = smoothed[keep]
+def series_columns(read: ScalarRead) -> dict[str, Any]:
+    """The dashboard's columnar answer for a scalar read (see docs/protocol.md)."""
+    s = read.points
+    out: dict[str, Any] = {"total": read.total, "cursor": read.cursor, "downsampled": read.downsampled}
+    if read.bands is not None:
+        b = read.bands
+        out["band"] = {"step_start": b.step_start.tolist(), "step_end": b.step_end.tolist(),
+                       "min": b.min.tolist(), "max": b.max.tolist()}
     out.update(steps=s.steps.tolist(), wall_times=s.wall_times.tolist(), values=s.values.tolist())
-    if smoothed is not None:
-        out["smoothed"] = smoothed.tolist()
+    if read.smoothed is not None:
+        out["smoothed"] = read.smoothed.tolist()
     return out
 
 
@@ -86,10 +48,9 @@ async def scalars(request: Request) -> Response:
     smoothing = params.number(request, "smoothing", 0.0)
     if not 0.0 <= smoothing < 1.0:
         raise ApiError(400, f"Parameter 'smoothing' must be in [0, 1), got {smoothing!r}.")
-    every = all_writes(request)
-    data = await session.db.read(
-        lambda c: _series_columns(c, run, tag, start, end, max_points, smoothing, every))
-    return envelope(200, "ok", data)
+    read = await session.store.scalars(run, tag, start=start, end=end, max_points=max_points,
+                                       every=all_writes(request), smoothing=smoothing, bands=True)
+    return envelope(200, "ok", series_columns(read))
 
 
 def content_disposition(stem: str, ext: str) -> str:
@@ -108,7 +69,7 @@ async def export(request: Request) -> Response:
     session = await session_for(request)
     run, tag = params.run_tag(request)
     fmt = params.choice(request, "format", ("csv", "json"), "csv")
-    s = await session.db.read(lambda c: reader.scalar_series(c, run, tag).visible())
+    s = (await session.store.scalars(run, tag)).points
 
     async def rows_csv() -> AsyncIterator[bytes]:
         yield b"wall_time,step,value\n"
@@ -133,19 +94,14 @@ async def export(request: Request) -> Response:
     return StreamingResponse(rows_csv() if fmt == "csv" else rows_json(), media_type=media, headers=headers)
 
 
-def _poll(conn: Connection, since: int, subs: list[Key]) -> dict[str, Any]:
-    until = reader.max_cursor(conn)
-    messages = [category_message(run, "run", None, c) for run, c in reader.list_runs(conn) if since < c <= until]
-    messages += [category_message(run, kind, tag, c) for run, kind, tag, c in reader.list_series(conn, since)
-                 if c <= until]
-    for key in subs:
-        try:
-            points, cursors = stored_points(conn, key, since, until)
-        except reader.NotFound:
-            continue  # not there yet: a later poll brings it, announced by a category message
-        if points:
-            messages += chunked(key[0], key[1], key[2], points, cursors)
-    return {"messages": messages, "cursor": max(until, since)}
+def poll_messages(read: Poll, since: int, subs: list[Key]) -> dict[str, Any]:
+    """What /ws would have pushed after `since`: categories, then the points of each sub."""
+    messages = [category_message(run, "run", None, c) for run, c in read.runs]
+    messages += [category_message(run, kind, tag, c) for run, kind, tag, c in read.series]
+    for key in subs:  # a series not stored yet has no entry: its category message announces it
+        if key in read.points:
+            messages += chunked(key[0], key[1], key[2], *protocol_rows(read.points[key]))
+    return {"messages": messages, "cursor": max(read.until, since)}
 
 
 def poll_subs(items: Any) -> list[Key]:
@@ -170,17 +126,18 @@ async def poll(request: Request) -> Response:
     session = await session_for(request)
     since = params.integer(request, "since", 0, minimum=0)
     subs = poll_subs(params.json_param(request, "subs", "[]"))
-    data = await session.db.read(lambda c: _poll(c, since, subs))
-    return envelope(200, "ok", data)
+    read = await session.store.poll(since, subs)
+    return envelope(200, "ok", poll_messages(read, since, subs))
 
 
 async def status(request: Request) -> Response:
     """Ingest progress and per-file state, for the dashboard and for operators."""
     session = await session_for(request)
-    files = await session.db.read(reader.files)
+    files = await session.store.files()
     p = session.progress
     local = request.client is not None and is_loopback(request.client.host)
-    hide = () if local else (str(session.logdir),) + ((str(session.db.path.parent),) if session.db.path else ())
+    path = session.store.path
+    hide = () if local else (str(session.logdir),) + ((str(path.parent),) if path else ())
     for f in files:  # OS errors name absolute paths
         if f.get("error"):
             f["error"] = redact(f["error"], hide)
@@ -190,7 +147,7 @@ async def status(request: Request) -> Response:
         "read_only": session.read_only, "cursor": session.hub.last_cursor,
         "progress": {"files_done": p.files_done, "files_total": p.files_total, "bytes_done": p.bytes_done,
                      "bytes_total": p.bytes_total, "events": p.events},
-        "role": session.role, "store": session.db.engine.dialect.name,
+        "role": session.role, "store": session.store.backend,
         "broker": type(session.hub).__name__.removesuffix("Hub").lower(),  # local | redis
         "problems": session.health.snapshot(hide),
         "files": files,

@@ -25,8 +25,8 @@ from tsvis_live.http.errors import ApiError
 from tsvis_live.http.params import INT64_MAX, MAX_NAME, JSONRefused, parse_json
 from tsvis_live.http.security import token_ok
 from tsvis_live.session import Session
-from tsvis_live.store import reader
-from tsvis_live.stream.feed import KINDS, Feed, chunked, encode, points_message, stored_points
+from tsvis_live.store.provider import NotFound
+from tsvis_live.stream.feed import KINDS, Feed, chunked, encode, points_message, protocol_rows
 from tsvis_live.stream.hub import Subscriber
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,9 @@ def _bad_name(field: str, value: Any) -> str | None:
     return None
 
 
-class Connection:
+class Client:
+    """One /ws client: its socket, its subscriptions (`Feed`) and its hub queue."""
+
     def __init__(self, ws: WebSocket, session: Session) -> None:
         self.ws = ws
         self.session = session
@@ -136,25 +138,25 @@ class Connection:
         async with self.lock:  # the pump waits: queued commits are filtered after the replay
             try:
                 if since is not None:
-                    points, cursors = await self.session.db.read(lambda c: stored_points(c, key, since))
+                    points, cursors = protocol_rows(await self.session.store.points(key, since))
                     self.feed.subscribe(key, since)
                     await self.send_all(self.feed.accept(key, points, cursors))
                 else:
                     await self.snapshot(key, limit)
-            except reader.NotFound:
+            except NotFound:
                 # not written yet: follow it anyway, its first points will arrive live
                 self.feed.subscribe(key, since or 0)
                 await self.send(points_message(*key, [], since or 0, snapshot=True, downsampled=False))
 
     async def snapshot(self, key: tuple[str, str, str], limit: int) -> None:
-        from tsvis_live.http.live import current_series  # the same shaping as REST
-
-        points, cursors, mark, downsampled = await self.session.db.read(lambda c: current_series(c, key, limit))
-        self.feed.subscribe(key, mark)
+        read = await self.session.store.snapshot(key, limit)  # the same selection as REST
+        points, cursors = protocol_rows(read)
+        self.feed.subscribe(key, read.cursor)
         if not points:
-            await self.send(points_message(key[0], key[1], key[2], [], mark, snapshot=True, downsampled=False))
+            await self.send(points_message(key[0], key[1], key[2], [], read.cursor, snapshot=True, downsampled=False))
             return
-        await self.send_all(chunked(key[0], key[1], key[2], points, cursors, snapshot=True, downsampled=downsampled))
+        await self.send_all(chunked(key[0], key[1], key[2], points, cursors, snapshot=True,
+                                    downsampled=read.downsampled))
 
     # -- the sender ----------------------------------------------------------------------
     async def pump(self) -> None:
@@ -182,7 +184,7 @@ class Connection:
                     await self.send_all(self.feed.from_commits(commits))
 
 
-async def receive_loop(ws: WebSocket, conn: Connection) -> None:
+async def receive_loop(ws: WebSocket, client: Client) -> None:
     """Client messages until the client leaves, or sends a frame that ends the socket."""
     while True:
         message = await ws.receive()
@@ -190,19 +192,19 @@ async def receive_loop(ws: WebSocket, conn: Connection) -> None:
             return
         text = message.get("text")
         if text is None:
-            await conn.refuse(CLOSE_UNSUPPORTED, "Binary frames are not accepted: send JSON text frames.")
+            await client.refuse(CLOSE_UNSUPPORTED, "Binary frames are not accepted: send JSON text frames.")
             return
         if len(text) > MAX_MESSAGE:
-            await conn.refuse(CLOSE_TOO_BIG, f"The message is too large ({len(text)} characters); "
+            await client.refuse(CLOSE_TOO_BIG, f"The message is too large ({len(text)} characters); "
                                              f"messages are limited to {MAX_MESSAGE}.")
             return
         try:
-            await conn.handle(text)
+            await client.handle(text)
         except (WebSocketDisconnect, RuntimeError):
             raise
         except Exception:
             log.exception("failed to handle a /ws message")
-            await conn.error("The server failed to handle this message; the details are in its log.")
+            await client.error("The server failed to handle this message; the details are in its log.")
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:
@@ -215,16 +217,16 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.close(code=1008, reason=exc.msg[:120] if hasattr(exc, "msg") else "unknown session")
         return
     await ws.accept()
-    conn = Connection(ws, session)
-    pump = asyncio.create_task(conn.pump())
+    client = Client(ws, session)
+    pump = asyncio.create_task(client.pump())
     try:
-        await conn.send({"type": "hello", "session_id": session.id, "cursor": session.hub.last_cursor,
+        await client.send({"type": "hello", "session_id": session.id, "cursor": session.hub.last_cursor,
                          "heartbeat": HEARTBEAT})
-        await receive_loop(ws, conn)
+        await receive_loop(ws, client)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        session.hub.unsubscribe(conn.sub)
+        session.hub.unsubscribe(client.sub)
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump

@@ -14,23 +14,21 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import exc as sa_exc
-
 from tsvis_live.health import Health
 from tsvis_live.store.election import LostIngestLock
+from tsvis_live.store.provider import ROW_ERRORS, StoreError
 
 log = logging.getLogger(__name__)
 
 STORE = "database"  # the health subject of store-wide problems
-_ROW_ERRORS = (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError, sa_exc.InterfaceError)
 
 
 def is_store_failure(exc: BaseException) -> bool:
     """True when the store as a whole cannot write (not something about one file's data)."""
     if isinstance(exc, LostIngestLock):  # another process ingests now: no file of ours may write
         return True
-    if isinstance(exc, sa_exc.DBAPIError):
-        return not isinstance(exc, _ROW_ERRORS)
+    if isinstance(exc, StoreError):
+        return not isinstance(exc, ROW_ERRORS)
     return isinstance(exc, (sqlite3.OperationalError, sqlite3.DatabaseError)) and not isinstance(
         exc, (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError)
     )

@@ -1,7 +1,8 @@
 """One pass over a logdir: read what is new in every file and commit it.
 
-Reading and decoding happen on the calling thread; commits go to the database's writer thread,
-so decoding the next window overlaps with writing the previous one. Two passes may run at once,
+Reading and decoding happen on the calling thread; commits go to the store (`Store.commit`,
+run on the database's writer thread), so decoding the next window overlaps with writing the
+previous one. Two passes may run at once,
 on two threads: the first pass over a big logdir (the backlog, committed at BULK priority)
 and live tailing of the files that file events name (URGENT), so a point flushed during the
 backlog is stored and pushed at once; `FileClaims` keeps them off each other's files. Every commit carries the
@@ -23,68 +24,54 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from sqlalchemy import Connection, select
-
 from tsvis_live.formats.detect import LogFile
 from tsvis_live.health import Health
 from tsvis_live.ingest.claims import FileClaims
-from tsvis_live.ingest.discover import discover
 from tsvis_live.ingest.faults import Containment
 from tsvis_live.ingest.progress import Progress
+from tsvis_live.ingest.source import Source, of_logdir
 from tsvis_live.ingest.tailer import Span, Tailer
 from tsvis_live.ingest.worker import read_span
-from tsvis_live.store import schema as t
 from tsvis_live.store.database import BULK, URGENT, Database
 from tsvis_live.store.filestate import FileState
-from tsvis_live.store.writer import Commit, StoreWriter
+from tsvis_live.store.provider import Store
+from tsvis_live.store.writer import Commit
 
 log = logging.getLogger(__name__)
 
 BULK_BYTES = 32 << 20  # above this much new data, decode files in parallel worker processes
 
 
-def _load_states(conn: Connection) -> tuple[dict[str, FileState], dict[str, dict[str, str]]]:
-    states = {}
-    for row in conn.execute(select(t.files, t.runs.c.name.label("run")).join(t.runs, t.runs.c.id == t.files.c.run_id)):
-        m = row._mapping
-        states[m["path"]] = FileState(**{k: m[k] for k in FileState.__dataclass_fields__})
-    plugins: dict[str, dict[str, str]] = {}
-    q = select(t.runs.c.name, t.series.c.tag, t.series.c.plugin).join(t.runs, t.runs.c.id == t.series.c.run_id)
-    for run, tag, plugin in conn.execute(q.where(t.series.c.plugin.is_not(None))):
-        plugins.setdefault(run, {})[tag] = plugin
-    return states, plugins
-
-
 class Ingester:
-    """Keeps a session database in step with its logdir, one pass at a time."""
+    """Keeps a session's store in step with its logdir, one pass at a time."""
 
-    def __init__(self, db: Database, logdir: Path, on_commit: Callable[[Commit], None] | None = None,
+    def __init__(self, store: Store | Database, logdir: Path | Source, on_commit: Callable[[Commit], None] | None = None,
                  stopping: threading.Event | None = None, health: Health | None = None) -> None:
-        self.db = db
+        self.store = store if isinstance(store, Store) else Store(store)
         self.health = health if health is not None else Health()
         self.containment = Containment(self.health)
-        self.logdir = Path(logdir)
+        self.source = of_logdir(logdir)  # one local directory, a remote root, or several roots
+        self.logdir = self.source.logdir
         self.on_commit = on_commit
-        self.writer = StoreWriter()
-        db.on_rollback(lambda _exc: self.writer.invalidate())
-        self.states, plugins = db.read_sync(_load_states)
-        self.tailer = Tailer(plugins)
+        self.writer = self.store.writer()  # its caches are dropped when a write rolls back
+        self.states, plugins = self.store.file_states_sync()
+        self.tailer = Tailer(plugins, self.source)
         self.stopping = stopping or threading.Event()  # set on shutdown: stop between windows
         self.claims = FileClaims()
 
     def _rel(self, logfile: LogFile) -> str:
-        return logfile.path.relative_to(self.logdir).as_posix()
+        return self.source.key(logfile)
 
     def _state_for(self, logfile: LogFile) -> FileState:
         rel = self._rel(logfile)
         state = self.states.get(rel)
         if state is None:
-            run = logfile.run_dir.relative_to(self.logdir).as_posix() or "."
+            run = self.source.run(logfile)
             state = FileState(path=rel, run=run, format=logfile.format)
         return state
 
     def _submit(self, span: Span, priority: int) -> Future[Commit]:
-        return self.db.submit(lambda conn: self.writer.commit(conn, span.state, span.batch, span.replace), priority)
+        return self.store.commit(self.writer, span.state, span.batch, span.replace, priority)
 
     def pass_once(
         self, files: list[LogFile] | None = None, progress: Callable[[Progress], None] | None = None,
@@ -96,7 +83,7 @@ class Ingester:
         concurrent live rescan leaves the files it has yet to read to it.
         """
         if files is None:
-            logfiles = discover(self.logdir, health=self.health, stop=self.stopping)
+            logfiles = self.source.discover(self.health, self.stopping)
             if backlog:
                 self.claims.plan([self._rel(lf) for lf in logfiles])
             else:  # a rescan while the backlog runs: only what the backlog will not read
@@ -108,12 +95,12 @@ class Ingester:
         for lf in logfiles:
             state = self._state_for(lf)
             try:
-                prog.bytes_total += max(0, lf.path.stat().st_size - state.offset)
+                prog.bytes_total += max(0, self.source.size(lf) - state.offset)
             except OSError:
                 pass
         workers = min(os.cpu_count() or 1, len(logfiles))
         try:
-            if prog.bytes_total >= BULK_BYTES and workers > 1:
+            if prog.bytes_total >= BULK_BYTES and workers > 1 and self.source.parallel:
                 try:
                     self._pass_parallel(logfiles, prog, progress, workers, priority)
                     return prog

@@ -13,10 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
-
 from tsvis_live.compute.jsonsafe import dumps
-from tsvis_live.store import reader
+from tsvis_live.store.provider import ScalarRead, SeriesRead
 from tsvis_live.store.writer import SECTION, Commit
 
 KINDS = ("scalar", "histogram")
@@ -62,15 +60,13 @@ def chunked(kind: str, run: str, tag: str, points: list[list[Any]], cursors: lis
     return out
 
 
-def stored_points(conn: Connection, key: Key, since: int, until: int | None = None) -> tuple[list[list[Any]], list[int]]:
-    """Every stored point of a series with since < cursor <= until, as protocol rows."""
-    kind, run, tag = key
-    if kind == "scalar":
-        s = reader.scalar_series(conn, run, tag, since=since, until=until)
+def protocol_rows(read: SeriesRead) -> tuple[list[list[Any]], list[int]]:
+    """A series read from the store as protocol rows, with each row's cursor."""
+    if isinstance(read, ScalarRead):
+        s = read.points
         rows = [list(p) for p in zip(s.wall_times.tolist(), s.steps.tolist(), s.values.tolist())]
         return rows, s.cursors.tolist()
-    hist = reader.histogram_series(conn, run, tag, since=since, until=until)
-    return [h.as_list() for h in hist], [h.cursor for h in hist]
+    return [h.as_list() for h in read.points], [h.cursor for h in read.points]
 
 
 @dataclass
