@@ -53,7 +53,13 @@ def _serve_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tsvis-live", description="Live training-visualization server.",
                                 epilog=SUBCOMMANDS, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--logdir", type=Path, help="the log directory to watch and serve")
+    src.add_argument("--logdir", action="append", metavar="DIR_OR_URL",
+                     help="the log directory to watch and serve: a path, or s3://bucket/prefix, gs://... "
+                          "(any fsspec protocol installed; polled every 5 s); repeat it to serve several "
+                          "(each one's runs prefixed by its directory name)")
+    src.add_argument("--logdir_spec", "--logdir-spec", metavar="SPEC",
+                     help="several roots as TensorBoard has it: name1:path1,name2:path2 (runs prefixed "
+                          "name1/...; a path without 'name:' is unnamed)")
     src.add_argument("--logroot", type=Path, help="multi-user mode: serve ROOT/<id>/<trainJobName>")
     src.add_argument("--demo", action="store_true", help="serve a generated demo logdir that keeps growing")
     p.add_argument("--host", default=None, help="interface to listen on (default: 127.0.0.1)")
@@ -85,7 +91,7 @@ def _serve_parser() -> argparse.ArgumentParser:
 
 def _ingest_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tsvis-live ingest", description="Read a logdir into its session database once.")
-    p.add_argument("--logdir", type=Path, required=True)
+    p.add_argument("--logdir", required=True, metavar="DIR_OR_URL", help="a path, or s3://bucket/prefix, gs://...")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _common(p)
@@ -154,12 +160,17 @@ def ingest_main(argv: list[str]) -> int:
     args = _ingest_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from tsvis_live.ingest.source import LogdirError, from_args
     from tsvis_live.session import database_path, session_id_for
     from tsvis_live.store.database import Database, DatabaseUnusable, set_aside
     from tsvis_live.store.lock import IngestLock, ReadOnlyDataDir
 
-    logdir = args.logdir.resolve()
-    if not logdir.is_dir():
+    try:
+        logdir = from_args([args.logdir], None).logdir  # a Path for a local directory, else a source
+    except LogdirError as exc:
+        print(f"tsvis-live: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(logdir, Path) and not logdir.is_dir():
         print(f"tsvis-live: logdir {logdir} does not exist or is not a directory", file=sys.stderr)
         return 2
     data_dir = args.data_dir or default_data_dir()
@@ -261,7 +272,7 @@ def _print_summary(args: argparse.Namespace, summary: dict) -> int:
     return 0
 
 
-def open_session(data_dir: Path, logdir: Path, poll: float | None, rebuild: bool, **backends):  # type: ignore[no-untyped-def]
+def open_session(data_dir: Path, logdir, poll: float | None, rebuild: bool, **backends):  # type: ignore[no-untyped-def]
     """Open the --logdir session before serving; a sentence instead when it cannot be used.
 
     A damaged file must stop the start with one line naming it, not with a traceback after
@@ -271,7 +282,7 @@ def open_session(data_dir: Path, logdir: Path, poll: float | None, rebuild: bool
     from tsvis_live.session import Session
 
     try:
-        return Session(Path(logdir), data_dir, poll, rebuild=rebuild, **backends)
+        return Session(logdir, data_dir, poll, rebuild=rebuild, **backends)
     except Exception as exc:  # DatabaseUnusable, or an OSError on the data dir
         return str(exc)
 
@@ -340,7 +351,14 @@ def serve_main(argv: list[str]) -> int:
     from tsvis_live.session import SessionManager
 
     data_dir = args.data_dir or default_data_dir()
-    logdir = args.logdir
+    from tsvis_live.ingest.source import LogdirError, from_args
+
+    try:  # an unknown scheme or a missing package (s3fs...) is one line, before anything starts
+        source = from_args(args.logdir, args.logdir_spec)
+    except LogdirError as exc:
+        print(f"tsvis-live: {exc}", file=sys.stderr)
+        return 2
+    logdir = source.logdir if source is not None else None  # a Path for one local directory
     if args.demo:
         from tsvis_live.demo import start_demo
 
@@ -348,8 +366,9 @@ def serve_main(argv: list[str]) -> int:
     if logdir is None and args.logroot is None:
         print("tsvis-live: give --logdir DIR (or --logroot ROOT, or --demo)", file=sys.stderr)
         return 2
-    if logdir is not None and not Path(logdir).exists():
-        log.warning("logdir %s does not exist (yet); serving what is stored and waiting for it", logdir)
+    for root in source.local_roots if source is not None else []:
+        if not root.exists():
+            log.warning("logdir %s does not exist (yet); serving what is stored and waiting for it", root)
     backends = {"database": args.database, "broker": args.broker, "ingest": args.ingest}
     if args.database:
         from tsvis_live.store.backend import UnknownDatabase, normalize_url
@@ -364,7 +383,7 @@ def serve_main(argv: list[str]) -> int:
         return 2
     manager = SessionManager(data_dir, logdir=logdir, logroot=args.logroot, poll=args.poll, **backends)
     if logdir is not None:
-        session = open_session(data_dir, Path(logdir), args.poll, args.rebuild, **backends)
+        session = open_session(data_dir, logdir, args.poll, args.rebuild, **backends)
         if isinstance(session, str):
             print(f"tsvis-live: {session}", file=sys.stderr)
             return 2

@@ -64,10 +64,17 @@ class FormatError(ValueError):
 
 def read_whole_file(logfile: LogFile) -> Batch:
     """Decode a non-event log file completely."""
+    if logfile.format not in _READERS:
+        raise FormatError(f"Format {logfile.format!r} is not read as a whole file.")
+    data, _st = read_contained(logfile.path, logfile.logdir)
+    return decode_whole_file(data, logfile)
+
+
+def decode_whole_file(data: bytes, logfile: LogFile) -> Batch:
+    """Decode a whole-file log's bytes, read by the caller (a remote logdir's range reads)."""
     reader = _READERS.get(logfile.format)
     if reader is None:
         raise FormatError(f"Format {logfile.format!r} is not read as a whole file.")
-    data, _st = read_contained(logfile.path, logfile.logdir)
     if not data or data.isspace():
         return Batch()
     return reader(data, logfile)

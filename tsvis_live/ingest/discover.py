@@ -40,7 +40,7 @@ MAX_REPORTED = 20  # path problems per walk; the rest are counted in one summary
 SUMMARY = "(more paths)"
 _SUBJECT_CHARS = 160  # a path longer than this is shown by its start and end
 _LOG_NAMES = ("projector_config.pbtxt", "structure_graph.json", "model.json")
-_REPORTED: weakref.WeakKeyDictionary[Health, set[str]] = weakref.WeakKeyDictionary()
+_REPORTED: weakref.WeakKeyDictionary[Health, dict[str, set[str]]] = weakref.WeakKeyDictionary()
 
 
 def inside(path: Path, root: Path) -> bool:
@@ -189,28 +189,43 @@ class _Walk:
             self.found.append(logfile)
 
 
-def _publish(health: Health, walk: _Walk) -> None:
-    """Report this walk's problems and clear the ones an earlier walk reported but this did not."""
-    now = dict(walk.problems)
-    if walk.unreported:
-        now[SUMMARY] = f"{walk.unreported} more paths cannot be read (only the first {MAX_REPORTED} are listed)"
-    for subject, message in now.items():
+def publish(health: Health, problems: dict[str, str], scope: str = "") -> None:
+    """Report one walk's problems and clear those the previous walk of the same `scope` (a
+    root of a session with several) reported but this one did not."""
+    for subject, message in problems.items():
         health.report(AREA, subject, message)
-    for subject in _REPORTED.get(health, set()) - now.keys():
+    reported = _REPORTED.setdefault(health, {})
+    for subject in reported.get(scope, set()) - problems.keys():
         health.clear(AREA, subject)
-    _REPORTED[health] = set(now)
+    reported[scope] = set(problems)
+
+
+def _publish(health: Health, walk: _Walk, scope: str) -> None:
+    now = {join_subject(scope, subject): message for subject, message in walk.problems.items()}
+    if walk.unreported:
+        now[join_subject(scope, SUMMARY)] = (f"{walk.unreported} more paths cannot be read (only the "
+                                             f"first {MAX_REPORTED} are listed)")
+    publish(health, now, scope)
+
+
+def join_subject(scope: str, subject: str) -> str:
+    """A problem's subject under a named root: `name/path` (`name` for the root itself)."""
+    if not scope:
+        return subject
+    return scope if subject == "." else f"{scope}/{subject}"
 
 
 def discover(logdir: Path | str, health: Health | None = None, stop: threading.Event | None = None,
-             max_entries: int = MAX_ENTRIES, max_depth: int = MAX_DEPTH) -> list[LogFile]:
+             max_entries: int = MAX_ENTRIES, max_depth: int = MAX_DEPTH, scope: str = "") -> list[LogFile]:
     """Every log file under `logdir`, sorted by path. A missing logdir yields nothing.
 
-    Problems met on the way (see the module docstring) go to `health` when given, else the log.
+    Problems met on the way (see the module docstring) go to `health` when given, else the log;
+    `scope` is the root's run-name prefix in a session of several roots (`--logdir_spec`).
     """
     walk = _Walk(Path(logdir), stop, max_entries, max_depth)
     walk.run()
     if health is not None:
-        _publish(health, walk)
+        _publish(health, walk, scope)
     elif walk.problems:
         log.debug("discovery problems under %s: %s", logdir, walk.problems)
     return sorted(walk.found, key=lambda lf: str(lf.path))

@@ -4,8 +4,10 @@ Event files are tailed: only bytes past the offset are read, a short final recor
 the next pass, a corrupt record is skipped and counted, broken framing marks the file. A file
 that shrank or whose identity (inode, first bytes) changed is read again from zero, and the
 store drops its old points in the same transaction. Whole-file formats (projector configs,
-JSON graphs) are re-read entirely when their size or mtime changes. Every open goes through
-`formats.paths.open_contained`: nothing outside the logdir, no FIFO, is ever opened.
+JSON graphs) are re-read entirely when their size or mtime changes. Where the bytes come from
+is the source's business (`ingest.source`): a local file goes through
+`formats.paths.open_contained` (nothing outside the logdir, no FIFO, is ever opened); an object
+in a remote store is read by byte range, and "identity" is its version (ETag) instead of an inode.
 
 When does a short final record stop being "still being written"? A length over 2 GiB never
 will be (broken framing at once, in `tfrecord`). A plausible length that the file does not
@@ -18,21 +20,20 @@ it is read again from that record: nothing is lost by the verdict.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 from tsvis_live.formats import fastpath, tfrecord
 from tsvis_live.formats.detect import TAILED_FORMATS, LogFile
 from tsvis_live.formats.events import EventDecoder
-from tsvis_live.formats.paths import open_contained
-from tsvis_live.formats.wholefile import read_whole_file, whole_file_stamp
+from tsvis_live.ingest.source import HEAD_SIZE, LOCAL, FileIO, Source
 from tsvis_live.records import Batch
 from tsvis_live.store.filestate import FileState
 
 log = logging.getLogger(__name__)
 
-HEAD_SIZE = 64  # bytes compared to tell a replaced file from a grown one
+__all__ = ["HEAD_SIZE", "STALLED", "Span", "Tailer"]
 WINDOW = 1 << 20  # bytes read per step and per transaction: bounds memory, and how long a live commit waits behind a backlog one
 STALL_SECONDS = 600.0  # a file unmodified this long ends where its writer stopped
 STALLED = "the file ends inside a record"  # start of the error of a stalled file
@@ -53,18 +54,7 @@ class Span:
         return self.replace or self.bytes_read > 0 or self.status_changed or not self.batch.is_empty()
 
 
-def _identity(logfile: LogFile) -> tuple[os.stat_result, bytes] | None:
-    try:
-        with open_contained(logfile.path, logfile.logdir) as fh:
-            st = os.fstat(fh.fileno())
-            head = fh.read(HEAD_SIZE)
-    except OSError as exc:
-        log.debug("not reading %s: %s", logfile.path, exc)
-        return None
-    return st, head
-
-
-def _stalled(data: bytes, at: int, st: os.stat_result, end: int) -> str | None:
+def _stalled(data: bytes, at: int, st: Any, end: int) -> str | None:
     """The error for a file whose record at `end` cannot complete (see the module docstring)."""
     rest = st.st_size - end
     if rest <= 0 or time.time() - st.st_mtime < STALL_SECONDS:
@@ -79,18 +69,12 @@ def _stalled(data: bytes, at: int, st: os.stat_result, end: int) -> str | None:
             f"{int(time.time() - st.st_mtime)} s: its writer stopped mid-record; read again if it grows")
 
 
-def _was_replaced(state: FileState, st: os.stat_result, head: bytes) -> bool:
-    if state.id is None:
-        return False
-    if st.st_ino != state.inode or st.st_size < state.offset:
-        return True
-    return head[: len(state.head)] != state.head
-
-
 class Tailer:
     """Per-file reading state (decoders keep each tag's plugin between reads)."""
 
-    def __init__(self, known_plugins: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(self, known_plugins: dict[str, dict[str, str]] | None = None,
+                 source: Source | None = None) -> None:
+        self._source = source  # None: local files (worker processes, tools)
         self._decoders: dict[str, EventDecoder] = {}
         self._runs: dict[str, str] = {}  # path -> run of each decoder
         self._known = known_plugins or {}
@@ -117,30 +101,31 @@ class Tailer:
 
     def read(self, logfile: LogFile, state: FileState, window: int = WINDOW) -> Span | None:
         """Read the next span of `logfile`; None when the file is gone or unchanged."""
-        ident = _identity(logfile)
+        io = LOCAL if self._source is None else self._source.io(logfile)
+        ident = io.identity(logfile, state)
         if ident is None:
             return None
         st, head = ident
-        replaced = _was_replaced(state, st, head)
+        replaced = io.replaced(state, st, head)
         if replaced:
             log.info("%s was replaced or truncated; reading it again", state.path)
             # the old file's head goes too: a new file shorter than it would look replaced again
             state = replace(state, offset=0, status="ok", error=None, events=0, skipped=0, head=b"")
             self._decoders.pop(state.path, None)
         if logfile.format in TAILED_FORMATS:
-            return self._read_events(logfile, state, st, head, replaced, window)
-        return self._read_whole(logfile, state, st, head, replaced)
+            return self._read_events(io, logfile, state, st, head, replaced, window)
+        return self._read_whole(io, logfile, state, st, head, replaced)
 
     def _read_whole(
-        self, logfile: LogFile, state: FileState, st: os.stat_result, head: bytes, replaced: bool
+        self, io: FileIO, logfile: LogFile, state: FileState, st: Any, head: bytes, replaced: bool
     ) -> Span | None:
-        stamp = whole_file_stamp(logfile, st)  # a projector config also follows its checkpoints
+        stamp = io.stamp(logfile, st)  # a projector config also follows its checkpoints
         if state.id is not None and not replaced and (st.st_size, stamp) == (state.size, state.mtime_ns):
             return None
         nxt = replace(state, inode=st.st_ino, head=head, size=st.st_size, mtime_ns=stamp,
                       offset=st.st_size, status="ok", error=None)
         try:
-            batch = read_whole_file(logfile)
+            batch = io.read_whole(logfile)
         except (ValueError, OSError) as exc:
             nxt.status, nxt.error = "broken", str(exc)
             batch = Batch()
@@ -150,7 +135,7 @@ class Tailer:
         return Span(nxt, batch, replace=state.id is not None, bytes_read=st.st_size)
 
     def _read_events(
-        self, logfile: LogFile, state: FileState, st: os.stat_result, head: bytes, replaced: bool, window: int
+        self, io: FileIO, logfile: LogFile, state: FileState, st: Any, head: bytes, replaced: bool, window: int
     ) -> Span | None:
         new_head = head if len(head) > len(state.head) else state.head
         was = state.status
@@ -163,7 +148,7 @@ class Tailer:
             return None
         batch = Batch()
         try:
-            data = self._read_window(logfile, state.offset, window)
+            data = io.read(logfile, state.offset, window)
         except OSError as exc:
             log.warning("cannot read %s: %s", logfile.path, exc)
             return None
@@ -179,14 +164,3 @@ class Tailer:
         nxt.skipped += batch.skipped
         return Span(nxt, batch, replace=replaced, bytes_read=end - state.offset,
                     status_changed=nxt.status != was)
-
-    @staticmethod
-    def _read_window(logfile: LogFile, offset: int, window: int) -> bytes:
-        """Bytes from `offset`: at least one whole record when the file holds it."""
-        with open_contained(logfile.path, logfile.logdir) as fh:
-            fh.seek(offset)
-            data = fh.read(window)
-            need = tfrecord.pending_length(data)
-            if need is not None and need > len(data) and need <= tfrecord.MAX_RECORD_SIZE + 16:
-                data += fh.read(need - len(data))
-        return data

@@ -12,6 +12,11 @@ and re-arms on the new one. Symlinks: a recursive watch would follow links out o
 (a link to `/usr` cost 16,000 inotify watches and 6 s) and around cycles, so the watcher
 watches exactly the directories discovery reads (`discover.watch_dirs`), each without
 recursion, and re-arms when a new directory shows up.
+
+Several roots (`--logdir_spec`, several `--logdir`) are watched together, each root's
+directories by the same rules. A remote root (`s3://...`) sends no events at all: a source
+with one is polled (every `source.poll` seconds, 5 by default, or `--poll`), each poll a full
+pass whose listing costs one request per 1000 objects and whose unchanged objects cost none.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
+from typing import Any
 
 import watchfiles
 
 from tsvis_live.formats.detect import LogFile, detect
 from tsvis_live.ingest.discover import discover, inside, watch_dirs
+from tsvis_live.ingest.source import Source, of_logdir
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +46,26 @@ GONE_CHECK_EVERY = 0.5  # seconds between looks for a logdir that is not there
 ARM_RETRY = 5.0  # seconds between full passes while no watch can be set (e.g. inotify limit)
 
 
-def files_for(paths: set[Path], logdir: Path) -> list[LogFile] | None:
-    """The log files behind changed paths; None means 'do a full pass' (a directory appeared)."""
-    found: dict[Path, LogFile] = {}
+def _roots(logdir: Path | list[Path]) -> list[Path]:
+    return logdir if isinstance(logdir, list) else [logdir]
+
+
+def files_for(paths: set[Path], logdir: Path | list[Path]) -> list[LogFile] | None:
+    """The log files behind changed paths; None means 'do a full pass' (a directory appeared).
+
+    With several roots, a path is detected under each root that holds it (a file of nested
+    roots belongs to both)."""
+    found: dict[tuple[Path, Path], LogFile] = {}
+    roots = _roots(logdir)
     for path in paths:
-        if not inside(path, logdir):
-            continue
-        if path.is_dir():
-            return None
-        lf = detect(path, logdir)
-        if lf is not None:
-            found[lf.path] = lf
+        for root in roots:
+            if not inside(path, root):
+                continue
+            if path.is_dir():
+                return None
+            lf = detect(path, root)
+            if lf is not None:
+                found[(root, lf.path)] = lf
     return sorted(found.values(), key=lambda lf: str(lf.path))
 
 
@@ -62,9 +78,9 @@ def _identity(logdir: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino) if stat.S_ISDIR(st.st_mode) else None
 
 
-def _root_gone(batch: set[tuple[watchfiles.Change, str]], logdir: Path) -> bool:
-    """True when a batch says the watched directory itself was deleted (its watch is dead)."""
-    return any(change == watchfiles.Change.deleted and Path(p) == logdir for change, p in batch)
+def _root_gone(batch: set[tuple[watchfiles.Change, str]], roots: list[Path]) -> bool:
+    """True when a batch says a watched root itself was deleted (its watch is dead)."""
+    return any(change == watchfiles.Change.deleted and Path(p) in roots for change, p in batch)
 
 
 async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -75,35 +91,45 @@ async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
-def _new_dirs(batch: set[tuple[watchfiles.Change, str]], logdir: Path, watched: set[Path]) -> bool:
-    """True when a batch shows a directory inside the logdir that is not watched (any more)."""
+def _new_dirs(batch: set[tuple[watchfiles.Change, str]], roots: list[Path], watched: set[Path]) -> bool:
+    """True when a batch shows a directory inside a root that is not watched (any more)."""
     watched.difference_update(Path(p) for change, p in batch if change == watchfiles.Change.deleted)
     for _change, p in batch:
         path = Path(p)
-        if path not in watched and not path.name.startswith(".") and path.is_dir() and inside(path, logdir):
+        if path not in watched and not path.name.startswith(".") and path.is_dir() and \
+                any(inside(path, root) for root in roots):
             return True
     return False
 
 
-async def changes(logdir: Path, poll: float | None, stop: asyncio.Event) -> AsyncIterator[list[LogFile] | None]:
+def _watch_dirs(roots: list[Path], armed: list[Any]) -> list[Path]:
+    return [d for root, ident in zip(roots, armed) if ident is not None for d in watch_dirs(root)]
+
+
+async def changes(logdir: Path | Source, poll: float | None, stop: asyncio.Event) -> AsyncIterator[list[LogFile] | None]:
     """Yield batches of possibly-changed log files (None = rescan everything) until `stop`.
 
     Each directory discovery reads is watched on its own (not recursively). The watch is armed
-    again when a directory appears (a new run) and when the logdir itself is deleted, replaced
+    again when a directory appears (a new run) and when a root itself is deleted, replaced
     or recreated; every arming is followed by a full pass that catches what came in between.
+    A source with a remote root is polled.
     """
+    source = of_logdir(logdir)
+    poll = poll or source.poll
     if poll:
         while not stop.is_set():
             await wait_or_stop(stop, poll)
             if not stop.is_set():
                 yield None
         return
+    roots = source.local_roots
+    logdir = roots if len(roots) > 1 else roots[0]
     while not stop.is_set():
-        armed = _identity(logdir)
-        if armed is None:  # gone (or not there yet): keep serving what is stored
+        armed = [_identity(root) for root in roots]
+        if all(ident is None for ident in armed):  # gone (or not there yet): keep serving what is stored
             await wait_or_stop(stop, GONE_CHECK_EVERY)
             continue
-        dirs = await asyncio.to_thread(watch_dirs, logdir)
+        dirs = await asyncio.to_thread(_watch_dirs, roots, armed)
         watched = set(dirs)
         need_pass, last_pass = True, time.monotonic()  # the first wake-up after arming reads all
         try:
@@ -112,10 +138,10 @@ async def changes(logdir: Path, poll: float | None, stop: asyncio.Event) -> Asyn
                 yield_on_timeout=True, recursive=False,
             )) as batches:
                 async for batch in batches:
-                    if _root_gone(batch, logdir) or _identity(logdir) != armed:
-                        log.info("%s was removed or replaced; watching it again once it is there", logdir)
+                    if _root_gone(batch, roots) or [_identity(root) for root in roots] != armed:
+                        log.info("%s was removed, replaced or created; watching it again", source)
                         break  # what the store holds stays served; the re-armed watch reads anew
-                    if _new_dirs(batch, logdir, watched):
+                    if _new_dirs(batch, roots, watched):
                         yield None  # read what is there now, then watch the new directory too
                         break
                     if need_pass or time.monotonic() - last_pass >= FULL_PASS_EVERY:
@@ -126,7 +152,7 @@ async def changes(logdir: Path, poll: float | None, stop: asyncio.Event) -> Asyn
                         yield files_for({Path(p) for _change, p in batch}, logdir)
         except (FileNotFoundError, RuntimeError, OSError) as exc:
             log.warning("cannot watch %s (%s); reading it every %.0f s until a watch can be set",
-                        logdir, exc, ARM_RETRY)
+                        source, exc, ARM_RETRY)
             await wait_or_stop(stop, ARM_RETRY)
             if not stop.is_set():
                 yield None
