@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tsvis_live.health import Health
 from tsvis_live.ingest.progress import Progress
+from tsvis_live.ingest.source import Source, as_source
 from tsvis_live.store import backend
 from tsvis_live.store.database import Database, set_aside
 from tsvis_live.store.lock import IngestLock, ReadOnlyDataDir
@@ -41,12 +42,15 @@ class PathRefused(ValueError):
     """A requested id/trainJobName would leave the log root."""
 
 
-def session_id_for(logdir: Path) -> str:
+def session_id_for(logdir: Path | Source) -> str:
+    if isinstance(logdir, Source):  # a remote root (its URL) or several roots (the whole spec)
+        return logdir.id
     return hashlib.sha256(str(Path(logdir).resolve()).encode()).hexdigest()[:16]
 
 
-def database_path(data_dir: Path, logdir: Path) -> Path:
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(logdir).resolve().name)[:40] or "root"
+def database_path(data_dir: Path, logdir: Path | Source) -> Path:
+    name = logdir.name if isinstance(logdir, Source) else Path(logdir).resolve().name
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40] or "root"
     return Path(data_dir) / f"{slug}-{session_id_for(logdir)}.sqlite"
 
 
@@ -58,9 +62,10 @@ class Session:
     (the data dir cannot be written: the stored session is served as it is).
     """
 
-    def __init__(self, logdir: Path, data_dir: Path, poll: float | None = None, rebuild: bool = False,
+    def __init__(self, logdir: Path | Source, data_dir: Path, poll: float | None = None, rebuild: bool = False,
                  database: str | None = None, broker: str | None = None, ingest: bool = True) -> None:
-        self.logdir = Path(logdir).resolve()
+        self.source = as_source(logdir)  # one directory, a remote root (s3://...) or several roots
+        self.logdir = self.source.logdir  # a Path for one local directory, as before; else the source
         self.id = session_id_for(self.logdir)
         self.may_ingest = ingest
         self.health = Health()  # open problems (store, files, discovery), for the status endpoint
@@ -116,7 +121,7 @@ class Session:
     @property
     def read_only(self) -> bool:
         """True when the logdir is gone: the stored data is served, nothing new arrives."""
-        return not self.logdir.is_dir()
+        return not self.source.exists()
 
     async def start(self) -> None:
         self.hub.bind(asyncio.get_running_loop())
@@ -130,7 +135,7 @@ class Session:
             if self.ingester is None:
                 from tsvis_live.ingest.ingester import Ingester
 
-                self.ingester = Ingester(self.store, self.logdir, on_commit=self.hub.publish,
+                self.ingester = Ingester(self.store, self.source, on_commit=self.hub.publish,
                                          stopping=self._stopping, health=self.health)
             return self.ingester
 
@@ -176,7 +181,7 @@ class Session:
         try:
             while not self._stop.is_set():
                 try:
-                    async for files in watcher.changes(self.logdir, self.poll, self._stop):
+                    async for files in watcher.changes(self.source, self.poll, self._stop):
                         await self._pass(files)
                         self.health.clear("ingest", "watch")
                 except Exception as exc:  # a bug must not end live ingest for good
@@ -292,13 +297,13 @@ class Session:
 class SessionManager:
     """Opens sessions on demand: one fixed logdir, or `ROOT/<id>/<trainJobName>` per request."""
 
-    def __init__(self, data_dir: Path, logdir: Path | None = None, logroot: Path | None = None,
+    def __init__(self, data_dir: Path, logdir: Path | Source | None = None, logroot: Path | None = None,
                  poll: float | None = None, database: str | None = None, broker: str | None = None,
                  ingest: bool = True) -> None:
         self.data_dir = Path(data_dir)
         self.backends = {"database": database, "broker": broker, "ingest": ingest}  # for every Session
         self._opened: dict[str, Session] = {}
-        self.logdir = Path(logdir).resolve() if logdir else None
+        self.logdir = as_source(logdir).logdir if logdir else None  # a Path, or a remote/several-root source
         self.logroot = Path(logroot).resolve() if logroot else None
         self.poll = poll
         self.sessions: dict[str, Session] = {}

@@ -27,9 +27,9 @@ from pathlib import Path
 from tsvis_live.formats.detect import LogFile
 from tsvis_live.health import Health
 from tsvis_live.ingest.claims import FileClaims
-from tsvis_live.ingest.discover import discover
 from tsvis_live.ingest.faults import Containment
 from tsvis_live.ingest.progress import Progress
+from tsvis_live.ingest.source import Source, of_logdir
 from tsvis_live.ingest.tailer import Span, Tailer
 from tsvis_live.ingest.worker import read_span
 from tsvis_live.store.database import BULK, URGENT, Database
@@ -45,27 +45,28 @@ BULK_BYTES = 32 << 20  # above this much new data, decode files in parallel work
 class Ingester:
     """Keeps a session's store in step with its logdir, one pass at a time."""
 
-    def __init__(self, store: Store | Database, logdir: Path, on_commit: Callable[[Commit], None] | None = None,
+    def __init__(self, store: Store | Database, logdir: Path | Source, on_commit: Callable[[Commit], None] | None = None,
                  stopping: threading.Event | None = None, health: Health | None = None) -> None:
         self.store = store if isinstance(store, Store) else Store(store)
         self.health = health if health is not None else Health()
         self.containment = Containment(self.health)
-        self.logdir = Path(logdir)
+        self.source = of_logdir(logdir)  # one local directory, a remote root, or several roots
+        self.logdir = self.source.logdir
         self.on_commit = on_commit
         self.writer = self.store.writer()  # its caches are dropped when a write rolls back
         self.states, plugins = self.store.file_states_sync()
-        self.tailer = Tailer(plugins)
+        self.tailer = Tailer(plugins, self.source)
         self.stopping = stopping or threading.Event()  # set on shutdown: stop between windows
         self.claims = FileClaims()
 
     def _rel(self, logfile: LogFile) -> str:
-        return logfile.path.relative_to(self.logdir).as_posix()
+        return self.source.key(logfile)
 
     def _state_for(self, logfile: LogFile) -> FileState:
         rel = self._rel(logfile)
         state = self.states.get(rel)
         if state is None:
-            run = logfile.run_dir.relative_to(self.logdir).as_posix() or "."
+            run = self.source.run(logfile)
             state = FileState(path=rel, run=run, format=logfile.format)
         return state
 
@@ -82,7 +83,7 @@ class Ingester:
         concurrent live rescan leaves the files it has yet to read to it.
         """
         if files is None:
-            logfiles = discover(self.logdir, health=self.health, stop=self.stopping)
+            logfiles = self.source.discover(self.health, self.stopping)
             if backlog:
                 self.claims.plan([self._rel(lf) for lf in logfiles])
             else:  # a rescan while the backlog runs: only what the backlog will not read
@@ -94,12 +95,12 @@ class Ingester:
         for lf in logfiles:
             state = self._state_for(lf)
             try:
-                prog.bytes_total += max(0, lf.path.stat().st_size - state.offset)
+                prog.bytes_total += max(0, self.source.size(lf) - state.offset)
             except OSError:
                 pass
         workers = min(os.cpu_count() or 1, len(logfiles))
         try:
-            if prog.bytes_total >= BULK_BYTES and workers > 1:
+            if prog.bytes_total >= BULK_BYTES and workers > 1 and self.source.parallel:
                 try:
                     self._pass_parallel(logfiles, prog, progress, workers, priority)
                     return prog
