@@ -151,3 +151,33 @@ def test_spec_parsing_follows_tensorboard() -> None:
     assert parse_spec(":/x") == [("", "/x")]  # an empty name is no name (TensorBoard's `if name`)
     with pytest.raises(LogdirError):
         parse_spec("a:")
+
+
+def test_a_non_loopback_client_learns_no_root_path(roots, tmp_path: Path) -> None:
+    """The status names the roots only by their names beyond loopback (problems included)."""
+    import json
+
+    import httpx
+
+    from tests.conftest import spawn_server
+    from tests.test_security_hosts import NON_LOOPBACK
+
+    a, b, _files = roots
+    server = spawn_server(None, tmp_path / "data", "--logdir_spec", f"a:{a},b:{b}", "--host", NON_LOOPBACK,
+                          "--token", "tok", wait=False, log_dir=tmp_path)
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+        status = f"http://{NON_LOOPBACK}:{port}/api/live/status?token=tok"
+
+        def ready() -> bool:
+            try:
+                return httpx.get(status, timeout=10).json()["data"]["ready"]
+            except httpx.HTTPError:
+                return False
+
+        _wait_for(ready, 90)
+        data = httpx.get(status, timeout=10).json()["data"]
+        assert {p["subject"] for p in data["problems"]} >= {"a/escape", "b/other"}
+        assert data["logdir"] == "a+b" and str(tmp_path) not in json.dumps(data), data
+    finally:
+        server.stop()

@@ -350,6 +350,36 @@ def test_a_spec_mixing_local_and_remote_roots(s3, start_server, tmp_path, monkey
     _wait_for(lambda: (4, -4.0) in _values(server, "here/run1", "loss"), 20)
 
 
+def test_beyond_loopback_the_status_hides_the_store_url(s3, tmp_path, monkeypatch) -> None:
+    """A remote client learns a root's name, not its bucket URL (as it learns no local path)."""
+    import httpx
+
+    from tests.conftest import spawn_server
+    from tests.test_security_hosts import NON_LOOPBACK
+
+    for name, value in s3.env("not-the-secret").items():
+        monkeypatch.setenv(name, value)
+    server = spawn_server(None, tmp_path / "data", "--logdir_spec", f"there:s3://{BUCKET}/hidden", "--poll",
+                          "0.5", "--host", NON_LOOPBACK, "--token", "tok", wait=False, log_dir=tmp_path)
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+
+        def problems(host: str) -> list:
+            try:
+                r = httpx.get(f"http://{host}:{port}/api/live/status?token=tok", timeout=10,
+                              headers={"Host": f"{NON_LOOPBACK}:{port}"})
+                return r.json()["data"]["problems"]
+            except httpx.HTTPError:
+                return []
+
+        _wait_for(lambda: problems(NON_LOOPBACK), 60)
+        (problem,) = problems(NON_LOOPBACK)
+        assert problem["subject"] == "there" and "refused" in problem["message"]
+        assert "s3://" not in problem["message"] and BUCKET not in problem["message"], problem
+    finally:
+        server.stop()
+
+
 def _cli(*args: str, code: str = "") -> subprocess.CompletedProcess:
     script = f"import sys\n{code}\nfrom tsvis_live.cli import main\nsys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=60,

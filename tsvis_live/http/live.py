@@ -137,7 +137,7 @@ async def status(request: Request) -> Response:
     p = session.progress
     local = request.client is not None and is_loopback(request.client.host)
     path = session.store.path
-    hide = () if local else (str(session.logdir),) + ((str(path.parent),) if path else ())
+    hide = () if local else (str(session.logdir), *session.source.locations) + ((str(path.parent),) if path else ())
     for f in files:  # OS errors name absolute paths
         if f.get("error"):
             f["error"] = redact(f["error"], hide)

@@ -23,6 +23,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,8 +77,12 @@ def open_filesystem(url: str) -> tuple[str, Any]:
     except ImportError as exc:
         raise LogdirError(_missing(scheme, str(exc).splitlines()[0] if str(exc) else "")) from None
     protocol = cls.protocol[0] if isinstance(cls.protocol, (tuple, list)) else cls.protocol
+    options: dict[str, Any] = {}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if protocol == "s3" and endpoint:  # botocore reads it too, but only from version 1.31 on
+        options["endpoint_url"] = endpoint
     try:
-        fs = cls(skip_instance_cache=True)
+        fs = cls(skip_instance_cache=True, **options)
     except Exception as exc:  # a file system that needs options or credentials at construction
         raise LogdirError(f"cannot open {scheme}:// ({type(exc).__name__}: {exc})") from None
     return protocol, fs
@@ -175,7 +180,7 @@ class FsspecRoot:
             problems["."] = f"{self.location}: no such bucket (or directory); waiting for it"
         except PermissionError as exc:
             problems["."] = (f"listing {self.location} was refused ({_line(exc)}); check the credentials "
-                             "in the environment (for s3://: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+                             "in the environment (for S3: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
                              "AWS_PROFILE); retrying at every poll")
         except Exception as exc:  # no network, endpoint down, throttled: the next poll retries
             problems["."] = f"listing {self.location} failed ({_line(exc)}); retrying at every poll"

@@ -162,6 +162,11 @@ class Source:
         return any(r.exists() for r in self.roots)
 
     @property
+    def locations(self) -> tuple[str, ...]:
+        """Every root's path or URL: what the status endpoint hides from remote clients."""
+        return tuple(r.location for r in self.roots)
+
+    @property
     def local_roots(self) -> list[Path]:
         return [r.path for r in self.roots if r.local]
 
