@@ -257,6 +257,9 @@ class FsspecRoot:
             return True  # cannot tell; reading will say what is wrong
         verdict = not head.strip() or any(m in head for m in _MODEL_MARKERS)
         self._models[key] = (st.st_ino, verdict)
+        if verdict and len(head) == st.st_size:  # the peek was the whole object: read it from here
+            self._heads[key] = (st.st_ino, head[:HEAD_SIZE])
+            self._first[key] = (st.st_ino, head)
         return verdict
 
     # -- FileIO ----------------------------------------------------------------------------
