@@ -181,3 +181,16 @@ def test_a_non_loopback_client_learns_no_root_path(roots, tmp_path: Path) -> Non
         assert data["logdir"] == "a+b" and str(tmp_path) not in json.dumps(data), data
     finally:
         server.stop()
+
+
+def test_a_root_created_after_the_start_is_watched(roots, start_server, tmp_path: Path) -> None:
+    a, _b, files = roots
+    later = tmp_path / "later"  # not there yet: the other root is served meanwhile
+    server = start_server(None, None, "--logdir_spec", f"a:{a},c:{later}")
+    _wait_for(lambda: server.json("/api/live/status")["data"]["ready"])
+    assert _run_names(server) == {"a", "a/run1"}
+    _write(later / "run1", "loss", range(3), 7.0)
+    took = _wait_for(lambda: _values(server, "c/run1", "loss") == [(s, 7.0 * s) for s in range(3)], 20)
+    _append(files["a"], "loss", 5, 55.0)  # the first root is still watched after the re-arming
+    took_a = _wait_for(lambda: (5, 55.0) in _values(server, "a/run1", "loss"), 20)
+    assert took < 10 and took_a < 10, (took, took_a)
