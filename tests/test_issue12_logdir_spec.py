@@ -194,3 +194,24 @@ def test_a_root_created_after_the_start_is_watched(roots, start_server, tmp_path
     _append(files["a"], "loss", 5, 55.0)  # the first root is still watched after the re-arming
     took_a = _wait_for(lambda: (5, 55.0) in _values(server, "a/run1", "loss"), 20)
     assert took < 10 and took_a < 10, (took, took_a)
+
+
+def test_two_unnamed_roots_giving_a_file_one_name_read_the_first(tmp_path: Path) -> None:
+    from tsvis_live.health import Health
+    from tsvis_live.ingest.source import build
+
+    one = _write(tmp_path / "one" / "run1", "loss", range(2), 1.0)
+    two = _write(tmp_path / "two" / "run1", "loss", range(2), 2.0)
+    two.rename(two.with_name(one.name))  # the same file name under run1 in both roots
+    _write(tmp_path / "two" / "run2", "loss", range(2), 2.0)
+    source = build(parse_spec(f"{tmp_path / 'one'},{tmp_path / 'two'}"))
+    health = Health()
+    files = source.discover(health)
+    assert len(files) == 2 and f"run1/{one.name}" in {source.key(lf) for lf in files}
+    assert {source.run(lf) for lf in files} == {"run1", "run2"}
+    assert next(lf for lf in files if source.run(lf) == "run1").root == tmp_path / "one"
+    (problem,) = [p for p in health.snapshot() if p["area"] == "discovery"]
+    assert problem["subject"] == f"run1/{one.name}" and "first root" in problem["message"]
+    (tmp_path / "two" / "run1" / one.name).unlink()
+    source.discover(health)
+    assert health.snapshot() == []  # cleared once the clash is gone

@@ -133,7 +133,6 @@ class Source:
         self.parallel = self.local  # worker processes re-open files by path: local ones only
         self.poll = None if self.local else REMOTE_POLL
         self._by_path = {r.path: r for r in roots}
-        self.collisions: dict[str, str] = {}
 
     # -- identity -------------------------------------------------------------------------
     @property
@@ -206,7 +205,6 @@ class Source:
                                     "name; the first root's file is read (name the roots in --logdir_spec)")
                 else:
                     found[key] = lf
-        self.collisions = clashes
         if health is not None:
             walk.publish(health, clashes, scope="\0roots")
         return list(found.values())
