@@ -24,11 +24,7 @@ SELECTION = {"downsample", "bucket_bands", "ema_smooth", "visible", "visible_his
 SELECTION_HOME = {PACKAGE / "compute" / "downsample.py"}
 # files that still reach past the store, each with who fixes it; the test fails once one is
 # clean, so the entry is removed then (an allowance cannot outlive its reason)
-PENDING: dict[str, str] = {
-    "tsvis_live/cli.py": "the lead's file: `status` reads with db.read_sync(conn...) and "
-                         "`ingest` claims its epoch with db.write_sync (Store.runs_sync, "
-                         "series_sync, files_sync and claim_epoch are there for it)",
-}
+PENDING: dict[str, str] = {}
 GREP = re.compile(r"Connection|sqlalchemy|conn\b")
 
 

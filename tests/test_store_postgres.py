@@ -140,3 +140,21 @@ def test_an_unknown_database_scheme_is_one_line(tmp_path: Path) -> None:
     out = _cli("--logdir", str(tmp_path), "--database", "mysql://x@y/z", "--port", "1")
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "postgresql://" in out.stderr
+
+
+def test_an_ingester_elected_again_claims_a_new_epoch_past_its_old_fence(tmp_path: Path, pg_url: str) -> None:
+    """Lost the election, won it back: the claim must not be refused by its own stale fence."""
+    from tsvis_live.store.provider import Store
+
+    logdir = tmp_path / "logs"
+    write_scalars(logdir / "r" / "events.out.tfevents.1.h", "loss", range(10))
+    a, b = Store(open_pg(pg_url, logdir)), Store(open_pg(pg_url, logdir))
+    try:
+        first = a.claim_epoch_sync()
+        assert b.claim_epoch_sync() == first + 1  # b took over
+        assert a.claim_epoch_sync() == first + 2  # a is elected again
+        ingest(a.db, logdir)
+        assert len(a.db.read_sync(lambda c: reader.scalar_series(c, "r", "loss"))) == 10
+    finally:
+        a.db.close()
+        b.db.close()

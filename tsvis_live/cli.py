@@ -135,16 +135,9 @@ class ProgressBar:
             sys.stderr.write("\n")
 
 
-def summarize(db) -> dict:
-    from tsvis_live.store import reader
-
-    def query(conn):
-        runs = reader.list_runs(conn)
-        kinds = Counter(kind for _run, kind, _tag, _c in reader.list_series(conn))
-        files = reader.files(conn)
-        return runs, kinds, files
-
-    runs, kinds, files = db.read_sync(query)
+def summarize(store) -> dict:  # type: ignore[no-untyped-def]
+    runs, files = store.runs_sync(), store.files_sync()
+    kinds = Counter(kind for _run, kind, _tag, _c in store.series_sync())
     return {
         "runs": len(runs),
         "tags": dict(sorted(kinds.items())),
@@ -205,14 +198,16 @@ def ingest_main(argv: list[str]) -> int:
 
 def _ingest_once(args: argparse.Namespace, db, logdir: Path) -> dict:  # type: ignore[no-untyped-def]
     from tsvis_live.ingest.ingester import Ingester
+    from tsvis_live.store.provider import Store
 
+    store = Store(db)
     bar = ProgressBar(enabled=not args.quiet and not args.json)
-    prog = Ingester(db, logdir).pass_once(progress=bar)
+    prog = Ingester(store, logdir).pass_once(progress=bar)
     bar.done()
     summary = {
         "logdir": str(logdir), "database": db.where, "seconds": round(prog.seconds, 3),
         "bytes": prog.bytes_done, "events": prog.events, "points": prog.points,
-        "skipped": prog.skipped, **summarize(db),
+        "skipped": prog.skipped, **summarize(store),
     }
     summary["events_per_second"] = round(prog.events / prog.seconds) if prog.seconds > 0 else 0
     return summary
@@ -224,7 +219,7 @@ def _ingest_postgres(args: argparse.Namespace, logdir: Path) -> int:
     from tsvis_live.session import session_id_for
     from tsvis_live.store import backend
     from tsvis_live.store.database import Database, DatabaseUnusable
-    from tsvis_live.store.election import PgIngestLock, claim_epoch, epoch_fence
+    from tsvis_live.store.election import PgIngestLock
 
     sid = session_id_for(logdir)
     try:
@@ -246,7 +241,9 @@ def _ingest_postgres(args: argparse.Namespace, logdir: Path) -> int:
         print(f"tsvis-live: {exc}", file=sys.stderr)
         return 2
     try:
-        db.fence = epoch_fence(db.write_sync(claim_epoch))
+        from tsvis_live.store.provider import Store
+
+        Store(db).claim_epoch_sync()
         summary = _ingest_once(args, db, logdir)
     finally:
         db.close()

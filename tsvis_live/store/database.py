@@ -144,7 +144,8 @@ class Database:
 
     `fence`, when set, runs first in every write transaction: on PostgreSQL it proves this
     process still holds the session's ingest election (see `store.election`), so a process that
-    lost it can never commit over its successor.
+    lost it can never commit over its successor. A job marked `unfenced` (claiming a new epoch
+    after winning the election again) runs without it.
     """
 
     def __init__(self, path: Path | None, readers: int = 4, read_only: bool = False,
@@ -231,7 +232,7 @@ class Database:
                     continue
                 try:
                     with conn.begin():  # the COMMIT itself can fail (disk full, I/O error)
-                        if self.fence is not None:
+                        if self.fence is not None and not getattr(fn, "unfenced", False):
                             self.fence(conn)
                         result = fn(conn)
                 except BaseException as exc:  # the job's caller decides what it means

@@ -360,8 +360,18 @@ class Store:
 
     async def claim_epoch(self) -> int:
         """On PostgreSQL, take the next ingest epoch and fence every later write with it."""
+        return await asyncio.wrap_future(self._claim())
+
+    def claim_epoch_sync(self) -> int:
+        return self._claim().result()
+
+    def _claim(self) -> Future[int]:
         from tsvis_live.store.election import claim_epoch, epoch_fence
 
-        epoch = await self.db.write(claim_epoch)
-        self.db.fence = epoch_fence(epoch)
-        return epoch
+        def claim(conn: Connection) -> int:
+            epoch = claim_epoch(conn)
+            self.db.fence = epoch_fence(epoch)  # set on the writer thread, before its next job
+            return epoch
+
+        claim.unfenced = True  # type: ignore[attr-defined]  # an older epoch's fence must not refuse it
+        return self.db.submit(claim)
