@@ -314,3 +314,29 @@ def test_polling_mode_follows_new_runs_and_bytes(tmp_path: Path) -> None:
         got = asyncio.run(main())
     assert [p[1] for p, _ in got["scalar"]] == list(range(500))
     assert any(c["kind"] == "run" and c["run"] == "later" for c in got["categories"])
+
+
+def test_histogram_snapshot_hides_superseded_writes_as_rest_does(tmp_path: Path) -> None:
+    """A resumed job rewrites steps 1.. : the /ws snapshot shows what /api/histogram shows."""
+    from tensorboardX import SummaryWriter
+
+    logdir = tmp_path / "logs"
+    w = SummaryWriter(str(logdir / "h"))
+    for step in (0, 1, 2, 1):  # the job went back to step 1
+        w.add_histogram("weights", np.arange(10.0) + step, step)
+    w.close()
+    with running_server(logdir, tmp_path / "data") as server:
+        rest = json.loads(urllib.request.urlopen(
+            server.url + "/api/histogram?run=h&tag=weights", timeout=30).read())["data"]
+        rest_steps = [p[1] for p in rest["weights"]]
+
+        async def main():
+            async with websockets.connect(server.ws_url) as ws:
+                await ws.send(subscribe("histogram", "h", "weights"))
+                while True:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    if msg["type"] == "points":
+                        return [p[1] for p in msg["points"]]
+
+        assert rest_steps == [0, 1]
+        assert asyncio.run(main()) == rest_steps

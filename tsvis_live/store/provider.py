@@ -115,8 +115,7 @@ def _snapshot(conn: Connection, key: Key, limit: int) -> SeriesRead:
     kind, run, tag = key
     if kind == "scalar":
         return _scalars(conn, run, tag, None, None, True, max_points=limit)
-    # histogram snapshots show every write, as they always have (REST hides superseded ones)
-    return _histograms(conn, run, tag, None, None, every=True, samples=limit)
+    return _histograms(conn, run, tag, None, None, samples=limit)  # superseded writes hidden, as REST
 
 
 def _poll(conn: Connection, since: int, keys: Iterable[Key]) -> Poll:
