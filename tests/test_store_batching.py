@@ -114,7 +114,7 @@ def dump(db: Database) -> dict[str, object]:
     def read(conn):
         out: dict[str, object] = {}
         for table in t.metadata.sorted_tables:
-            if table.name in ("files", "scalar_chunks", "computed"):
+            if table.name in ("files", "scalar_chunks", "scalar_summaries", "computed"):
                 continue
             out[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key.columns))]
         out["scalars"] = {

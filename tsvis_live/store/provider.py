@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 from sqlalchemy import exc as _sa_exc
 
 from tsvis_live.records import Batch
-from tsvis_live.store import reader, writer
+from tsvis_live.store import reader, summaries, writer
 from tsvis_live.store.changes import changes_between
 from tsvis_live.store.database import URGENT, Database
 from tsvis_live.store.filestate import FileState
@@ -94,6 +94,10 @@ class Poll:
 # -- reads done in one connection (module level: they run on a reader thread) -----------------
 def _scalars(conn: Connection, run: str, tag: str, since: int | None, until: int | None,
              cursors: bool, **view: Any) -> ScalarRead:
+    if since is None and until is None:  # a step range or downsampling: only what the view needs
+        read = summaries.select_stored(conn, run, tag, cursors=cursors, **view)
+        if read is not None:
+            return read
     raw = reader.scalar_series(conn, run, tag, since=since, until=until,
                                with_cursors=cursors or since is not None or until is not None)
     return select_scalars(raw, **view)

@@ -135,12 +135,14 @@ def max_cursor(conn: Connection) -> int:
 # -- scalars ---------------------------------------------------------------------------
 def scalar_series(
     conn: Connection, run: str, tag: str, since: int | None = None, until: int | None = None,
-    with_cursors: bool = True,
+    with_cursors: bool = True, steps: tuple[int | None, int | None] | None = None,
 ) -> ScalarSeries:
     """Every stored point of a scalar series (cursor > since, <= until), in cursor order.
 
     `with_cursors=False` (whole series only) skips building the per-point cursor column, which
     views that do not page by cursor never read; `cursors` then holds just the newest cursor.
+    `steps=(lo, hi)` reads only the chunks whose step span meets [lo, hi] (None: unbounded),
+    whole: the caller cuts (`store.summaries`, for series whose steps only increase).
     """
     sid = series_id(conn, run, "scalar", tag)
     q = select(
@@ -152,6 +154,10 @@ def scalar_series(
         q = q.where(t.scalar_chunks.c.last_cursor > since)
     if until is not None:
         q = q.where(t.scalar_chunks.c.first_cursor <= until)
+    if steps is not None and steps[0] is not None:
+        q = q.where(t.scalar_chunks.c.max_step >= steps[0])
+    if steps is not None and steps[1] is not None:
+        q = q.where(t.scalar_chunks.c.min_step <= steps[1])
     rows = conn.execute(q.order_by(t.scalar_chunks.c.first_cursor)).all()
     if not rows:
         empty_i, empty_f = np.empty(0, "<i8"), np.empty(0, "<f8")

@@ -176,6 +176,19 @@ Index("ix_scalar_chunks_series", scalar_chunks.c.series_id, scalar_chunks.c.last
 Index("ix_scalar_chunks_file", scalar_chunks.c.file_id)
 Index("ix_scalar_chunks_cursor", scalar_chunks.c.last_cursor)  # changes after a cursor
 
+SUMMARY_LEVELS = 7  # store.summaries: 64, 256, ... 262,144 points per item
+scalar_summaries = Table(  # one row per scalar chunk, written with it; see store.summaries
+    "scalar_summaries",
+    metadata,
+    Column("first_cursor", BigInt, primary_key=True, autoincrement=False),  # its chunk's (a cursor is one point's)
+    Column("series_id", BigInt, nullable=False),  # no foreign keys: the chunk row holds them
+    Column("file_id", BigInt, nullable=False),
+    Column("monotone", BigInt, nullable=False),  # 1: the chunk's steps strictly increase
+    # coarse levels first: on SQLite a column is reached through the ones before it
+    *[Column(f"level{k}", LargeBinary) for k in reversed(range(SUMMARY_LEVELS))],  # NULL above one item
+)
+Index("ix_scalar_summaries_file", scalar_summaries.c.file_id)
+
 histograms = Table(
     "histograms",
     metadata,
@@ -264,4 +277,4 @@ computed = Table(
     Column("created", Real, nullable=False),
 )
 
-POINT_TABLES = (scalar_chunks, histograms, media, tensors, graphs, hparams, layouts)
+POINT_TABLES = (scalar_chunks, scalar_summaries, histograms, media, tensors, graphs, hparams, layouts)

@@ -33,6 +33,7 @@ class ScalarRead:
     cursor: int  # newest cursor of the stored series: a watermark for live updates
     smoothed: np.ndarray | None = None  # per kept point, when smoothing was asked for
     bands: BucketBands | None = None  # per step bucket, when downsampled and asked for
+    resolution: int = 1  # points per stored summary item behind the answer (1: from every point)
 
     def __len__(self) -> int:
         return len(self.points)

@@ -115,6 +115,8 @@ class Statements:
                                           upsert=True)
         self.INSERT_CHUNKS = DriverInsert(
             insert(t.scalar_chunks), [c.name for c in t.scalar_chunks.columns if c.name != "id"], dialect)
+        self.INSERT_SUMMARIES = DriverInsert(
+            insert(t.scalar_summaries), [c.name for c in t.scalar_summaries.columns], dialect)
         self.INSERT_HISTOGRAMS = DriverInsert(insert(t.histograms), [c.name for c in t.histograms.columns],
                                               dialect)
         self.INSERT_RUN = insert(t.runs)

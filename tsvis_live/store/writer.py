@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import Connection, delete, insert, select
 
 from tsvis_live.records import Batch, HistogramRecord, ScalarColumns
-from tsvis_live.store import codec, statements
+from tsvis_live.store import codec, statements, summaries
 from tsvis_live.store import schema as t
 from tsvis_live.store.filestate import FileState
 from tsvis_live.store.schema import storable
@@ -265,7 +265,7 @@ class StoreWriter:
     def _store_points(self, conn: Connection, win: _Window, batch: Batch) -> None:
         """Gather every row of the window (ids and cursors in record order), then write each
         table once. Rows with a blob hold its place in the window until the blobs are stored."""
-        chunks = self._scalar_rows(win, batch)
+        chunks, summary_rows = self._scalar_rows(win, batch)
         hist_rows = self._histogram_rows(win, batch)
         rows: dict[str, list[dict[str, Any]]] = {"media": [], "tensors": []}
         for b in batch.blobs:
@@ -284,6 +284,7 @@ class StoreWriter:
 
         if chunks:
             _sql(conn).INSERT_CHUNKS(conn, chunks)
+            _sql(conn).INSERT_SUMMARIES(conn, summary_rows)  # in the chunks' transaction
             for chunk in chunks:
                 if chunk["count"] < SMALL_CHUNK:
                     self._note_small_chunk(conn, chunk["series_id"], win.file_id)
@@ -299,8 +300,9 @@ class StoreWriter:
                 conn.execute(_sql(conn).INSERT_ROWS[name], table_rows)
         win.commit.points += len(hist_rows) + len(rows["media"]) + len(rows["tensors"])
 
-    def _scalar_rows(self, win: _Window, batch: Batch) -> list[dict[str, Any]]:
-        chunks, steps = [], []
+    def _scalar_rows(self, win: _Window, batch: Batch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Chunk rows of the window's scalars, and their summary rows (`store.summaries`)."""
+        chunks, steps, walls, values = [], [], [], []
         for tag, cols in batch.scalars.items():
             n = len(cols.steps)
             if not n:
@@ -308,17 +310,18 @@ class StoreWriter:
             series_id = self._series_id(win, "scalar", tag)
             first = self._take(n)
             steps.append(np.asarray(cols.steps, dtype="<i8"))
+            walls.append(np.asarray(cols.wall_times, dtype="<f8"))
+            values.append(np.asarray(cols.values, dtype="<f8"))
             chunks.append({
                 "series_id": series_id, "file_id": win.file_id, "first_cursor": first,
                 "last_cursor": first + n - 1, "count": n, "steps": steps[-1].tobytes(),
-                "wall_times": codec.pack_f64(cols.wall_times), "values": codec.pack_f64(cols.values),
-                "cursors": None,
+                "wall_times": walls[-1].tobytes(), "values": values[-1].tobytes(), "cursors": None,
             })
             win.commit.updates.append(SeriesUpdate("scalar", win.run, tag, range(first, first + n), cols))
             win.commit.points += n
         for chunk, low, high in zip(chunks, *codec.bounds(steps)):
             chunk["min_step"], chunk["max_step"] = low, high
-        return chunks
+        return chunks, summaries.summary_rows(chunks, steps, walls, values)
 
     def _histogram_rows(self, win: _Window, batch: Batch) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -389,13 +392,16 @@ def compact_scalars(conn: Connection, series_id: int, file_id: int) -> None:
         for r in rows
     ])
     steps = np.concatenate([codec.unpack_i64(r.steps) for r in rows])
+    walls, values = b"".join(r.wall_times for r in rows), b"".join(r.values for r in rows)
     conn.execute(delete(t.scalar_chunks).where(c.id.in_([r.id for r in rows])))
-    conn.execute(insert(t.scalar_chunks).values(
-        series_id=series_id, file_id=file_id, first_cursor=int(cursors[0]), last_cursor=int(cursors[-1]),
-        count=len(cursors), min_step=int(steps.min()), max_step=int(steps.max()), steps=steps.tobytes(),
-        wall_times=b"".join(r.wall_times for r in rows), values=b"".join(r.values for r in rows),
-        cursors=cursors.tobytes(),
-    ))
+    conn.execute(delete(t.scalar_summaries).where(t.scalar_summaries.c.first_cursor.in_([r.first_cursor for r in rows])))
+    chunk = {"series_id": series_id, "file_id": file_id, "first_cursor": int(cursors[0]),
+             "last_cursor": int(cursors[-1]), "count": len(cursors), "min_step": int(steps.min()),
+             "max_step": int(steps.max()), "steps": steps.tobytes(), "wall_times": walls, "values": values,
+             "cursors": cursors.tobytes()}
+    conn.execute(insert(t.scalar_chunks).values(**chunk))
+    conn.execute(insert(t.scalar_summaries), summaries.summary_rows(
+        [chunk], [steps], [codec.unpack_f64(walls)], [codec.unpack_f64(values)], [cursors]))
 
 
 def save_computed(conn: Connection, key: str, value: bytes) -> None:

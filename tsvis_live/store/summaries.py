@@ -1,0 +1,301 @@
+"""Per-chunk summaries of scalar series, so that a downsampled answer reads O(requested points).
+
+Why: a downsampled `/api/scalar` used to read and unpack every point of the series (40 ms at
+1M points, 229 ms and 250 MB of temporaries at 5M). Every stored scalar chunk now has a
+`scalar_summaries` row, written in the same transaction as the chunk (a crash leaves both or
+neither): a pyramid of levels, level k cutting the chunk, in write order from its first point,
+into buckets of `BASE * FACTOR**k` points. Each bucket is an *item*: its point count and four of
+its points, each with cursor, step, wall time and value: the first, the last, the minimum and
+the maximum (NaN ignored, first occurrence; an all-NaN bucket gives its first point for both).
+
+Reading (`select_stored`, called by `Store.scalars` for whole-series views) takes this path only
+for series whose steps strictly increase in write order (every chunk's `monotone` flag, and the
+chunks' cursor and step bounds in order), without smoothing; other series read everything as
+before (`select.select_scalars`). Then:
+
+- only chunks overlapping [start, end] are read. When they hold at most
+  `RAW_PER_BUCKET * max_points / 4` points they are read raw: the answer is exactly the full
+  read's (a monotone series hides no write, and M4 runs on the same points);
+- otherwise the chunks inside the range give their items at the finest level with at most
+  `ITEMS_PER_BUCKET` items per output bucket, the (at most two) chunks crossing the range's ends
+  are read raw, cut and summarised alike, and M4 (`compute.downsample`, unchanged) runs on the
+  items' points, the *candidates*.
+
+Deviation bound (docs/benchmarks.md): the output buckets are the full read's (their edges come
+from the first and last step in range, which are candidates); every point returned is a stored
+point; the range's first and last points and its minimum and maximum are always kept. A bucket's
+first, last, minimum or maximum can differ from the full read's only when that point lies in an
+item straddling one of the bucket's two edges and is not one of that item's four points, i.e.
+within `resolution` points (the item size, `ScalarRead.resolution`) of the bucket's edge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, LargeBinary, func, select
+
+from tsvis_live.compute.downsample import BucketBands, bucket_bands, downsample
+from tsvis_live.store import codec, reader
+from tsvis_live.store import schema as t
+from tsvis_live.store.reader import ScalarSeries
+from tsvis_live.store.select import ScalarRead, select_scalars
+
+BASE = 64  # points per item at level 0
+FACTOR = 4  # items of level k per item of level k + 1
+LEVELS = t.SUMMARY_LEVELS  # 64 .. 262,144 points per item
+RAW_PER_BUCKET = 256  # read raw (exact) while the range holds at most this many points per output bucket
+ITEMS_PER_BUCKET = 16  # the finest level with at most this many items per output bucket is read
+
+POINT = np.dtype([("cursor", "<i8"), ("step", "<i8"), ("wall", "<f8"), ("value", "<f8")])
+ITEM = np.dtype([("count", "<i8"), ("first", POINT), ("last", POINT), ("min", POINT), ("max", POINT)])
+ROLES = ("first", "last", "min", "max")
+LEVEL_COLUMNS = [f"level{k}" for k in range(LEVELS)]
+
+
+def level_size(k: int) -> int:
+    return BASE * FACTOR**k
+
+
+# -- building -------------------------------------------------------------------------------
+def _segments(lens: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start (into the concatenation) of every `size`-long segment of each part, parts cut from
+    their own start; and how many segments each part has."""
+    per = -(-lens // size)
+    firsts = np.cumsum(lens) - lens
+    offsets = np.repeat(np.cumsum(per) - per, per)
+    return np.repeat(firsts, per) + size * (np.arange(int(per.sum())) - offsets), per
+
+
+def _first_equal(v: np.ndarray, target: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per segment, the first position holding its `target` value; its start when the target
+    is NaN (an all-NaN segment)."""
+    sizes = np.diff(np.append(starts, len(v)))
+    found = ~np.isnan(target)
+    out = starts.copy()
+    if found.any():
+        hits = np.flatnonzero(v == np.repeat(target, sizes))
+        out[found] = hits[np.searchsorted(hits, starts[found])]
+    return out
+
+
+def _extremes(vmin: np.ndarray, vmax: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of each segment's NaN-ignoring minimum of `vmin` and maximum of `vmax`."""
+    with np.errstate(invalid="ignore"):
+        low, high = np.fmin.reduceat(vmin, starts), np.fmax.reduceat(vmax, starts)
+    return _first_equal(vmin, low, starts), _first_equal(vmax, high, starts)
+
+
+def _level0(points: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Level-0 items of the parts `lens` of `points` (a POINT array), and items per part."""
+    starts, per = _segments(lens, BASE)
+    items = np.empty(len(starts), ITEM)
+    ends = np.append(starts[1:], len(points)) - 1
+    items["count"] = ends - starts + 1
+    imin, imax = _extremes(points["value"], points["value"], starts)
+    for role, index in zip(ROLES, (starts, ends, imin, imax)):
+        items[role] = points[index]
+    return items, per
+
+
+def _coarser(items: np.ndarray, per: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The next level: every FACTOR items of a part merged into one."""
+    starts, per_next = _segments(per, FACTOR)
+    out = np.empty(len(starts), ITEM)
+    out["count"] = np.add.reduceat(items["count"], starts)
+    out["first"] = items["first"][starts]
+    out["last"] = items["last"][np.append(starts[1:], len(items)) - 1]
+    imin, imax = _extremes(items["min"]["value"], items["max"]["value"], starts)
+    out["min"] = items["min"][imin]
+    out["max"] = items["max"][imax]
+    return out, per_next
+
+
+def _points(cursors: np.ndarray, steps: np.ndarray, walls: np.ndarray, values: np.ndarray) -> np.ndarray:
+    points = np.empty(len(steps), POINT)
+    points["cursor"], points["step"], points["wall"], points["value"] = cursors, steps, walls, values
+    return points
+
+
+def items_at(points: np.ndarray, level: int) -> np.ndarray:
+    """The items of one run of points (a POINT array) at `level`."""
+    lens = np.array([len(points)], dtype=np.int64)
+    items, per = _level0(points, lens)
+    for _ in range(level):
+        items, per = _coarser(items, per)
+    return items
+
+
+def summary_rows(chunks: list[dict[str, Any]], steps: list[np.ndarray], walls: list[np.ndarray],
+                 values: list[np.ndarray], cursors: list[np.ndarray] | None = None) -> list[dict[str, Any]]:
+    """The `scalar_summaries` rows of chunk rows (as the writer builds them) and their columns.
+
+    `cursors` defaults to each chunk's contiguous first_cursor..last_cursor. All chunks are
+    summarised together (a window holds a short chunk per tag; per-chunk numpy calls would cost
+    more than the chunks' insert). Levels above a chunk's first one-item level are NULL: the
+    reader takes the finest stored level at or below the one it wants.
+    """
+    if not chunks:
+        return []
+    lens = np.array([len(s) for s in steps], dtype=np.int64)
+    firsts = np.cumsum(lens) - lens
+    st = np.concatenate(steps).astype("<i8", copy=False)
+    if cursors is None:
+        base = np.array([c["first_cursor"] for c in chunks], dtype=np.int64)
+        cur = np.arange(len(st), dtype=np.int64) + np.repeat(base - firsts, lens)
+    else:
+        cur = np.concatenate(cursors)
+    points = _points(cur, st, np.concatenate(walls), np.concatenate(values))
+    back = np.zeros(len(st), dtype=bool)
+    back[1:] = st[1:] <= st[:-1]
+    back[firsts] = False
+    monotone = ~np.logical_or.reduceat(back, firsts)
+    rows = [{"first_cursor": c["first_cursor"], "series_id": c["series_id"], "file_id": c["file_id"],
+             "monotone": int(m)} | dict.fromkeys(LEVEL_COLUMNS) for c, m in zip(chunks, monotone.tolist())]
+    items, per = _level0(points, lens)
+    open_rows = list(range(len(rows)))  # chunks with more than one item at the level below
+    for k in range(LEVELS):
+        if k:
+            items, per = _coarser(items, per)
+        data, ends = items.tobytes(), np.cumsum(per) * ITEM.itemsize
+        name, still = LEVEL_COLUMNS[k], []
+        for i in open_rows:
+            rows[i][name] = data[ends[i] - per[i] * ITEM.itemsize : ends[i]]
+            if per[i] > 1:
+                still.append(i)
+        if not still:
+            break
+        open_rows = still
+    return rows
+
+
+# -- reading --------------------------------------------------------------------------------
+def _chunk_table(conn: Connection, series_id: int) -> np.ndarray:
+    """first_cursor, last_cursor, count, min_step, max_step, monotone (-1: no summary) per chunk."""
+    c, s = t.scalar_chunks.c, t.scalar_summaries.c
+    q = (select(c.first_cursor, c.last_cursor, c.count, c.min_step, c.max_step, func.coalesce(s.monotone, -1))
+         .select_from(t.scalar_chunks.outerjoin(t.scalar_summaries, s.first_cursor == c.first_cursor))
+         .where(c.series_id == series_id).order_by(c.first_cursor))
+    return np.array(conn.execute(q).all(), dtype=np.int64).reshape(-1, 6)
+
+
+def _monotone(ch: np.ndarray) -> bool:
+    """True when the series' steps strictly increase in write (cursor) order."""
+    return bool(np.all(ch[:, 5] == 1) and np.all(ch[:-1, 1] < ch[1:, 0]) and np.all(ch[:-1, 4] < ch[1:, 3]))
+
+
+def _stored_items(conn: Connection, series_id: int, lo: int, hi: int, level: int) -> np.ndarray:
+    """Items at `level` of the chunks lying inside steps [lo, hi], in write order."""
+    c, s = t.scalar_chunks.c, t.scalar_summaries.c
+    columns = [s[LEVEL_COLUMNS[k]] for k in range(level, -1, -1)]
+    blob = func.coalesce(*columns, type_=LargeBinary) if level else columns[0]  # SQLite: 2+ arguments
+    q = (select(blob).select_from(t.scalar_chunks.join(t.scalar_summaries, s.first_cursor == c.first_cursor))
+         .where(c.series_id == series_id, c.min_step >= lo, c.max_step <= hi).order_by(c.first_cursor))
+    return np.frombuffer(b"".join(conn.execute(q).scalars()), ITEM)
+
+
+def _cut(part: ScalarSeries, lo: int, hi: int) -> ScalarSeries:
+    return part.take(np.flatnonzero((part.steps >= lo) & (part.steps <= hi)))
+
+
+def _candidates(items: np.ndarray) -> np.ndarray:
+    """The distinct points the items name, in step order (a POINT array)."""
+    points = np.concatenate([items[role] for role in ROLES])
+    order = np.argsort(points["step"], kind="stable")
+    points = points[order]
+    keep = np.ones(len(points), dtype=bool)
+    keep[1:] = points["step"][1:] != points["step"][:-1]  # steps are unique in a monotone series
+    return points[keep]
+
+
+def _bands(cand: np.ndarray, items: np.ndarray, n_buckets: int) -> BucketBands:
+    """Bands over the candidates; `count` attributes each item's points to its first point's bucket."""
+    band = bucket_bands(cand["step"], cand["value"], n_buckets)
+    owner = np.searchsorted(band.step_start, items["first"]["step"], side="right") - 1
+    count = np.bincount(owner, weights=items["count"], minlength=len(band.step_start)).astype(np.int64)
+    return band._replace(count=count)
+
+
+def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every: bool = False,
+                  start: int | None = None, end: int | None = None, max_points: int | None = None,
+                  smoothing: float = 0.0, bands: bool = False) -> ScalarRead | None:
+    """`select_scalars` of the whole series, reading only what the answer needs; None when this
+    series or request must read everything (steps not strictly increasing, smoothing, no range
+    and no downsampling). `every` changes nothing here: a monotone series supersedes no write."""
+    del every
+    if smoothing > 0 or (max_points is None and start is None and end is None):
+        return None
+    sid = reader.series_id(conn, run, "scalar", tag)
+    ch = _chunk_table(conn, sid)
+    if not len(ch) or not _monotone(ch):
+        return None
+    newest = int(ch[:, 1].max())
+    lo = np.iinfo(np.int64).min if start is None else start
+    hi = np.iinfo(np.int64).max if end is None else end
+    over = (ch[:, 4] >= lo) & (ch[:, 3] <= hi)
+    inner = over & (ch[:, 3] >= lo) & (ch[:, 4] <= hi)
+    n_buckets = max(1, (max_points or 0) // 4)
+    raw_limit = max(max_points or 0, RAW_PER_BUCKET * n_buckets)
+
+    def exact() -> ScalarRead:
+        part = reader.scalar_series(conn, run, tag, with_cursors=cursors, steps=(start, end))
+        part.newest_cursor = newest
+        return select_scalars(part, start=start, end=end, max_points=max_points, bands=bands)
+
+    if max_points is None or int(ch[over, 2].sum()) <= raw_limit:
+        return exact()
+    edges = []  # (position among overlapping chunks: 0 first / 1 last, points in range)
+    for i in np.flatnonzero(over & ~inner).tolist():
+        part = reader.scalar_series(conn, run, tag, with_cursors=True, steps=(int(ch[i, 3]), int(ch[i, 4])))
+        part = _cut(part, lo, hi)
+        edges.append((ch[i, 3] >= lo, _points(part.cursors, part.steps, part.wall_times, part.values)))
+    total = int(ch[inner, 2].sum()) + sum(len(p) for _, p in edges)
+    if total <= raw_limit:
+        return exact()
+    level = LEVELS - 1
+    for k in range(LEVELS):
+        size = level_size(k)
+        items_k = int((-(-ch[inner, 2] // size)).sum()) + sum(-(-len(p) // size) for _, p in edges)
+        if items_k <= ITEMS_PER_BUCKET * n_buckets:
+            level = k
+            break
+    parts = [items_at(p, level) for is_last, p in edges if not is_last and len(p)]
+    parts.append(_stored_items(conn, sid, lo, hi, level))
+    parts += [items_at(p, level) for is_last, p in edges if is_last and len(p)]
+    items = np.concatenate(parts)
+    cand = _candidates(items)
+    keep = downsample(cand["step"], None, cand["value"], max_points)
+    kept = cand[keep]
+    points = ScalarSeries(kept["step"].copy(), kept["wall"].copy(), kept["value"].copy(),
+                          kept["cursor"].copy() if cursors else None, newest)
+    band = _bands(cand, items, n_buckets) if bands else None
+    return ScalarRead(points, total, True, newest, None, band, level_size(level))
+
+
+def build_missing(conn: Connection, batch: int = 32) -> int:
+    """Summarise every chunk without a summary (an upgraded session); returns how many.
+
+    Chunks are read a batch at a time, in id order, so memory stays bounded however big the
+    session is."""
+    c, s = t.scalar_chunks.c, t.scalar_summaries.c
+    done, after = 0, None
+    while True:
+        q = (select(c.id, c.series_id, c.file_id, c.first_cursor, c.count, c.steps, c.wall_times, c["values"],
+                    c.cursors)
+             .select_from(t.scalar_chunks.outerjoin(t.scalar_summaries, s.first_cursor == c.first_cursor))
+             .where(s.first_cursor.is_(None)).order_by(c.id).limit(batch))
+        if after is not None:
+            q = q.where(c.id > after)
+        rows = conn.execute(q).all()
+        if not rows:
+            return done
+        after = rows[-1].id
+        chunks = [{"first_cursor": r.first_cursor, "series_id": r.series_id, "file_id": r.file_id} for r in rows]
+        cursors = [codec.unpack_i64(r.cursors) if r.cursors is not None
+                   else np.arange(r.first_cursor, r.first_cursor + r.count, dtype="<i8") for r in rows]
+        out = summary_rows(chunks, [codec.unpack_i64(r.steps) for r in rows],
+                           [codec.unpack_f64(r.wall_times) for r in rows],
+                           [codec.unpack_f64(r._mapping["values"]) for r in rows], cursors)
+        conn.execute(t.scalar_summaries.insert(), out)
+        done += len(out)
