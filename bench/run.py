@@ -1,6 +1,6 @@
 """Run every benchmark, print the tables, write bench/out/results.json and docs/benchmarks.md.
 
-    python -m bench.run [--quick] [--repeats N] [--tb-repeats N] [--skip-peers] [--no-docs]
+    python -m bench.run [--quick] [--repeats N] [--tb-repeats N] [--skip-peers] [--skip-scaleout] [--no-docs]
 
 `--quick` uses a small logdir, writes bench/out/results-quick.json and leaves the docs alone.
 """
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--skip-live", action="store_true")
+    ap.add_argument("--skip-scaleout", action="store_true", help="skip bench.scaleout_bench (PostgreSQL + Redis)")
     ap.add_argument("--no-docs", action="store_true")
     ap.add_argument("--report-only", action="store_true", help="re-render the tables from the last results.json")
     args = ap.parse_args(argv)
@@ -81,6 +82,11 @@ def main(argv: list[str] | None = None) -> None:
             res["live"] = live_bench.measure_live(args.quick, log=log)
         else:
             res["live"] = {"error": "the server (tsvis_live.http.app) does not exist yet"}
+
+    if not args.skip_scaleout:  # its own tables and file: bench/out/scaleout-results*.json
+        from bench import scaleout_bench
+
+        res["scaleout"] = scaleout_bench.main(["--quick"] * args.quick + ["--repeats", str(repeats)])
 
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / ("results-quick.json" if args.quick else "results.json")
