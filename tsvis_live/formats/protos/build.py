@@ -52,4 +52,7 @@ def enum(file: Any, name: str, values: dict[int, str]) -> None:
 
 
 def message_class(pool: descriptor_pool.DescriptorPool, full_name: str) -> type[Message]:
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(full_name))
+    descriptor = pool.FindMessageTypeByName(full_name)
+    if hasattr(message_factory, "GetMessageClass"):  # protobuf >= 4.22
+        return message_factory.GetMessageClass(descriptor)
+    return message_factory.MessageFactory(pool).GetPrototype(descriptor)  # 4.21 (deprecated later)
