@@ -33,7 +33,7 @@ TF_PYTHON = os.environ.get("PARITY_TF_PYTHON", "/tmp/tfvenv/bin/python")
 PL_PYTHON = os.environ.get("PARITY_PL_PYTHON", "/tmp/plvenv/bin/python")
 WRITERS = ("tbx", "torch", "tsvis", "tf2", "keras", "tf1", "lightning")
 MAIN_WRITERS = ("tbx", "torch", "tsvis")
-EXTRA_CODES = ("extra", "tb_int_scalar", "layout_older", "cgraph_fallback")  # served beyond TensorBoard's items
+EXTRA_CODES = ("extra", "tb_int_scalar", "layout_older", "cgraph_fallback", "restart_purge")  # served beyond TensorBoard's items
 
 
 def _has(python: str, *modules: str) -> bool:

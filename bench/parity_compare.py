@@ -49,6 +49,11 @@ CAUSES: dict[str, tuple[str, bool]] = {
     "ckpt_no_config": ("a run without projector_config.pbtxt whose directory or parent holds a "
                        "checkpoint: TensorBoard offers its 2-D variables, tsvis-live reads only "
                        "runs with a config (docs/api.md, embeddings in a checkpoint)", True),
+    "restart_purge": ("a restart (a second SessionLog START, as TF1 supervisors write): "
+                      "TensorBoard's Python loader purges every tag's points at steps >= the "
+                      "restart's written before it; tsvis-live ignores SessionLog: all_writes=1 "
+                      "keeps every stored write (docs/api.md), and the default newest-write "
+                      "answer drops only points a later write of the same tag supersedes", True),
     "layout_older": ("a run that wrote two layouts: getCustom lists every stored layout "
                      "(docs/api.md), TensorBoard's custom-scalars plugin reads each run's newest",
                      True),
@@ -80,12 +85,20 @@ def same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _series(kind: str, tb: dict, sv: dict, item) -> tuple[int, list[Diff]]:
-    """Keyed lists compared in write order; `item(key, a, b)` returns None or a Diff code."""
+def _series(kind: str, tb: dict, sv: dict, item, restarts: dict) -> tuple[int, list[Diff]]:
+    """Keyed lists compared in write order; `item(key, a, b)` returns None or a Diff code.
+    Points TensorBoard purged at a restart (`restarts[run]`: (step, wall) of each SessionLog
+    START after the first: every point at a step >= it written before it) are `restart_purge`."""
     n, diffs = 0, []
     for k in sorted(set(tb) | set(sv)):
         a, b = tb.get(k, []), sv.get(k, [])
         n += len(a)
+        cuts = restarts.get(k.split("\t")[0], [])
+        if cuts and len(b) > len(a):
+            purged = [p for p in b if any(p[1] >= s and p[0] < w for s, w in cuts)]
+            diffs += [Diff(kind, k, "restart_purge", f"step {p[1]} at {p[0]}: {_short(p)}")
+                      for p in purged]
+            b = [p for p in b if p not in purged]
         for i in range(max(len(a), len(b))):
             if i >= len(b):
                 diffs.append(Diff(kind, k, "missing", f"write {i}: {_short(a[i])}"))
@@ -277,13 +290,14 @@ def compare_embeddings(tb: dict, sv: dict) -> tuple[int, list[Diff]]:
 
 def compare(tb: View, sv: View) -> dict[str, tuple[int, list[Diff]]]:
     """kind -> (N, diffs)."""
+    cuts = tb["restarts"]
     out = {
-        "scalars": _series("scalars", tb["scalars"], sv["scalars"], _scalar),
-        "histograms": _series("histograms", tb["histograms"], sv["histograms"], _histogram),
-        "images": _series("images", tb["images"], sv["images"], _scalar),
-        "audio": _series("audio", tb["audio"], sv["audio"], _audio),
-        "text": _series("text", tb["text"], sv["text"], _scalar),
-        "pr_curves": _series("pr_curves", tb["pr_curves"], sv["pr_curves"], _scalar),
+        "scalars": _series("scalars", tb["scalars"], sv["scalars"], _scalar, cuts),
+        "histograms": _series("histograms", tb["histograms"], sv["histograms"], _histogram, cuts),
+        "images": _series("images", tb["images"], sv["images"], _scalar, cuts),
+        "audio": _series("audio", tb["audio"], sv["audio"], _audio, cuts),
+        "text": _series("text", tb["text"], sv["text"], _scalar, cuts),
+        "pr_curves": _series("pr_curves", tb["pr_curves"], sv["pr_curves"], _scalar, cuts),
         "custom_scalars": compare_layouts(tb["custom_scalars"], sv["custom_scalars"]),
         "hparams": compare_hparams(tb["hparams"], sv["hparams"]),
         "graphs": compare_graphs(tb["graphs"], sv["graphs"]),

@@ -40,7 +40,7 @@ def key(run: str, tag: str) -> str:
 
 def empty_view() -> View:
     """Every kind empty; `errors` holds what TensorBoard failed to decode, by plugin and key."""
-    return {kind: {} for kind in (*KINDS, "errors")}
+    return {kind: {} for kind in (*KINDS, "errors", "restarts")}
 
 
 def _strip_input(ref: str) -> str:
@@ -58,6 +58,7 @@ def graphdef_nodes(graph: Any, conceptual: bool = False) -> dict[str, list]:
 
 def tensorboard_view(logdir: str, projector: bool = True) -> View:
     """Everything TensorBoard's Python loader keeps for `logdir`, shaped by its plugins."""
+    from google.protobuf import json_format, text_format
     from tensorboard import context
     from tensorboard.backend.event_processing import data_provider
     from tensorboard.backend.event_processing import plugin_event_multiplexer as pem
@@ -66,7 +67,6 @@ def tensorboard_view(logdir: str, projector: bool = True) -> View:
     from tensorboard.plugins.custom_scalar import layout_pb2
     from tensorboard.plugins.graph import graphs_plugin
     from tensorboard.util import tensor_util
-    from google.protobuf import json_format, text_format
 
     keep = {"scalars": 0, "histograms": 0, "images": 0, "audio": 0, "tensors": 0,
             "compressedHistograms": 0}
@@ -106,6 +106,7 @@ def tensorboard_view(logdir: str, projector: bool = True) -> View:
                 view["custom_scalars"][run] = [  # every write; the plugin shows the newest
                     json_format.MessageToDict(layout_pb2.Layout.FromString(a.item()))
                     for _w, _s, a in arrays]
+    view["restarts"] = _restarts(mux)
     provider = data_provider.MultiplexerDataProvider(mux, logdir)
     tb_context = base_plugin.TBContext(data_provider=provider, logdir=logdir, multiplexer=mux)
     ctx = context.RequestContext()
@@ -127,6 +128,24 @@ def tensorboard_view(logdir: str, projector: bool = True) -> View:
     return view
 
 
+def _restarts(mux: Any) -> dict[str, list]:
+    """Each run's SessionLog STARTs after the first: where TensorBoard's loader purges."""
+    import glob
+    import os
+
+    from tensorboard.backend.event_processing import event_file_loader
+    from tensorboard.compat.proto import event_pb2
+
+    out: dict[str, list] = {}
+    for run, path in mux.RunPaths().items():
+        starts = [(e.step, e.wall_time) for f in sorted(glob.glob(os.path.join(path, "*tfevents*")))
+                  for e in event_file_loader.EventFileLoader(f).Load()
+                  if e.session_log.status == event_pb2.SessionLog.START]
+        if len(starts) > 1:
+            out[run] = starts[1:]
+    return out
+
+
 def _clips(a: np.ndarray) -> list:
     """Audio tensor -> [(wav, label)]: (k, 2) as written; a migrated legacy clip is (1,)."""
     return [(x, b"") for x in a] if a.ndim == 1 else list(a.reshape(-1, 2))
@@ -135,8 +154,12 @@ def _clips(a: np.ndarray) -> list:
 def _tb_hparams(tb_context: Any, ctx: Any) -> dict[str, Any]:
     """TensorBoard's hparams table: each session's hyperparameters and metric values."""
     from google.protobuf import json_format
-    from tensorboard.plugins.hparams import api_pb2, backend_context, get_experiment
-    from tensorboard.plugins.hparams import list_session_groups
+    from tensorboard.plugins.hparams import (
+        api_pb2,
+        backend_context,
+        get_experiment,
+        list_session_groups,
+    )
 
     backend = backend_context.Context(tb_context)
     experiment = get_experiment.Handler(ctx, backend, "", api_pb2.GetExperimentRequest()).run()

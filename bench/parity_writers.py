@@ -42,6 +42,9 @@ def _torch_like(w, lib: str, logdir: str, notes: list[str]) -> None:
             w.add_scalar("f32new", 0.1 * step, step, walltime=wall, new_style=True)
         w.add_scalars("grp", {"a": step, "b": -step}, step, walltime=wall)
         w.add_histogram("weights", rng.normal(size=500) * (step + 1), step, walltime=wall)
+        w.add_scalar("resumed", 10.0 + step, step, walltime=wall)
+    for step in (2, 3):  # a job resumed from its step-2 checkpoint writes steps 2 and 3 again
+        w.add_scalar("resumed", 20.0 + step, step, walltime=WALL0 + 10 + step)
     w.add_histogram("const", np.full(10, 3.0), 0, walltime=WALL0)
     edges = [0.0, 1.0, 2.0, 3.0]
     w.add_histogram_raw("raw", min=0.2, max=2.9, num=7, sum=9.0, sum_squares=15.0,
@@ -298,6 +301,7 @@ def write_tf1(logdir: str, notes: list[str]) -> None:
             writer.add_summary(config.SerializeToString())
             writer.add_summary(hp_summary.hparams_pb({"units": 3}).SerializeToString())
             writer.close()
+            _tf1_restart(v1, sess, os.path.join(logdir, "tf1_restart"), x, loss, act, rng)
     pdir = os.path.join(logdir, "tf1")  # the Saver beside the FileWriter's events
     graph = tf.Graph()
     with graph.as_default():
@@ -309,6 +313,24 @@ def write_tf1(logdir: str, notes: list[str]) -> None:
     config = projector.ProjectorConfig()  # the checkpoint found through its state file
     config.embeddings.add().tensor_name = "emb:0"
     projector.visualize_embeddings(pdir, config)
+
+
+def _tf1_restart(v1, sess, rundir: str, x, loss, act, rng) -> None:
+    """A TF1 job restarted from its step-1 checkpoint, as a supervisor writes it: each session
+    starts with SessionLog START; the second one rewrites `loss` from step 1 on, not `f64`
+    or `act`. TensorBoard's loader purges every point at steps >= 1 written before it."""
+    from tensorflow.core.util.event_pb2 import SessionLog
+
+    tags = [v1.summary.scalar("r/loss", loss), v1.summary.scalar("r/f64", loss / 3.0),
+            v1.summary.histogram("r/act", act)]
+    first, second = v1.summary.merge(tags), v1.summary.merge(tags[:1])
+    for start, merged, suffix in ((0, first, ""), (1, second, ".restart")):
+        writer = v1.summary.FileWriter(rundir, filename_suffix=suffix)
+        writer.add_session_log(SessionLog(status=SessionLog.START), start)
+        for step in range(start, 3):
+            feed = {x: rng.random((4, 3)).astype(np.float32) * (step + 1 + 10 * start)}
+            writer.add_summary(sess.run(merged, feed), step)
+        writer.close()
 
 
 def write_lightning(logdir: str, notes: list[str]) -> None:
