@@ -45,7 +45,7 @@ from tsvis_live.store.select import ScalarRead, select_scalars
 BASE = 64  # points per item at level 0
 FACTOR = 4  # items of level k per item of level k + 1
 LEVELS = t.SUMMARY_LEVELS  # 64 .. 262,144 points per item
-RAW_PER_BUCKET = 256  # read raw (exact) while the range holds at most this many points per output bucket
+RAW_PER_BUCKET = 64  # read raw (exact) while the range holds at most this many points per output bucket
 ITEMS_PER_BUCKET = 16  # the finest level with at most this many items per output bucket is read
 
 POINT = np.dtype([("cursor", "<i8"), ("step", "<i8"), ("wall", "<f8"), ("value", "<f8")])
@@ -177,7 +177,7 @@ def _chunk_table(conn: Connection, series_id: int) -> np.ndarray:
     q = (select(c.first_cursor, c.last_cursor, c.count, c.min_step, c.max_step, func.coalesce(s.monotone, -1))
          .select_from(t.scalar_chunks.outerjoin(t.scalar_summaries, s.first_cursor == c.first_cursor))
          .where(c.series_id == series_id).order_by(c.first_cursor))
-    return np.array(conn.execute(q).all(), dtype=np.int64).reshape(-1, 6)
+    return np.array([tuple(r) for r in conn.execute(q)], dtype=np.int64).reshape(-1, 6)
 
 
 def _monotone(ch: np.ndarray) -> bool:
@@ -195,21 +195,37 @@ def _stored_items(conn: Connection, series_id: int, lo: int, hi: int, level: int
     return np.frombuffer(b"".join(conn.execute(q).scalars()), ITEM)
 
 
-def _cut(part: ScalarSeries, lo: int, hi: int) -> ScalarSeries:
-    return part.take(np.flatnonzero((part.steps >= lo) & (part.steps <= hi)))
+def _raw_points(conn: Connection, series_id: int, first_cursors: list[int], lo: int, hi: int) -> list[np.ndarray]:
+    """The points with steps in [lo, hi] of each chunk named (a POINT array each), one query."""
+    c = t.scalar_chunks.c
+    q = (select(c.first_cursor, c.count, c.steps, c.wall_times, c["values"], c.cursors)
+         .where(c.series_id == series_id, c.first_cursor.in_(first_cursors)).order_by(c.first_cursor))
+    out = []
+    for r in conn.execute(q):
+        steps = codec.unpack_i64(r.steps)
+        keep = np.flatnonzero((steps >= lo) & (steps <= hi))
+        cursors = (codec.unpack_i64(r.cursors)[keep] if r.cursors is not None else r.first_cursor + keep)
+        out.append(_points(cursors, steps[keep], codec.unpack_f64(r.wall_times)[keep],
+                           codec.unpack_f64(r._mapping["values"])[keep]))
+    return out
 
 
-def _candidates(items: np.ndarray) -> np.ndarray:
-    """The distinct points the items name, in step order (a POINT array)."""
-    points = np.concatenate([items[role] for role in ROLES])
-    order = np.argsort(points["step"], kind="stable")
-    points = points[order]
-    keep = np.ones(len(points), dtype=bool)
-    keep[1:] = points["step"][1:] != points["step"][:-1]  # steps are unique in a monotone series
-    return points[keep]
+def _candidates(items: np.ndarray) -> dict[str, np.ndarray]:
+    """The distinct points the items name, in step order, as POINT field -> array.
+
+    Items are in step order and an item's first point comes before its min and max, its last
+    after them: ordering min and max within each item orders them all."""
+    swap = items["max"]["step"] < items["min"]["step"]
+    cand = {}
+    for field in POINT.names:
+        first, last, low, high = (items[role][field] for role in ROLES)
+        cand[field] = np.stack([first, np.where(swap, high, low), np.where(swap, low, high), last], axis=1).ravel()
+    keep = np.ones(len(cand["step"]), dtype=bool)
+    keep[1:] = cand["step"][1:] != cand["step"][:-1]  # steps are unique in a monotone series
+    return {field: a[keep] for field, a in cand.items()}
 
 
-def _bands(cand: np.ndarray, items: np.ndarray, n_buckets: int) -> BucketBands:
+def _bands(cand: dict[str, np.ndarray], items: np.ndarray, n_buckets: int) -> BucketBands:
     """Bands over the candidates; `count` attributes each item's points to its first point's bucket."""
     band = bucket_bands(cand["step"], cand["value"], n_buckets)
     owner = np.searchsorted(band.step_start, items["first"]["step"], side="right") - 1
@@ -245,11 +261,9 @@ def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every:
 
     if max_points is None or int(ch[over, 2].sum()) <= raw_limit:
         return exact()
-    edges = []  # (position among overlapping chunks: 0 first / 1 last, points in range)
-    for i in np.flatnonzero(over & ~inner).tolist():
-        part = reader.scalar_series(conn, run, tag, with_cursors=True, steps=(int(ch[i, 3]), int(ch[i, 4])))
-        part = _cut(part, lo, hi)
-        edges.append((ch[i, 3] >= lo, _points(part.cursors, part.steps, part.wall_times, part.values)))
+    crossing = np.flatnonzero(over & ~inner)  # at most two: the chunks holding start and end
+    edges = list(zip((ch[crossing, 3] >= lo).tolist(),  # True: after the inner chunks
+                     _raw_points(conn, sid, ch[crossing, 0].tolist(), lo, hi)))
     total = int(ch[inner, 2].sum()) + sum(len(p) for _, p in edges)
     if total <= raw_limit:
         return exact()
@@ -266,9 +280,8 @@ def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every:
     items = np.concatenate(parts)
     cand = _candidates(items)
     keep = downsample(cand["step"], None, cand["value"], max_points)
-    kept = cand[keep]
-    points = ScalarSeries(kept["step"].copy(), kept["wall"].copy(), kept["value"].copy(),
-                          kept["cursor"].copy() if cursors else None, newest)
+    points = ScalarSeries(cand["step"][keep], cand["wall"][keep], cand["value"][keep],
+                          cand["cursor"][keep] if cursors else None, newest)
     band = _bands(cand, items, n_buckets) if bands else None
     return ScalarRead(points, total, True, newest, None, band, level_size(level))
 
