@@ -27,6 +27,12 @@ CAUSES: dict[str, tuple[str, bool]] = {
     "extra": ("tsvis-live serves it, TensorBoard does not", False),
     "hist_f32": ("TensorBoard's data_compat stores a legacy HistogramProto as float32 buckets; "
                  "tsvis-live keeps the writer's doubles (equal once rounded to float32)", True),
+    "dist_of_hist": ("follows from that write's histogram difference (float32 or clamped "
+                     "buckets): tsvis-live's 9 values equal TensorBoard's own compress_histogram "
+                     "applied to tsvis-live's buckets (within 4 ulp, see dist_ulp)", True),
+    "dist_ulp": ("same buckets, values 1-4 ulp apart: tsvis-live interpolates as "
+                 "y0*(1-t) + y1*t (compute/distribution.py: no overflow with +-DBL_MAX edges), "
+                 "TensorBoard as y0 + (x-x0)*(y1-y0)/(x1-x0)", True),
     "hist_clamp": ("legacy histogram whose min lies above its first inner bucket edge: "
                    "TensorBoard makes a backwards bucket [min, edge], tsvis-live clamps edges "
                    "to [min, max] (formats/events.py); counts equal", True),
@@ -139,6 +145,32 @@ def _histogram(_k: str, a: list, b: list) -> str | None:
             np.array_equal(a32[:, 2], b32[:, 2]):
         return "hist_clamp"
     return "value"
+
+
+def _distribution_item(sv_histograms: dict):
+    """Distributions: 9 (basis point, value) pairs per write. One that differs is traced back
+    to its histogram when it equals TensorBoard's own `compress_histogram` applied to
+    tsvis-live's buckets (the difference is then the histogram's: float32 or clamped edges)."""
+    from tensorboard.plugins.distribution.compressor import compress_histogram
+
+    ref = {(k, w, s): [[bp, float(v)] for bp, v in compress_histogram(b)]
+           for k, rows in sv_histograms.items() for w, s, b in rows}
+
+    def item(k: str, a: list, b: list) -> str | None:
+        if same(a, b):
+            return None
+        want = ref.get((k, b[0], b[1]))
+        if a[:2] != b[:2] or want is None or [p[0] for p in want] != [p[0] for p in b[2]]:
+            return "value"
+        got, exp = np.asarray([p[1] for p in b[2]]), np.asarray([p[1] for p in want])
+        close = np.all(np.abs(got - exp) <= 4 * np.spacing(np.abs(exp)))
+        if not close:
+            return "value"
+        if same(a[2], want):  # TensorBoard's buckets are tsvis-live's: only the arithmetic
+            return "dist_ulp"
+        return "dist_of_hist"
+
+    return item
 
 
 def _audio(_k: str, a: list, b: list) -> str | None:
@@ -294,6 +326,8 @@ def compare(tb: View, sv: View) -> dict[str, tuple[int, list[Diff]]]:
     out = {
         "scalars": _series("scalars", tb["scalars"], sv["scalars"], _scalar, cuts),
         "histograms": _series("histograms", tb["histograms"], sv["histograms"], _histogram, cuts),
+        "distributions": _series("distributions", tb["distributions"], sv["distributions"],
+                                 _distribution_item(sv["histograms"]), cuts),
         "images": _series("images", tb["images"], sv["images"], _scalar, cuts),
         "audio": _series("audio", tb["audio"], sv["audio"], _audio, cuts),
         "text": _series("text", tb["text"], sv["text"], _scalar, cuts),

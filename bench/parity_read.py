@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("scalars", "histograms", "images", "audio", "text", "pr_curves", "custom_scalars",
+KINDS = ("scalars", "histograms", "distributions", "images", "audio", "text", "pr_curves", "custom_scalars",
          "hparams", "graphs", "embeddings")
 View = dict[str, dict[str, Any]]
 _PLUGIN_KIND = {"scalars", "histograms", "images", "audio", "text", "pr_curves", "custom_scalars"}
@@ -65,6 +65,7 @@ def tensorboard_view(logdir: str, projector: bool = True) -> View:
     from tensorboard.compat.proto import graph_pb2
     from tensorboard.plugins import base_plugin
     from tensorboard.plugins.custom_scalar import layout_pb2
+    from tensorboard.plugins.distribution.compressor import compress_histogram
     from tensorboard.plugins.graph import graphs_plugin
     from tensorboard.util import tensor_util
 
@@ -92,6 +93,9 @@ def tensorboard_view(logdir: str, projector: bool = True) -> View:
             elif plugin == "histograms":
                 view["histograms"][k] = [[w, s, a.astype(float).reshape(-1, 3).tolist()]
                                          for w, s, a in arrays]
+                view["distributions"][k] = [  # what TensorBoard's distributions plugin draws
+                    [w, s, [[bp, float(v)] for bp, v in compress_histogram(a.tolist())]]
+                    for w, s, a in arrays]
             elif plugin == "images":
                 view["images"][k] = [[w, s, i, int(a[0]), int(a[1]), sha(img)]
                                      for w, s, a in arrays for i, img in enumerate(a[2:])]
@@ -261,6 +265,9 @@ def server_view(url: str) -> View:
             rows = api.data("/api/histogram", run=run, tag=tag, all_writes=1)[tag]
             view["histograms"][key(run, tag)] = [
                 [w, s, [[_num(x) for x in b] for b in buckets]] for w, s, _lo, _hi, buckets in rows]
+            rows = api.data("/api/distribution", run=run, tag=tag, all_writes=1)[tag]
+            view["distributions"][key(run, tag)] = [
+                [w, s, [[bp, _num(v)] for bp, v in points]] for w, s, points in rows]
         media = sections.get("media", {})
         for tag in media.get("image", []):
             view["images"][key(run, tag)] = [
