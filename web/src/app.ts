@@ -15,6 +15,8 @@ export interface Settings {
   /** TensorBoard's "ignore outliers in chart scaling": y from the 5th to 95th percentile. */
   ignoreOutliers: boolean;
   maxPoints: number;
+  /** Draw the earlier writes of restarted runs (each segment before a step went back), dashed. */
+  pastWrites: boolean;
 }
 
 const SETTINGS_KEY = "tsvis-live.settings";
@@ -28,7 +30,7 @@ export class App {
   tagFilter: Filter = compileFilter("");
   runPattern = "";
   tagPattern = "";
-  settings: Settings = { smoothing: 0.6, xMode: "step", logY: false, ignoreOutliers: true, maxPoints: 600 };
+  settings: Settings = { smoothing: 0.6, xMode: "step", logY: false, ignoreOutliers: true, maxPoints: 600, pastWrites: false };
   live: Live;
   private listeners: Array<(c: Change) => void> = [];
 

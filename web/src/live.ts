@@ -42,6 +42,7 @@ export class Live {
   private stateListeners: Array<(s: ConnState) => void> = [];
   private categoryListeners: Array<(m: any) => void> = [];
   private cursorListeners: Array<(c: number) => void> = [];
+  private pointsListeners: Array<(m: any) => void> = [];
   private readyWaiters: Array<() => void> = [];
   private polling = false;
   private pollInFlight = false;
@@ -64,6 +65,10 @@ export class Live {
   }
   onCategory(f: (m: any) => void): void {
     this.categoryListeners.push(f);
+  }
+  /** Every `points` message, whichever subscription asked for it (live alerts watch them all). */
+  onPoints(f: (m: any) => void): void {
+    this.pointsListeners.push(f);
   }
   onCursor(f: (c: number) => void): () => void {
     this.cursorListeners.push(f);
@@ -295,6 +300,7 @@ export class Live {
             s.onPoints(msg);
           }
         }
+        for (const f of this.pointsListeners) f(msg);
         this.noteCursor(msg.cursor);
         break;
       }

@@ -13,6 +13,8 @@ import { GraphView } from "./views/graph";
 import { HparamsView } from "./views/hparams";
 import { ProjectorView } from "./views/projector";
 import { ExceptionsView } from "./views/exceptions";
+import { AlertMonitor } from "./views/runwatch";
+import { AlertsUI, scrollToChart } from "./views/alertsui";
 
 interface TabDef {
   id: string;
@@ -59,6 +61,7 @@ const smoothing = h("input", { type: "range", id: "smoothing", min: "0", max: "0
 const xMode = h("select", { id: "x-mode" }, h("option", { value: "step" }, "step"), h("option", { value: "relative" }, "relative"), h("option", { value: "wall" }, "wall"));
 const logY = h("input", { type: "checkbox", id: "log-y" });
 const outliers = h("input", { type: "checkbox", id: "ignore-outliers" });
+const pastWrites = h("input", { type: "checkbox", id: "past-writes" });
 const main = h("main", { id: "main" });
 
 root.append(
@@ -81,6 +84,7 @@ root.append(
         h("label", {}, "x-axis ", xMode),
         h("label", {}, logY, " log y"),
         h("label", { title: "y range from the 5th to the 95th percentile of the points shown, as TensorBoard's default: a diverging run does not flatten the others" }, outliers, " ignore outliers in y range"),
+        h("label", { title: "a run that was resumed (its steps went back) also shows what it wrote before, dashed and faded, one line per earlier segment" }, pastWrites, " show earlier writes of restarted runs"),
       ),
     ),
     main,
@@ -92,6 +96,7 @@ smoothVal.textContent = app.settings.smoothing.toFixed(3);
 xMode.value = app.settings.xMode;
 logY.checked = app.settings.logY;
 outliers.checked = app.settings.ignoreOutliers;
+pastWrites.checked = app.settings.pastWrites;
 smoothing.addEventListener("input", () => {
   smoothVal.textContent = Number(smoothing.value).toFixed(3);
   app.setSettings({ smoothing: Number(smoothing.value) });
@@ -99,6 +104,7 @@ smoothing.addEventListener("input", () => {
 xMode.addEventListener("change", () => app.setSettings({ xMode: xMode.value as any }));
 logY.addEventListener("change", () => app.setSettings({ logY: logY.checked }));
 outliers.addEventListener("change", () => app.setSettings({ ignoreOutliers: outliers.checked }));
+pastWrites.addEventListener("change", () => app.setSettings({ pastWrites: pastWrites.checked }));
 /** A debounced call with its own timer: one per input, so editing one never cancels another. */
 function debounced(f: () => void, ms = 150): () => void {
   let timer: number | null = null;
@@ -137,7 +143,23 @@ function renderRuns(): void {
   });
   runsEl.replaceChildren(...rows);
   if (!rows.length) runsEl.append(h("div", { class: "muted" }, "no runs yet"));
+  alertsUI.decorateRuns();
 }
+
+// Live alerts: NaN/Inf, thresholds and stalled runs, from what /ws pushes.
+const monitor = new AlertMonitor(app);
+const alertsUI = new AlertsUI(monitor, runsEl, (a) => {
+  if (!a.tag) return;
+  if (current?.def.id !== "scalars") {
+    history.replaceState(null, "", "#scalars");
+    showTab("scalars");
+  }
+  scrollToChart(a.tag).then((found) => {
+    alertsUI.el.dataset.missing = found ? "" : a.tag;
+  });
+});
+root.append(alertsUI.el);
+(window as any).tsvisLive.alerts = monitor;
 
 let current: { def: TabDef; view: View } | null = null;
 const emptyNote = h("div", { class: "empty-note", role: "status", hidden: true });
@@ -227,6 +249,8 @@ async function boot(): Promise<void> {
   }
   renderRuns();
   showTab(location.hash.slice(1));
+  // Watch one series per run once the first charts have been served.
+  window.setTimeout(() => monitor.start(), 1500);
   // Safety net besides `category` messages: re-read categories now and then, and on reconnect.
   window.setInterval(() => app.refreshCategories().catch(() => undefined), 15000);
   live.onState((s) => {

@@ -210,7 +210,8 @@ export function emptySeries(): Series {
   return { steps: [], wall: [], values: [], smoothed: [], bandMin: null, bandMax: null };
 }
 
-function lowerBound(a: number[], x: number): number {
+/** First index of a sorted array whose value is >= x. */
+export function lowerBound(a: readonly number[], x: number): number {
   let lo = 0, hi = a.length;
   while (lo < hi) {
     const m = (lo + hi) >> 1;

@@ -12,10 +12,12 @@ import { html, tip } from "../escape";
 import { hparamColumns, hparamRows, naturalCompare, type HparamRow } from "../shape";
 import { brushed, columnValue, trials, type Brush, type Trial } from "../trials";
 import { errorBox, onNewData } from "./common";
+import { matrixHeight, scatterMatrixOption } from "./hparamsmatrix";
 
 export class HparamsView implements View {
   el: HTMLElement;
   private chart = new EChart(380, "echart hparams-parallel");
+  private matrix = new EChart(220, "echart hparams-matrix");
   private table = h("div", { class: "hparams-table-wrap" });
   private status = h("span", { class: "hparams-status muted" });
   private clear = h("button", { class: "btn hparams-clear", hidden: true }, "clear brushing");
@@ -32,7 +34,8 @@ export class HparamsView implements View {
   constructor(private app: App) {
     this.el = h("section", { class: "view view-hparams" },
       h("div", { class: "card" }, h("div", { class: "card-head" }, h("span", { class: "card-title" }, "Parallel coordinates"), h("span", { class: "muted hint" }, "drag along an axis to filter the table")), this.chart.el),
-      h("div", { class: "card" }, h("div", { class: "card-head" }, h("span", { class: "card-title" }, "Table"), this.status, this.clear), this.table));
+      h("div", { class: "card" }, h("div", { class: "card-head" }, h("span", { class: "card-title" }, "Table"), this.status, this.clear), this.table),
+      h("div", { class: "card" }, h("div", { class: "card-head" }, h("span", { class: "card-title" }, "Scatter matrix"), h("span", { class: "muted hint" }, "each metric against each hyperparameter; trials outside the brushed ranges are faded")), this.matrix.el));
     this.clear.addEventListener("click", () => {
       this.brush.clear();
       this.renderChart();
@@ -130,6 +133,16 @@ export class HparamsView implements View {
     this.clear.hidden = !filtering;
     this.status.textContent = filtering ? `${shown.length} of ${this.rows.length} trials in the brushed ranges` : `${this.rows.length} trials`;
     if (!this.rows.length && !this.errors.length) this.table.append(h("div", { class: "muted" }, "no hyperparameters in the selected runs"));
+    this.renderMatrix(cols, filtering ? new Set(shown.map((r) => r.trial)) : null);
+  }
+
+  private renderMatrix(cols: ReturnType<typeof hparamColumns>, inside: Set<string> | null): void {
+    const metrics = cols.filter((c) => c.kind === "metric").length;
+    this.matrix.el.style.height = `${matrixHeight(metrics)}px`;
+    this.matrix.chart?.resize();
+    this.matrix.set(scatterMatrixOption(this.rows, cols, inside, runColor));
+    this.matrix.el.dataset.cells = String(cols.filter((c) => c.kind === "hparam").length * metrics);
+    this.matrix.el.dataset.faded = inside ? String(this.rows.filter((r) => !inside.has(r.trial)).length) : "0";
   }
 
   private renderChart(): void {
@@ -170,5 +183,6 @@ export class HparamsView implements View {
   destroy(): void {
     this.stop();
     this.chart.destroy();
+    this.matrix.destroy();
   }
 }

@@ -6,7 +6,8 @@
  */
 import { getJSON } from "../api";
 import type { App } from "../app";
-import { bandPerPoint, decimate, emptySeries, num, nums, stepRangeForX, upsertPoint, type Series } from "../shape";
+import { truncateFrom } from "../segments";
+import { bandPerPoint, decimate, emptySeries, lowerBound, num, nums, stepRangeForX, upsertPoint, type Series } from "../shape";
 import { continueEma, newEma, stateFromSmoothed, type EmaState } from "../smoothing";
 
 export interface SeriesHost {
@@ -19,6 +20,8 @@ export interface SeriesHost {
   noteError(e: unknown): void;
   /** New data: `live` for streamed points (redraws are rate-limited then). */
   changed(live: boolean): void;
+  /** A live point went back in steps: the run was resumed from an earlier step. */
+  restarted?(run: string, tag: string): void;
 }
 
 export class LiveSeries {
@@ -120,8 +123,15 @@ export class LiveSeries {
         upsertPoint(s, wall, step, value, sm);
         this.total++;
       } else {
-        const r = upsertPoint(s, wall, step, value, value);
-        if (r !== "replace" || this.weight > 0) outOfOrder = true;
+        const i = lowerBound(s.steps, step);
+        if (!(s.steps[i] === step && s.wall[i] === wall)) {
+          // A new write at an older step supersedes every point from that step on (the
+          // server's rule: a resumed job hides what it overwrote). A replayed duplicate does not.
+          if (step < s.steps[n - 1]) this.host.restarted?.(this.run, this.tag);
+          truncateFrom(s, i);
+        }
+        upsertPoint(s, wall, step, value, value);
+        if (this.weight > 0) outOfOrder = true;
       }
       if (this.runStart === undefined) this.runStart = wall;
     }

@@ -13,8 +13,10 @@ import { searchLabels, tsneEstimate } from "../projection";
 import { num } from "../shape";
 import { errorBox, onNewData, picker } from "./common";
 import { Scatter3D } from "./scatter3d";
+import { thumbSize, Thumbnails } from "./sprites";
 
 const TSNE_KEY = "tsvis-live.tsne-times";
+const THUMBS_KEY = "tsvis-live.proj-thumbs";
 const MAX_LISTED = 50;
 
 export class ProjectorView implements View {
@@ -45,8 +47,15 @@ export class ProjectorView implements View {
   private seq = 0;
   private ticker: number | null = null;
   private stop: () => void;
+  private thumbs = new Thumbnails(() => this.render());
+  private thumbsBox = h("input", { type: "checkbox", class: "proj-thumbs", checked: localStorage.getItem(THUMBS_KEY) !== "off" });
+  private thumbsLabel = h("label", { class: "picker proj-thumbs-label", hidden: true, title: "draw each point as its image from the embedding's sprite" }, this.thumbsBox, " sprite thumbnails");
 
   constructor(private app: App) {
+    this.thumbsBox.addEventListener("change", () => {
+      localStorage.setItem(THUMBS_KEY, this.thumbsBox.checked ? "on" : "off");
+      this.render();
+    });
     this.methodP.set(["pca", "tsne"], ["PCA", "t-SNE"]);
     this.dimsP.set(["2", "3"], ["2-D", "3-D"]);
     let timer: number | null = null;
@@ -56,9 +65,9 @@ export class ProjectorView implements View {
     });
     this.el = h("section", { class: "view view-projector" },
       h("div", { class: "toolbar" }, this.runP.el, this.tagP.el, this.stepP.el, this.methodP.el, this.dimsP.el, this.status),
-      h("div", { class: "toolbar" }, h("label", { class: "picker proj-search-label" }, "Search ", this.search), this.matchInfo, this.progress),
+      h("div", { class: "toolbar" }, h("label", { class: "picker proj-search-label" }, "Search ", this.search), this.matchInfo, this.thumbsLabel, this.progress),
       h("div", { class: "projector-layout" }, this.stage, h("div", {}, this.legend, this.matchList, this.side)));
-    this.chart2.whenReady((c) => c.on("mouseover", (p: any) => { if (p.data) this.showSample(p.data[2]); }));
+    this.chart2.whenReady((c) => c.on("mouseover", (p: any) => { if (p.value) this.showSample(p.value[2]); }));
     this.chart3.onHover = (i) => this.showSample(i);
     this.update("categories");
     this.stop = onNewData(app, () => this.refreshSteps(), 5000, 10000);
@@ -84,6 +93,12 @@ export class ProjectorView implements View {
       this.stepP.set(steps.map(String));
       if (steps.length) this.stepP.sel.value = String(steps[steps.length - 1]);
       this.sampleCache.clear();
+      const sprite = !!m?.sample && (m.sample_type === "image" || m.sample_type === "");
+      this.thumbsLabel.hidden = !sprite;
+      this.thumbs.stop();
+      this.thumbs.urls.clear();
+      this.thumbs.images.clear();
+      if (sprite) this.thumbs.start(run, tag, Number(m?.shape?.[0]) || 0, this.sampleCache);
       this.loadData();
     } catch (e) {
       this.stage.replaceChildren(errorBox(e));
@@ -191,8 +206,10 @@ export class ProjectorView implements View {
     const uniq = [...new Set(this.labels)];
     this.legend.replaceChildren(...uniq.slice(0, 30).map((l) => h("span", { class: "legend-item" }, h("span", { class: "swatch", style: { background: labelColor(l) } }), l)), uniq.length > 30 ? h("span", { class: "muted" }, ` +${uniq.length - 30} labels`) : "");
     const marked = this.matches === null ? null : new Set(this.matches);
+    const thumbs = this.thumbsBox.checked && !this.thumbsLabel.hidden ? this.thumbs : null;
     if (this.dims === 3) {
       this.stage.replaceChildren(this.chart3.el);
+      this.chart3.images = thumbs ? this.thumbs.images : null;
       this.chart3.setData(points, this.labels.map(labelColor));
       this.chart3.setMarked(marked);
       requestAnimationFrame(() => this.chart3.draw());
@@ -211,6 +228,16 @@ export class ProjectorView implements View {
       type: "scatter", name: l, data, symbolSize: 6, large: data.length > 5000,
       itemStyle: { opacity: faded ? 0.15 : 0.85, ...(uniq.length <= 30 ? { color: labelColor(l) } : { color: (p: any) => labelColor(this.labels[p.data[2]]) }) },
     }));
+    if (thumbs && thumbs.urls.size) {
+      // Each point as its sprite image, over the dots (faded but for the matches while searching).
+      const size = thumbSize(points.length);
+      series.push({
+        type: "scatter", name: "thumbnails", z: 3, symbolSize: size, symbolKeepAspect: true,
+        data: [...thumbs.urls].filter(([i]) => i < points.length).map(([i, u]) => ({ value: [points[i][0], points[i][1] ?? 0, i], symbol: `image://${u}` })),
+        itemStyle: { opacity: faded ? 0.2 : 1 },
+      });
+    }
+    this.chart2.el.dataset.thumbs = String(thumbs ? thumbs.urls.size : 0);
     if (marked) {
       series.push({
         type: "scatter", name: "search matches", z: 5, symbolSize: 10,
@@ -221,7 +248,7 @@ export class ProjectorView implements View {
     this.chart2.set({
       animation: false,
       grid: { left: 40, right: 20, top: 20, bottom: 30 },
-      tooltip: { trigger: "item", formatter: tip((q: any) => html`#${q.data[2]} · ${this.labels[q.data[2]]}`) },
+      tooltip: { trigger: "item", formatter: tip((q: any) => html`#${q.value[2]} · ${this.labels[q.value[2]]}`) },
       xAxis: { type: "value", scale: true, splitLine: { show: false } },
       yAxis: { type: "value", scale: true, splitLine: { show: false } },
       dataZoom: [{ type: "inside", xAxisIndex: 0 }, { type: "inside", yAxisIndex: 0 }],
@@ -299,6 +326,7 @@ export class ProjectorView implements View {
 
   destroy(): void {
     this.stop();
+    this.thumbs.stop();
     this.stopProgress();
     this.chart2.destroy();
   }

@@ -8,14 +8,17 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { url } from "../api";
 import { App, h, visibility } from "../app";
-import { AXIS_FONT, fmtTick, timeTickLabels, yAxisSize } from "../axes";
 import { runColor, withAlpha } from "../colors";
-import { computeDomain, computeLogDomain, nearestIndex } from "../scalarmath";
+import { nearestIndex } from "../scalarmath";
 import { alignSeries, fmtHours, xValues } from "../shape";
 import { schedule, unschedule } from "./chartsched";
+import { ChartTools, drawThresholds, icon } from "./charttools";
 import { LiveSeries, type SeriesHost } from "./liveseries";
+import { PastWrites } from "./pastwrites";
 import { drawMarkers, markerSummary, markersOf, type Marker } from "./nonfinite";
+import { plotOptions, yDomainOf, type PlotHost } from "./scalaropts";
 import { tipTable, type TipLine } from "./scalartip";
+import { restarts, thresholds } from "../watchstate";
 
 export interface LineSpec {
   /** Unique in the chart: the key of `data-last-steps` (the run, in a chart of one tag). */
@@ -35,6 +38,8 @@ export interface LineSpec {
 const skey = (run: string, tag: string) => `${run}\u0000${tag}`;
 /** Charts enlarged to the full width (by key), kept while the page is open. */
 const enlarged = new Set<string>();
+/** Per-chart choice to show (or hide) earlier writes, overriding the sidebar's; by key. */
+const pastChoice = new Map<string, boolean>();
 const HEIGHT = 220, WIDE_HEIGHT = 420;
 
 export class ScalarChart {
@@ -62,8 +67,14 @@ export class ScalarChart {
   private tipLines: TipLine[] = [];
   private markers: Marker[] = [];
   private yDomain: [number, number] | null = null;
+  /** Tools of a chart of one tag (pin, alert threshold); none on custom-scalar charts. */
+  private tools: ChartTools | null = null;
+  private past: PastWrites;
+  private pastBtn: HTMLButtonElement;
+  private head!: HTMLElement;
+  private offRestart: () => void;
 
-  constructor(private app: App, private key: string, title: string, cls = "scalar-card", attrs: Record<string, string> = {}) {
+  constructor(private app: App, private key: string, title: string, cls = "scalar-card", attrs: Record<string, string> = {}, private oneTag?: string) {
     this.host = {
       width: () => this.plotEl.clientWidth,
       zoom: () => this.zoom,
@@ -71,7 +82,15 @@ export class ScalarChart {
       noteFetch: () => { this.el.dataset.fetches = String(++this.fetches); },
       noteError: (e) => { this.el.dataset.error = String(e); },
       changed: (live) => schedule(this, live),
+      restarted: (run, tag) => {
+        restarts.mark(run);
+        if (this.pastOn()) this.past.invalidate(run, tag);
+      },
     };
+    this.past = new PastWrites(app, () => schedule(this));
+    this.pastBtn = h("button", { class: "btn past-toggle", onclick: () => this.setPast(!this.pastOn()) }, icon("past"));
+    this.offRestart = restarts.on((run) => { if (this.lines.some((l) => l.run === run)) this.paintPast(); });
+    if (oneTag !== undefined) this.tools = new ChartTools(oneTag, () => schedule(this));
     this.plotEl = h("div", { class: "plot" });
     this.tip = h("div", { class: "tooltip", hidden: true });
     this.badge = h("span", { class: "badge", hidden: true }, "downsampled");
@@ -85,7 +104,9 @@ export class ScalarChart {
     this.el = h(
       "div",
       { class: `card ${cls}`, ...attrs },
-      h("div", { class: "card-head" }, h("span", { class: "card-title", title }, title), this.nfBadge, this.badge, reset, grow),
+      (this.head = h("div", { class: "card-head" }, h("span", { class: "card-title", title }, title), this.nfBadge, this.badge,
+        this.tools?.pin, this.tools?.bell, reset, grow)),
+      this.tools?.form,
       this.plotEl,
       h("div", { class: "card-foot export" }, h("label", { class: "export-label" }, "download ", this.runSel), this.csv, this.json),
       this.tip,
@@ -121,6 +142,30 @@ export class ScalarChart {
     if (this.u) this.u.setSize({ width: Math.max(200, this.plotEl.clientWidth || this.u.width), height: this.height() });
   }
 
+  private pastOn(): boolean {
+    return pastChoice.get(this.key) ?? this.app.settings.pastWrites;
+  }
+
+  /** This chart's own choice to show earlier writes (the sidebar's applies until then). */
+  setPast(on: boolean): void {
+    if (on === this.app.settings.pastWrites) pastChoice.delete(this.key);
+    else pastChoice.set(this.key, on);
+    this.paintPast();
+    schedule(this);
+  }
+
+  /** The earlier-writes toggle shows on charts with a restarted run (or when they are shown). */
+  private paintPast(): void {
+    const on = this.pastOn();
+    // In the head only when it means something (a hidden button would still be in the way).
+    if (!on && !this.lines.some((l) => restarts.has(l.run))) this.pastBtn.remove();
+    else if (!this.pastBtn.isConnected) this.head.insertBefore(this.pastBtn, this.head.querySelector(".pin, .reset-zoom"));
+    this.pastBtn.classList.toggle("on", on);
+    this.pastBtn.setAttribute("aria-pressed", String(on));
+    this.pastBtn.setAttribute("aria-label", on ? "hide earlier writes" : "show earlier writes");
+    this.pastBtn.title = on ? "hide the earlier writes of restarted runs" : "show the earlier writes of restarted runs, dashed: what a resumed job wrote before its steps went back";
+  }
+
   /** A chart of one tag: one line per run. */
   sync(runs: string[], tag: string): void {
     this.setLines(runs.map((r) => ({ id: r, run: r, tag, label: r })));
@@ -144,6 +189,8 @@ export class ScalarChart {
       if (this.visible) rs.fetch();
     }
     this.lines = lines.slice();
+    this.past.keep(new Set(lines.map((l) => skey(l.run, l.tag))));
+    this.paintPast();
     const prev = this.runSel.value;
     this.runSel.replaceChildren(...lines.map((l) => h("option", { value: l.id }, l.label)));
     if (lines.some((l) => l.id === prev)) this.runSel.value = prev;
@@ -216,6 +263,9 @@ export class ScalarChart {
     const logFix = (a: number[]) => (st.logY ? a.map((v) => (v > 0 ? v : NaN)) : a);
     const lastSteps: Record<string, number> = {};
     let anyDown = false, shown = 0, points = 0;
+    const pastOn = this.pastOn();
+    const pastCounts: Record<string, number> = {};
+    this.paintPast();
     const starts = new Map<string, number | undefined>();
     const startOf = (run: string) => {
       if (!starts.has(run)) starts.set(run, this.runStart(run));
@@ -259,6 +309,18 @@ export class ScalarChart {
         }
         bands.push({ series: [col - 2, col - 1], fill: withAlpha(color, 0.18) });
       }
+      if (pastOn) {
+        // The run's own past: each segment before a step went back, dashed and faded.
+        const older = this.past.older(line.run, line.tag);
+        older.forEach((seg, k) => {
+          xs.push(xValues(seg, mode, startOf(line.run)));
+          ys.push([logFix(seg.smoothed)]);
+          seriesOpts.push({ label: `${line.label} (earlier write ${k + 1} of ${older.length + 1})`, stroke: withAlpha(color, 0.45), width: 1.25, dash: [5, 4], spanGaps: true, points: { show: false } });
+          domainCols.push(col);
+          col++;
+        });
+        if (older.length) pastCounts[line.id] = older.length;
+      }
       this.tipLines.push({ id: line.id, label: line.label, run: line.run, color: line.color, s: rs.s, xv, runStart: startOf(line.run) });
       this.markers.push(...markersOf(rs.s, xv, color, line.id));
       const n = rs.s.steps.length;
@@ -274,13 +336,15 @@ export class ScalarChart {
     this.el.dataset.runs = String(shown);
     this.el.dataset.lastSteps = JSON.stringify(lastSteps);
     this.el.dataset.points = String(points);
+    this.el.dataset.past = pastOn ? "on" : "off";
+    this.el.dataset.pastSegments = JSON.stringify(pastCounts);
     const data = alignSeries(xs, ys) as uPlot.AlignedData;
-    this.yDomain = st.ignoreOutliers ? this.domain(data, domainCols, st.logY) : null;
+    this.yDomain = st.ignoreOutliers ? yDomainOf(data, domainCols, this.zoom, st.logY) : null;
     const structure = JSON.stringify([seriesOpts.map((s) => [s.label, s.stroke, s.dash]), bands.map((b) => b.series), mode, st.logY, st.ignoreOutliers]);
     if (!this.u || structure !== this.structure) {
       this.u?.destroy();
       this.structure = structure;
-      this.u = new uPlot(this.options(seriesOpts, bands), data, this.plotEl);
+      this.u = new uPlot(plotOptions(this.plotHost(), seriesOpts, bands), data, this.plotEl);
     } else {
       this.u.setData(data, true);
     }
@@ -293,80 +357,22 @@ export class ScalarChart {
     this.el.dataset.rendered = String(Date.now());
   }
 
-  /** TensorBoard's y domain over the drawn lines' points inside the x range shown. */
-  private domain(data: uPlot.AlignedData, cols: number[], log: boolean): [number, number] | null {
-    const x = data[0] as number[];
-    const lo = this.zoom ? this.zoom[0] : -Infinity, hi = this.zoom ? this.zoom[1] : Infinity;
-    const vals: number[] = [];
-    for (const c of cols) {
-      const a = data[c] as (number | null)[];
-      for (let i = 0; i < x.length; i++) if (x[i] >= lo && x[i] <= hi && a[i] !== null) vals.push(a[i] as number);
-    }
-    return log ? computeLogDomain(vals, true) : computeDomain(vals, true);
-  }
-
-  private options(series: uPlot.Series[], bands: uPlot.Band[]): uPlot.Options {
-    const st = this.app.settings;
-    const mode = st.xMode;
-    const xlabel = mode === "step" ? "step" : mode === "relative" ? "relative time" : "";
-    const y: uPlot.Scale = st.logY ? { distr: 3 } : {};
-    if (st.ignoreOutliers) {
-      y.range = st.logY
-        ? (_u: uPlot, min: number, max: number) => uPlot.rangeLog(this.yDomain?.[0] ?? min, this.yDomain?.[1] ?? max, 10, true)
-        : (_u: uPlot, min: number, max: number) => this.yDomain ?? uPlot.rangeNum(min, max, 0.1, true);
-    }
+  /** What the plot options need of this chart (views/scalaropts.ts). */
+  private plotHost(): PlotHost {
     return {
-      width: Math.max(200, this.plotEl.clientWidth || 400),
-      height: this.height(),
-      series,
-      bands,
-      legend: { show: false },
-      scales: { x: { time: mode === "wall" }, y },
-      axes: [
-        {
-          label: xlabel, labelSize: xlabel ? 14 : 0, size: mode === "wall" ? 46 : xlabel ? 36 : 30, space: mode === "wall" ? 70 : 50, stroke: "#666", grid: { stroke: "#eee" }, font: AXIS_FONT,
-          // Wall time: "HH:MM", plus the date on a second line where it changes.
-          ...(mode === "step" ? {} : { values: (_u: uPlot, vals: number[]) => this.noteTicks("xTicks", mode === "wall" ? timeTickLabels(vals) : vals.map(fmtHours)) }),
-        },
-        {
-          // As wide as the widest label: log-scale labels like "1e-4" were cut to "000e-4".
-          size: (_u: uPlot, vals: string[]) => this.noteAxisSize(yAxisSize(vals)), stroke: "#666", grid: { stroke: "#eee" }, font: AXIS_FONT,
-          values: (_u: uPlot, vals: number[]) => this.noteTicks("yTicks", vals.map(fmtTick)),
-        },
-      ],
-      cursor: {
-        drag: { x: true, y: false, setScale: false },
-        points: { show: false },
-        bind: { dblclick: (_u: uPlot, _t: HTMLElement, _h: any) => () => { this.resetZoom(); return null; } } as any,
-      },
-      hooks: {
-        setSelect: [
-          (u) => {
-            const { left, width } = u.select;
-            if (width > 4) {
-              const x0 = u.posToVal(left, "x");
-              const x1 = u.posToVal(left + width, "x");
-              u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-              this.setZoom(x0, x1);
-            }
-          },
-        ],
-        setCursor: [(u) => this.tooltip(u)],
-        setScale: [(u, key) => { if (key === "y") this.el.dataset.yRange = JSON.stringify([u.scales.y.min, u.scales.y.max]); }],
-        draw: [(u) => { this.el.dataset.markers = JSON.stringify(drawMarkers(u, this.markers)); }],
+      settings: this.app.settings,
+      el: this.el,
+      width: () => Math.max(200, this.plotEl.clientWidth || 400),
+      height: () => this.height(),
+      yDomain: () => this.yDomain,
+      setZoom: (x0, x1) => this.setZoom(x0, x1),
+      resetZoom: () => this.resetZoom(),
+      tooltip: (u) => this.tooltip(u),
+      drawn: (u) => {
+        this.el.dataset.markers = JSON.stringify(drawMarkers(u, this.markers));
+        if (this.oneTag !== undefined) this.el.dataset.thresholdLines = JSON.stringify(drawThresholds(u, thresholds.get(this.oneTag)));
       },
     };
-  }
-
-  /** Tick labels as drawn, on the card for tests (`data-x-ticks`, `data-y-ticks`). */
-  private noteTicks(key: "xTicks" | "yTicks", labels: string[]): string[] {
-    this.el.dataset[key] = JSON.stringify(labels);
-    return labels;
-  }
-
-  private noteAxisSize(px: number): number {
-    this.el.dataset.yAxisSize = String(px);
-    return px;
   }
 
   private tooltip(u: uPlot): void {
@@ -397,6 +403,9 @@ export class ScalarChart {
     this.ro?.disconnect();
     for (const rs of this.series.values()) rs.destroy();
     this.series.clear();
+    this.tools?.destroy();
+    this.past.destroy();
+    this.offRestart();
     this.u?.destroy();
     this.u = null;
     unschedule(this);

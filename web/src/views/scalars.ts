@@ -2,6 +2,7 @@
 import { App, Change, h, TagGroups, View } from "../app";
 import { groupTags } from "../shape";
 import { schedule } from "./chartsched";
+import { PinnedArea } from "./pinned";
 import { ScalarChart } from "./scalarchart";
 
 export { ScalarChart } from "./scalarchart";
@@ -11,10 +12,12 @@ export class ScalarsView implements View {
   private groups: TagGroups<ScalarChart>;
   private refetchTimer: number | null = null;
   private lastSmoothing: number;
+  private pinned: PinnedArea;
 
   constructor(private app: App) {
-    this.groups = new TagGroups<ScalarChart>("tsvis-live.collapsed.scalar", (tag) => new ScalarChart(app, `scalar:${tag}`, tag, "scalar-card", { "data-tag": tag }));
-    this.el = h("section", { class: "view view-scalars" }, this.groups.el);
+    this.groups = new TagGroups<ScalarChart>("tsvis-live.collapsed.scalar", (tag) => new ScalarChart(app, `scalar:${tag}`, tag, "scalar-card", { "data-tag": tag }, tag));
+    this.pinned = new PinnedArea(app);
+    this.el = h("section", { class: "view view-scalars" }, this.pinned.el, this.groups.el);
     this.lastSmoothing = app.settings.smoothing;
     this.update("categories");
   }
@@ -22,6 +25,7 @@ export class ScalarsView implements View {
   update(c: Change): void {
     if (c === "colors") {
       for (const ch of this.groups.items.values()) schedule(ch);
+      this.pinned.redraw();
       return;
     }
     if (c === "settings") {
@@ -31,20 +35,24 @@ export class ScalarsView implements View {
         this.refetchTimer = window.setTimeout(() => {
           this.refetchTimer = null;
           for (const ch of this.groups.items.values()) ch.refetchAll();
+          this.pinned.refetchAll();
         }, 250);
       } else {
         for (const ch of this.groups.items.values()) schedule(ch);
+        this.pinned.redraw();
       }
       return;
     }
     const tags = this.app.tags("scalar");
     this.groups.sync(groupTags(tags));
     for (const [tag, ch] of this.groups.items) ch.sync(this.app.runsFor("scalar", tag), tag);
+    this.pinned.sync();
     this.el.classList.toggle("empty", tags.length === 0);
   }
 
   destroy(): void {
     if (this.refetchTimer !== null) clearTimeout(this.refetchTimer);
     this.groups.destroy();
+    this.pinned.destroy();
   }
 }

@@ -22,6 +22,8 @@ export class Scatter3D {
   private hover = -1;
   private raf = 0;
   onHover: (i: number) => void = () => undefined;
+  /** Sprite thumbnails by point index: drawn instead of the dot once decoded. */
+  images: Map<number, HTMLImageElement> | null = null;
 
   constructor(height = 520) {
     this.el = h("canvas", { class: "scatter3d", height: height });
@@ -108,11 +110,20 @@ export class Scatter3D {
     };
     axis(1.1, 0, 0, "x"); axis(0, 1.1, 0, "y"); axis(0, 0, 1.1, "z");
     const m = this.marked;
+    let thumbs = 0;
     for (const i of order) {
       const r = 2.5 * (3 / (3 + this.proj[i * 3 + 2]));
       const hit = m !== null && m.has(i);
       ctx.fillStyle = this.colors[i] || "#1f77b4";
       ctx.globalAlpha = i === this.hover || hit ? 1 : m ? 0.12 : 0.8;
+      const img = this.images?.get(i);
+      if (img && img.complete && img.naturalWidth) {
+        const s = Math.max(8, 12 * r) * (i === this.hover ? 1.6 : 1);
+        ctx.globalAlpha = i === this.hover || hit || !m ? 1 : 0.2;
+        ctx.drawImage(img, this.proj[i * 3] - s / 2, this.proj[i * 3 + 1] - s / 2, s, s);
+        thumbs++;
+        continue;
+      }
       ctx.beginPath();
       ctx.arc(this.proj[i * 3], this.proj[i * 3 + 1], i === this.hover ? r * 2.2 : hit ? r * 1.8 : r, 0, Math.PI * 2);
       ctx.fill();
@@ -124,6 +135,7 @@ export class Scatter3D {
     }
     ctx.globalAlpha = 1;
     c.dataset.points = String(n);
+    c.dataset.thumbs = String(thumbs);
     if (n) c.dataset.p0 = `${Math.round(this.proj[0])},${Math.round(this.proj[1])}`; // for tests
     c.dataset.rendered = String(Date.now());
   }
