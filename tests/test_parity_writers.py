@@ -72,3 +72,23 @@ def test_table_and_report_name_every_writer(outcome: dict) -> None:
     assert text.splitlines()[0] == "| kind | tbx | torch | tsvis |"
     assert "UNEXPLAINED" not in text
     assert Path(parity.__file__).name == "parity.py"
+
+
+def test_comparison_flags_a_changed_or_dropped_point() -> None:
+    """The comparator itself: a value off by one ulp, a dropped point and a blob with other
+    bytes are unexplained differences; NaN equals NaN."""
+    from bench.parity_compare import compare
+    from bench.parity_read import empty_view
+
+    tb, sv = empty_view(), empty_view()
+    tb["scalars"]["run\tloss"] = [[1.0, 0, float("nan")], [2.0, 1, 0.5], [3.0, 2, 0.25]]
+    sv["scalars"]["run\tloss"] = [[1.0, 0, float("nan")], [2.0, 1, 0.5000000000000001]]
+    tb["images"]["run\timg"] = [[1.0, 0, 0, 6, 4, "aa"]]
+    sv["images"]["run\timg"] = [[1.0, 0, 0, 6, 4, "ab"]]
+    out = compare(tb, sv)
+    assert out["scalars"][0] == 3
+    assert [(d.code, d.as_dict()["explained"]) for d in out["scalars"][1]] == [
+        ("value", False), ("missing", False)]
+    assert [d.code for d in out["images"][1]] == ["value"]
+    sv["scalars"]["run\tloss"] = [list(p) for p in tb["scalars"]["run\tloss"]]
+    assert compare(tb, sv)["scalars"][1] == []
