@@ -184,7 +184,8 @@ export class AlertBook {
   checkStalls(now: number, minSec: number): boolean {
     let changed = false;
     for (const [run, rs] of this.runs) {
-      if (!rs.live || rs.stalled) continue;
+      // Only watched runs (a run with no scalar series, e.g. only hparams, has no interval).
+      if (!rs.tag || !rs.live || rs.stalled) continue;
       const median = medianGap(rs.walls);
       const limit = stallAfter(median, minSec);
       const silent = (now - rs.lastSeen) / 1000;

@@ -108,6 +108,12 @@ describe("AlertBook", () => {
     expect(b.checkStalls(1e12 + 20_000, 30)).toBe(false);
     expect(b.checkStalls(1e12 + 31_000, 30)).toBe(true);
   });
+  it("a run that is not watched (no scalar series) never stalls", () => {
+    const b = new AlertBook();
+    b.noteActivity("hparams-only", 0);
+    b.noteActivity("hparams-only", 1);
+    expect(b.checkStalls(1e9, 30)).toBe(false);
+  });
   it("formats durations", () => {
     expect([fmtSeconds(0.4), fmtSeconds(45), fmtSeconds(600), fmtSeconds(7200)]).toEqual(["0.4 s", "45 s", "10.0 min", "2.0 h"]);
   });
