@@ -9,9 +9,15 @@ then a writer process appends 1000 new points/s spread over all 250 series. Meas
   PerformanceObserver 'longtask') in steady state, after a warm-up;
 - JS heap (after a forced GC, via the DevTools protocol) after the first render, after the
   steady phase and after "10 minutes-equivalent" of streaming: 600k points pushed at an
-  accelerated rate (default 10k points/s for 60 s).
+  accelerated rate (default 10k points/s for 60 s);
+- graph layout of the 2,705-node graph (torch's trace of 300 nested blocks, the issue's graph):
+  the page's own layout time (`data-layout-ms`) collapsed, one and two levels down and fully
+  expanded, and the time from the click on "expand all" to the expanded graph drawn.
+
+The machine's load average (1 minute) is noted beside each phase: other jobs share it.
 
     python -m bench.dashboard_bench [--quick] [--steady 30] [--accel-rate 10000] [--accel-seconds 60]
+                                    [--graph-only | --no-graph]
 
 Writes bench/out/dashboard-<time>.json and prints a Markdown table.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import shutil
 import statistics
 import tempfile
@@ -143,6 +150,64 @@ def top_functions(profile: dict, n: int = 15) -> list[tuple[str, float]]:
     return sorted(agg.items(), key=lambda kv: -kv[1])[:n]
 
 
+def load1() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def write_big_graph(logdir: Path) -> None:
+    """The issue's 2.7k-node graph: torch's trace of 300 nested Linear+ReLU blocks."""
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+
+    big = torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU()) for _ in range(300)])
+    w = SummaryWriter(str(logdir / "zbigmodel"))
+    w.add_graph(big, torch.zeros(1, 4))
+    w.close()
+
+
+def graph_layout(log=print) -> dict:
+    """Layout times of the 2,705-node graph in the Graphs view, collapsed to fully expanded."""
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix="dashbench-graph-"))
+    write_big_graph(work / "logdir")
+    server = Server(work / "logdir", work / "data")
+    out: dict = {"load1_before": load1()}
+    try:
+        server.wait_until(lambda s: json.loads(s.get("/api/live/status")[1]).get("data", {}).get("ready") is True,
+                          timeout=600)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            t0 = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{server.port}/#graphs")
+            page.wait_for_function("() => +document.querySelector('.graph-canvas')?.dataset.total > 2000 &&"
+                                   " document.querySelector('.graph-canvas').dataset.rendered", timeout=120_000)
+            out["nodes"] = int(page.locator(".graph-canvas").get_attribute("data-total"))
+            out["first_draw_s"] = round(time.perf_counter() - t0, 2)
+            steps = []
+            for step in ("collapsed", "expand one level", "expand one level", "expand all"):
+                t1 = time.perf_counter()
+                if step != "collapsed":
+                    before = page.locator(".graph-canvas").get_attribute("data-boxes")
+                    page.get_by_role("button", name=step).click()
+                    page.wait_for_function("n => document.querySelector('.graph-canvas').dataset.boxes !== n",
+                                           arg=before, timeout=300_000)
+                    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                el = page.locator(".graph-canvas")
+                steps.append({"step": step, "boxes": int(el.get_attribute("data-boxes")),
+                              "layout_ms": int(el.get_attribute("data-layout-ms")),
+                              "click_to_drawn_s": round(time.perf_counter() - t1, 2) if step != "collapsed" else None})
+                log(f"[dashbench] graph {step}: {steps[-1]}")
+            out["steps"] = steps
+            browser.close()
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    out["load1_after"] = load1()
+    return out
+
+
 def first_card_last_step(page) -> int:
     return page.evaluate(
         "() => { const c = document.querySelector('.scalar-card'); const s = JSON.parse(c.dataset.lastSteps || '{}');"
@@ -160,7 +225,8 @@ def run(quick: bool, steady: float, accel_rate: float, accel_seconds: float, log
     shutil.copytree(cached, logdir)
     server = Server(logdir, work / "data")
     result: dict = {"params": {"runs": RUNS, "tags": TAGS, "points_per_series": steps, "steady_rate": 1000,
-                               "steady_seconds": steady, "accel_rate": accel_rate, "accel_seconds": accel_seconds}}
+                               "steady_seconds": steady, "accel_rate": accel_rate, "accel_seconds": accel_seconds},
+                    "load1": {"start": load1()}}
     try:
         t_ready = server.wait_until(
             lambda s: json.loads(s.get("/api/live/status")[1]).get("data", {}).get("ready") is True, timeout=600)
@@ -194,6 +260,7 @@ def run(quick: bool, steady: float, accel_rate: float, accel_seconds: float, log
             page.evaluate("() => document.querySelector('#main').scrollTo(0, 0)")
             page.wait_for_function(VISIBLE_DRAWN, arg=RUNS, timeout=60_000)
             result["heap_mb_after_render"] = round(heap_mb(cdp), 1)
+            result["load1"]["after_render"] = load1()
             log(f"[dashbench] all charts drawn after {result['all_charts_drawn_s']} s; heap {result['heap_mb_after_render']} MB")
 
             # Steady state: 1000 points/s.
@@ -217,6 +284,7 @@ def run(quick: bool, steady: float, accel_rate: float, accel_seconds: float, log
             st["messages"] = page.evaluate("() => window.tsvisLive.live.messages")
             result["steady"] = st
             result["heap_mb_after_steady"] = round(heap_mb(cdp), 1)
+            result["load1"]["after_steady"] = load1()
             log(f"[dashbench] steady 1000 pts/s: {st}")
 
             # 10 minutes-equivalent: 600k points at an accelerated rate.
@@ -230,6 +298,7 @@ def run(quick: bool, steady: float, accel_rate: float, accel_seconds: float, log
             acc["expected_last_step"] = start_step + int(accel_rate * accel_seconds) // (RUNS * TAGS) - 1
             result["accelerated"] = acc
             result["heap_mb_after_10min_equiv"] = round(heap_mb(cdp), 1)
+            result["load1"]["after_accelerated"] = load1()
             result["points_held"] = page.evaluate(
                 "() => [...document.querySelectorAll('.scalar-card')].reduce((a, c) => a + (+c.dataset.points || 0), 0)")
             log(f"[dashbench] accelerated {accel_rate:.0f} pts/s x {accel_seconds:.0f} s: {acc}")
@@ -243,17 +312,25 @@ def run(quick: bool, steady: float, accel_rate: float, accel_seconds: float, log
 
 
 def table(r: dict) -> str:
-    s, a = r["steady"], r["accelerated"]
-    rows = [
-        ("page", f"{r['charts']} charts x {RUNS} runs x {r['params']['points_per_series']:,} points"),
-        ("time to first render (first viewport)", f"{r['first_render_s']} s"),
-        ("all 50 charts drawn (scrolling through)", f"{r['all_charts_drawn_s']} s"),
-        ("steady 1000 pts/s: frame time p50 / p95 / p99 / max", f"{s['frame_ms_p50']} / {s['frame_ms_p95']} / {s['frame_ms_p99']} / {s['frame_ms_max']} ms ({s['fps']} fps)"),
-        ("steady: long tasks > 50 ms", f"{s['long_tasks']} (max {s['long_task_ms_max']} ms)"),
-        ("accelerated: frame p95 / long tasks", f"{a['frame_ms_p95']} ms / {a['long_tasks']} (max {a['long_task_ms_max']} ms)"),
-        ("JS heap after first render / steady / 10-min equivalent", f"{r['heap_mb_after_render']} / {r['heap_mb_after_steady']} / {r['heap_mb_after_10min_equiv']} MB"),
-        ("chart caught up (last step / expected)", f"{a['chart_last_step']} / {a['expected_last_step']}"),
-    ]
+    rows = []
+    if "steady" in r:
+        s, a, ld = r["steady"], r["accelerated"], r["load1"]
+        rows += [
+            ("page", f"{r['charts']} charts x {RUNS} runs x {r['params']['points_per_series']:,} points"),
+            ("time to first render (first viewport)", f"{r['first_render_s']} s (load {ld['start']})"),
+            ("all 50 charts drawn (scrolling through)", f"{r['all_charts_drawn_s']} s (load {ld['after_render']})"),
+            ("steady 1000 pts/s: frame time p50 / p95 / p99 / max", f"{s['frame_ms_p50']} / {s['frame_ms_p95']} / {s['frame_ms_p99']} / {s['frame_ms_max']} ms ({s['fps']} fps; load {ld['after_steady']})"),
+            ("steady: long tasks > 50 ms", f"{s['long_tasks']} (max {s['long_task_ms_max']} ms)"),
+            ("accelerated: frame p95 / long tasks", f"{a['frame_ms_p95']} ms / {a['long_tasks']} (max {a['long_task_ms_max']} ms; load {ld['after_accelerated']})"),
+            ("JS heap after first render / steady / 10-min equivalent", f"{r['heap_mb_after_render']} / {r['heap_mb_after_steady']} / {r['heap_mb_after_10min_equiv']} MB"),
+            ("chart caught up (last step / expected)", f"{a['chart_last_step']} / {a['expected_last_step']}"),
+        ]
+    g = r.get("graph")
+    if g:
+        for st in g["steps"]:
+            click = f", click to drawn {st['click_to_drawn_s']} s" if st["click_to_drawn_s"] is not None else ""
+            rows.append((f"graph ({g['nodes']:,} nodes) {st['step']}: layout", f"{st['layout_ms']} ms, {st['boxes']} boxes{click}"))
+        rows.append(("graph: load average before / after", f"{g['load1_before']} / {g['load1_after']}"))
     return "| measure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
 
 
@@ -264,8 +341,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--accel-rate", type=float, default=10_000.0)
     ap.add_argument("--accel-seconds", type=float, default=60.0)
     ap.add_argument("--profile", action="store_true", help="print the top JS functions of the steady phase")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--graph-only", action="store_true", help="only the graph layout of the 2.7k-node graph")
+    which.add_argument("--no-graph", action="store_true", help="skip the graph layout")
     a = ap.parse_args(argv)
-    r = run(a.quick, a.steady, a.accel_rate, a.accel_seconds, profile=a.profile)
+    r = {} if a.graph_only else run(a.quick, a.steady, a.accel_rate, a.accel_seconds, profile=a.profile)
+    if not a.no_graph:
+        r["graph"] = graph_layout()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     out = OUT_DIR / f"dashboard-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(r, indent=1))
