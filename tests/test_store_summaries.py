@@ -116,6 +116,13 @@ def check_against_full(fast: ScalarRead, full: ScalarRead, view: dict[str, Any],
         if full.bands is not None:
             for x, y in zip(fast.bands, full.bands):
                 assert same(x, y)
+        assert (fast.smoothed is None) == (full.smoothed is None)
+        if full.smoothed is not None:  # the EMA started history(w) points before the range
+            a, b = fast.smoothed, full.smoothed
+            finite = np.isfinite(b)
+            assert np.array_equal(np.isfinite(a), finite) and same(a[~finite], b[~finite])
+            x = np.abs(visible.values[np.isfinite(visible.values)])
+            assert np.allclose(a[finite], b[finite], rtol=1e-9, atol=1e-9 * max(1.0, float(x.max(initial=0))))
         return
     assert max_points is not None and full.total > max_points, "summaries used for an answer that fits"
     lo, hi = view.get("start"), view.get("end")
@@ -142,8 +149,7 @@ def check_against_full(fast: ScalarRead, full: ScalarRead, view: dict[str, Any],
     bounds = np.append(starts, len(s))
     bucket_of = np.searchsorted(starts, pos, side="right") - 1
     for j, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        mine = pos[bucket_of == j]
-        assert len(mine) <= 4
+        mine = pos[bucket_of == j]  # <= 4, unless every candidate fits in max_points (all are sent)
         if not len(mine):
             assert b - a < res, "only a bucket inside one item can lack points"
             continue
@@ -197,11 +203,14 @@ def test_answers_match_the_full_read(db: Database, spec: dict[str, Any], data: s
             if data.draw(st.booleans()):
                 view.pop(data.draw(st.sampled_from(["start", "end"])))
         view["bands"] = data.draw(st.booleans())
+        view["smoothing"] = data.draw(st.sampled_from([0.0, 0.0, 0.0, 0.6, 0.95, 0.999]))
         fast, full = both(db, run, **view)
         if view["max_points"] is None and "start" not in view and "end" not in view:
             assert fast is None  # nothing to gain: the whole series
             continue
-        assert fast is not None
+        if fast is None:  # smoothing: downsampled from summaries, or too little finite history read
+            assert view["smoothing"] > 0
+            continue
         if view["max_points"] is None or full.total <= view["max_points"]:
             assert fast.resolution == 1
         check_against_full(fast, full, view, visible)
@@ -221,6 +230,23 @@ def test_a_spike_in_a_long_series_survives_coarse_levels(db: Database) -> None:
         assert fast is not None and fast.resolution > 1 and len(fast.points) <= view["max_points"]
         assert fast.points.values.max() == 50.0 and fast.points.values.min() == -7.0
         check_against_full(fast, full, view, visible)
+
+
+def test_a_smoothed_zoom_reads_history_before_the_range(db: Database) -> None:
+    n = 100_000
+    steps = np.arange(n)
+    values = np.cos(steps / 300.0) + np.random.default_rng(3).normal(0, 0.1, n)
+    values[40_000:50_000] = np.nan  # no finite history right before step 50,000
+    run = f"r{next(NAMES)}"
+    Writer(db).series(run, steps, values, [5000])  # chunks of 5,000 (small ones would be merged)
+    visible = db.read_sync(lambda c: reader.scalar_series(c, run, "v"))
+    for w, start in ((0.6, 30_000), (0.999, 30_000), (0.6, 52_000), (0.9, 0), (0.9, 100)):
+        view = {"start": start, "end": start + 1500, "max_points": 2000, "smoothing": w}
+        fast, full = both(db, run, **view)
+        assert fast is not None and fast.resolution == 1 and fast.smoothed is not None
+        check_against_full(fast, full, view, visible)
+    for w in (0.6, 0.99):  # the history needed is all NaN: the full read
+        assert both(db, run, start=50_000, end=51_500, max_points=2000, smoothing=w)[0] is None
 
 
 def stored_summaries(conn: Connection) -> dict[int, tuple]:

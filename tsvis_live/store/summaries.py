@@ -10,16 +10,17 @@ the maximum (NaN ignored, first occurrence; an all-NaN bucket gives its first po
 
 Reading (`select_stored`, called by `Store.scalars` for whole-series views) takes this path only
 for series whose steps strictly increase in write order (every chunk's `monotone` flag, and the
-chunks' cursor and step bounds in order), without smoothing; other series read everything as
-before (`select.select_scalars`). Then:
+chunks' cursor and step bounds in order); other series read everything as before
+(`select.select_scalars`). Then:
 
 - only chunks overlapping [start, end] are read. When they hold at most
   `RAW_PER_BUCKET * max_points / 4` points they are read raw: the answer is exactly the full
-  read's (a monotone series hides no write, and M4 runs on the same points);
-- otherwise the chunks inside the range give their items at the finest level with at most
-  `ITEMS_PER_BUCKET` items per output bucket, the (at most two) chunks crossing the range's ends
-  are read raw, cut and summarised alike, and M4 (`compute.downsample`, unchanged) runs on the
-  items' points, the *candidates*.
+  read's (a monotone series hides no write, and M4 runs on the same points). Smoothing reads
+  from `history(w)` finite points before the range (see `select_stored`);
+- otherwise (never with smoothing: the full read then) the chunks inside the range give their
+  items at the finest level with at most `ITEMS_PER_BUCKET` items per output bucket, the (at
+  most two) chunks crossing the range's ends are read raw, cut and summarised alike, and M4
+  (`compute.downsample`, unchanged) runs on the items' points, the *candidates*.
 
 Deviation bound (docs/benchmarks.md): the output buckets are the full read's (their edges come
 from the first and last step in range, which are candidates); every point returned is a stored
@@ -31,6 +32,7 @@ within `resolution` points (the item size, `ScalarRead.resolution`) of the bucke
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -233,14 +235,25 @@ def _bands(cand: dict[str, np.ndarray], items: np.ndarray, n_buckets: int) -> Bu
     return band._replace(count=count)
 
 
+def history(weight: float) -> int:
+    """Finite points before a range after which an EMA of `weight` has forgotten the rest
+    (`weight**h < 2**-60`: the debiasing factor is exactly 1 there, the carry below rounding)."""
+    return math.ceil(60 * math.log(2) / -math.log(weight))
+
+
 def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every: bool = False,
                   start: int | None = None, end: int | None = None, max_points: int | None = None,
                   smoothing: float = 0.0, bands: bool = False) -> ScalarRead | None:
     """`select_scalars` of the whole series, reading only what the answer needs; None when this
-    series or request must read everything (steps not strictly increasing, smoothing, no range
-    and no downsampling). `every` changes nothing here: a monotone series supersedes no write."""
+    series or request must read everything (steps not strictly increasing; no range and no
+    downsampling; smoothing of more than RAW_PER_BUCKET points per bucket). `every` changes
+    nothing here: a monotone series supersedes no write.
+
+    Smoothing starts `history(smoothing)` finite points before the range instead of at the
+    series' first point: the smoothed values agree with the full read's to float64 rounding
+    (ema_smooth's own error, eps * max|x| / (1 - w)), every other field exactly."""
     del every
-    if smoothing > 0 or (max_points is None and start is None and end is None):
+    if max_points is None and start is None and end is None:
         return None
     sid = reader.series_id(conn, run, "scalar", tag)
     ch = _chunk_table(conn, sid)
@@ -254,10 +267,22 @@ def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every:
     n_buckets = max(1, (max_points or 0) // 4)
     raw_limit = max(max_points or 0, RAW_PER_BUCKET * n_buckets)
 
-    def exact() -> ScalarRead:
-        part = reader.scalar_series(conn, run, tag, with_cursors=cursors, steps=(start, end))
+    def exact() -> ScalarRead | None:
+        first, need = start, 0  # the first step read: before the range, for smoothing's history
+        if smoothing > 0 and start is not None and over.any():
+            i0, need = int(np.argmax(over)), history(smoothing)
+            before = np.cumsum(ch[:i0, 2][::-1])  # points in the chunks before, nearest first
+            j = int(np.searchsorted(before, 2 * need))  # twice: room for NaN and Inf
+            first = None if j >= len(before) else int(ch[i0 - 1 - j, 3])
+        part = reader.scalar_series(conn, run, tag, with_cursors=cursors, steps=(first, end))
+        if first != start and first is not None and np.isfinite(part.values[part.steps < lo]).sum() < need:
+            return None
         part.newest_cursor = newest
-        return select_scalars(part, start=start, end=end, max_points=max_points, bands=bands)
+        read = select_scalars(part, start=start, end=end, max_points=max_points, smoothing=smoothing,
+                              bands=bands)
+        if smoothing > 0 and read.smoothed is None:  # nothing read: the full read smooths, then cuts
+            read.smoothed = np.empty(0)
+        return read
 
     if max_points is None or int(ch[over, 2].sum()) <= raw_limit:
         return exact()
@@ -267,6 +292,8 @@ def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every:
     total = int(ch[inner, 2].sum()) + sum(len(p) for _, p in edges)
     if total <= raw_limit:
         return exact()
+    if smoothing > 0:  # an EMA needs every point before each one kept
+        return None
     level = LEVELS - 1
     for k in range(LEVELS):
         size = level_size(k)
