@@ -155,6 +155,13 @@ def test_live_alerts_nan_and_threshold_badge_and_notice_appear_at_once(tmp_path,
     assert page.evaluate("() => location.hash") == "#scalars"
     box = card.bounding_box()
     assert box is not None and 0 <= box["y"] + box["height"] / 2 <= 900, box  # scrolled into view
+    # A chart the filters hide: the notice says why it cannot go there.
+    page.fill("#tag-filter", "acc")
+    expect(card).to_have_count(0)
+    item.locator(".alert-go").click()
+    expect(notice.locator(".alerts-hint")).to_have_text(
+        "The chart of train/loss is not shown: its run is switched off, or the run or tag filter hides it.", timeout=10000)
+    page.fill("#tag-filter", "")
     item.locator(".alert-dismiss").click()
     expect(notice).to_be_hidden()
     expect(badge).to_have_count(0)

@@ -156,6 +156,7 @@ const alertsUI = new AlertsUI(monitor, runsEl, (a) => {
   }
   scrollToChart(a.tag).then((found) => {
     alertsUI.el.dataset.missing = found ? "" : a.tag;
+    alertsUI.hint(found ? "" : `The chart of ${a.tag} is not shown: its run is switched off, or the run or tag filter hides it.`);
   });
 });
 root.append(alertsUI.el);

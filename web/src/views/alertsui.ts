@@ -14,13 +14,20 @@ export class AlertsUI {
   el: HTMLElement;
   private list = h("ul", { class: "alerts-list" });
   private head = h("span", { class: "alerts-title" });
+  private hintEl = h("div", { class: "alerts-hint muted", hidden: true });
   private baseTitle = document.title;
 
   constructor(private monitor: AlertMonitor, private runsEl: HTMLElement, private goTo: (a: Alert) => void) {
     const all = h("button", { class: "btn alerts-dismiss-all", onclick: () => this.dismissAll() }, "dismiss all");
     this.el = h("section", { class: "alerts", id: "alerts", role: "alert", "aria-live": "assertive", hidden: true },
-      h("div", { class: "alerts-head" }, this.head, all), this.list);
+      h("div", { class: "alerts-head" }, this.head, all), this.list, this.hintEl);
     monitor.onChange(() => this.render());
+  }
+
+  /** A line under the list (e.g. why the chart of an alert cannot be shown); "" hides it. */
+  hint(text: string): void {
+    this.hintEl.textContent = text;
+    this.hintEl.hidden = !text;
   }
 
   private dismissAll(): void {
