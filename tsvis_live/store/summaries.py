@@ -89,15 +89,20 @@ def _extremes(vmin: np.ndarray, vmax: np.ndarray, starts: np.ndarray) -> tuple[n
     return _first_equal(vmin, low, starts), _first_equal(vmax, high, starts)
 
 
-def _level0(points: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Level-0 items of the parts `lens` of `points` (a POINT array), and items per part."""
+def _level0(steps: np.ndarray, walls: np.ndarray, values: np.ndarray, lens: np.ndarray,
+            cursors: np.ndarray | None = None, bases: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Level-0 items of the parts `lens` of the columns, and items per part. A point's cursor is
+    `cursors[i]`, or (contiguous parts) its part's first cursor in `bases` plus its position."""
     starts, per = _segments(lens, BASE)
+    ends = np.append(starts[1:], len(steps)) - 1
+    imin, imax = _extremes(values, values, starts)
     items = np.empty(len(starts), ITEM)
-    ends = np.append(starts[1:], len(points)) - 1
     items["count"] = ends - starts + 1
-    imin, imax = _extremes(points["value"], points["value"], starts)
+    shift = None if cursors is not None else np.repeat(bases - (np.cumsum(lens) - lens), per)
     for role, index in zip(ROLES, (starts, ends, imin, imax)):
-        items[role] = points[index]
+        out = items[role]
+        out["cursor"] = cursors[index] if cursors is not None else index + shift
+        out["step"], out["wall"], out["value"] = steps[index], walls[index], values[index]
     return items, per
 
 
@@ -114,16 +119,13 @@ def _coarser(items: np.ndarray, per: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return out, per_next
 
 
-def _points(cursors: np.ndarray, steps: np.ndarray, walls: np.ndarray, values: np.ndarray) -> np.ndarray:
-    points = np.empty(len(steps), POINT)
-    points["cursor"], points["step"], points["wall"], points["value"] = cursors, steps, walls, values
-    return points
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # cursors, steps, wall times, values
 
 
-def items_at(points: np.ndarray, level: int) -> np.ndarray:
-    """The items of one run of points (a POINT array) at `level`."""
-    lens = np.array([len(points)], dtype=np.int64)
-    items, per = _level0(points, lens)
+def items_at(cols: Columns, level: int) -> np.ndarray:
+    """The items of one run of points at `level`."""
+    cursors, steps, walls, values = cols
+    items, per = _level0(steps, walls, values, np.array([len(steps)], dtype=np.int64), cursors)
     for _ in range(level):
         items, per = _coarser(items, per)
     return items
@@ -143,19 +145,15 @@ def summary_rows(chunks: list[dict[str, Any]], steps: list[np.ndarray], walls: l
     lens = np.array([len(s) for s in steps], dtype=np.int64)
     firsts = np.cumsum(lens) - lens
     st = np.concatenate(steps).astype("<i8", copy=False)
-    if cursors is None:
-        base = np.array([c["first_cursor"] for c in chunks], dtype=np.int64)
-        cur = np.arange(len(st), dtype=np.int64) + np.repeat(base - firsts, lens)
-    else:
-        cur = np.concatenate(cursors)
-    points = _points(cur, st, np.concatenate(walls), np.concatenate(values))
+    bases = None if cursors is not None else np.array([c["first_cursor"] for c in chunks], dtype=np.int64)
     back = np.zeros(len(st), dtype=bool)
     back[1:] = st[1:] <= st[:-1]
     back[firsts] = False
     monotone = ~np.logical_or.reduceat(back, firsts)
     rows = [{"first_cursor": c["first_cursor"], "series_id": c["series_id"], "file_id": c["file_id"],
              "monotone": int(m)} | dict.fromkeys(LEVEL_COLUMNS) for c, m in zip(chunks, monotone.tolist())]
-    items, per = _level0(points, lens)
+    items, per = _level0(st, np.concatenate(walls), np.concatenate(values), lens,
+                         None if cursors is None else np.concatenate(cursors), bases)
     open_rows = list(range(len(rows)))  # chunks with more than one item at the level below
     for k in range(LEVELS):
         if k:
@@ -197,8 +195,8 @@ def _stored_items(conn: Connection, series_id: int, lo: int, hi: int, level: int
     return np.frombuffer(b"".join(conn.execute(q).scalars()), ITEM)
 
 
-def _raw_points(conn: Connection, series_id: int, first_cursors: list[int], lo: int, hi: int) -> list[np.ndarray]:
-    """The points with steps in [lo, hi] of each chunk named (a POINT array each), one query."""
+def _raw_points(conn: Connection, series_id: int, first_cursors: list[int], lo: int, hi: int) -> list[Columns]:
+    """The points with steps in [lo, hi] of each chunk named, one query."""
     c = t.scalar_chunks.c
     q = (select(c.first_cursor, c.count, c.steps, c.wall_times, c["values"], c.cursors)
          .where(c.series_id == series_id, c.first_cursor.in_(first_cursors)).order_by(c.first_cursor))
@@ -207,8 +205,8 @@ def _raw_points(conn: Connection, series_id: int, first_cursors: list[int], lo: 
         steps = codec.unpack_i64(r.steps)
         keep = np.flatnonzero((steps >= lo) & (steps <= hi))
         cursors = (codec.unpack_i64(r.cursors)[keep] if r.cursors is not None else r.first_cursor + keep)
-        out.append(_points(cursors, steps[keep], codec.unpack_f64(r.wall_times)[keep],
-                           codec.unpack_f64(r._mapping["values"])[keep]))
+        out.append((cursors, steps[keep], codec.unpack_f64(r.wall_times)[keep],
+                    codec.unpack_f64(r._mapping["values"])[keep]))
     return out
 
 
@@ -289,7 +287,7 @@ def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every:
     crossing = np.flatnonzero(over & ~inner)  # at most two: the chunks holding start and end
     edges = list(zip((ch[crossing, 3] >= lo).tolist(),  # True: after the inner chunks
                      _raw_points(conn, sid, ch[crossing, 0].tolist(), lo, hi)))
-    total = int(ch[inner, 2].sum()) + sum(len(p) for _, p in edges)
+    total = int(ch[inner, 2].sum()) + sum(len(p[1]) for _, p in edges)
     if total <= raw_limit:
         return exact()
     if smoothing > 0:  # an EMA needs every point before each one kept
@@ -297,13 +295,13 @@ def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every:
     level = LEVELS - 1
     for k in range(LEVELS):
         size = level_size(k)
-        items_k = int((-(-ch[inner, 2] // size)).sum()) + sum(-(-len(p) // size) for _, p in edges)
+        items_k = int((-(-ch[inner, 2] // size)).sum()) + sum(-(-len(p[1]) // size) for _, p in edges)
         if items_k <= ITEMS_PER_BUCKET * n_buckets:
             level = k
             break
-    parts = [items_at(p, level) for is_last, p in edges if not is_last and len(p)]
+    parts = [items_at(p, level) for is_last, p in edges if not is_last and len(p[1])]
     parts.append(_stored_items(conn, sid, lo, hi, level))
-    parts += [items_at(p, level) for is_last, p in edges if is_last and len(p)]
+    parts += [items_at(p, level) for is_last, p in edges if is_last and len(p[1])]
     items = np.concatenate(parts)
     cand = _candidates(items)
     keep = downsample(cand["step"], None, cand["value"], max_points)
