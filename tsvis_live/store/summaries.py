@@ -284,13 +284,15 @@ def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every:
 
     if max_points is None or int(ch[over, 2].sum()) <= raw_limit:
         return exact()
+    if smoothing > 0 and int(ch[inner, 2].sum()) > raw_limit:  # an EMA needs every point before each kept
+        return None
     crossing = np.flatnonzero(over & ~inner)  # at most two: the chunks holding start and end
     edges = list(zip((ch[crossing, 3] >= lo).tolist(),  # True: after the inner chunks
                      _raw_points(conn, sid, ch[crossing, 0].tolist(), lo, hi)))
     total = int(ch[inner, 2].sum()) + sum(len(p[1]) for _, p in edges)
     if total <= raw_limit:
         return exact()
-    if smoothing > 0:  # an EMA needs every point before each one kept
+    if smoothing > 0:
         return None
     level = LEVELS - 1
     for k in range(LEVELS):
