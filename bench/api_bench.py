@@ -9,8 +9,14 @@
   max_points=2000`, and `/api/scalar?max_points=2000` if the server honours it), p50/p90 over
   many requests; plus the full series once (time, bytes, server RSS growth).
 - `/api/init` + `/api/getCategory` on 1000 runs x 50 tags, p50/p90.
+- `--only pyramid` (issue 9 part 4, store.summaries): one series of 100k, 1M and 5M points,
+  `/api/scalar` and `/api/live/scalars` downsampled to 2000 points, the dashboard's zoom (a step
+  range, 2400 points: 10% of the series, and a narrow one that fits unsampled) and a smoothed
+  request (which reads everything), p50/p90 and the server's peak RSS growth per request;
+  `--baseline REV` (default: the revision before summaries) is measured in the same run from a
+  worktree on PYTHONPATH, with its own ingest, requests interleaved with the current tree's.
 
-    python -m bench.api_bench [--quick]
+    python -m bench.api_bench [--quick] [--only pyramid [--baseline REV]]
 """
 
 from __future__ import annotations
@@ -18,15 +24,17 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench import genlogs
-from bench.procs import PYTHON, Noise, run_measured, wait_quiet
+from bench.procs import PYTHON, Noise, dir_bytes, run_measured, wait_quiet
 from bench.server import REPO, Server
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -44,10 +52,11 @@ def server_available() -> bool:
     return importlib.util.find_spec("tsvis_live.http.app") is not None
 
 
-def ingest(logdir: Path, data_dir: Path) -> dict:
+def ingest(logdir: Path, data_dir: Path, tree: str | None = None) -> dict:
+    """`tsvis-live ingest`; `tree`: a worktree to run instead (`-m` puts the cwd first on sys.path)."""
     cmd = [PYTHON, "-m", "tsvis_live.cli", "ingest", "--logdir", str(logdir), "--data-dir",
            str(data_dir), "--json", "--quiet"]
-    r = run_measured(cmd, cwd=REPO, timeout=3600)
+    r = run_measured(cmd, cwd=tree or REPO, timeout=3600, env={"PYTHONPATH": tree} if tree else None)
     lines = r.json_lines()
     if r.returncode != 0 or not lines:
         raise ServerUnavailable(f"ingest failed ({r.returncode}): {r.stderr[-300:]}")
@@ -194,6 +203,110 @@ def categories(quick: bool, log) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+PYRAMID_BASELINE = "5794430"  # HEAD when scalar summaries were started
+PYRAMID_SIZES = (100_000, 1_000_000, 5_000_000)
+
+
+def baseline_tree(rev: str) -> Path:
+    """A worktree of `rev` under bench/out whose own migrations win on PYTHONPATH (the editable
+    install maps `tsvis_live.migrations` to this tree's, which a baseline must not run)."""
+    path = OUT / f"baseline-{rev[:12]}"
+    if not path.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=REPO, check=True,
+                       capture_output=True)
+    link = path / "tsvis_live" / "migrations"
+    if not link.exists():
+        link.symlink_to("../migrations")
+    return path
+
+
+def _measured_get(s: Server, path: str, qs: dict) -> tuple[float, bytes, float]:
+    """(ms, body, MB): one request, and the server's peak RSS during it above its RSS before
+    (VmHWM reset through clear_refs, outside the timed span)."""
+    Path(f"/proc/{s.proc.pid}/clear_refs").write_text("5")
+    before = s.rss_mb()
+    ms, body = _timed(s, 1, path, **qs)
+    return ms[0], body, s.rss_mb("VmHWM") - before
+
+
+def _pyramid_queries(points: int, run: str, tag: str) -> dict[str, tuple[str, dict]]:
+    base = {"run": run, "tag": tag}
+    mid = points // 2
+    return {
+        "scalar": ("/api/scalar", base | {"max_points": 2000}),
+        "live": ("/api/live/scalars", base | {"max_points": 2000}),
+        "zoom_10pct": ("/api/live/scalars", base | {"max_points": 2400, "start_step": mid - points // 20,
+                                                    "end_step": mid + points // 20}),
+        "zoom_narrow": ("/api/live/scalars", base | {"max_points": 2400, "start_step": mid, "end_step": mid + 1999}),
+        "smoothed": ("/api/live/scalars", base | {"max_points": 2000, "smoothing": 0.6}),
+    }
+
+
+def _pyramid_size(points: int, trees: dict[str, str | None], n: int, log) -> dict:
+    params = genlogs.GenParams(runs=1, scalar_tags=1, steps=points, hist_tags=0, images_per_run=0)
+    logdir, _ = genlogs.ensure_logdir(params, verbose=False)
+    run, tag = genlogs.run_name(0), genlogs.scalar_tag(0)
+    work = Path(tempfile.mkdtemp(prefix="api-pyramid-", dir=OUT / "tmp"))
+    servers: dict[str, Server] = {}
+    res: dict = {name: {} for name in trees}
+
+    def ready(s: Server) -> bool:
+        return s.get_json("/api/live/scalars", run=run, tag=tag, max_points=4)[1].get("data", {}).get("total") == points
+
+    try:
+        for name, tree in trees.items():
+            env = dict(os.environ) | ({"PYTHONPATH": tree} if tree else {})
+            t0 = time.perf_counter()
+            ingest(logdir, work / name, tree)
+            res[name]["ingest_s"] = round(time.perf_counter() - t0, 2)
+            res[name]["database_mb"] = round(dir_bytes(work / name) / 1e6, 1)
+            servers[name] = Server(logdir, work / name, env=env)
+        for s in servers.values():
+            s.wait_until(ready, timeout=600)
+        for query, (path, qs) in _pyramid_queries(points, run, tag).items():
+            times: dict[str, list[float]] = {name: [] for name in trees}
+            growth: dict[str, list[float]] = {name: [] for name in trees}
+            bodies: dict[str, bytes] = {}
+            for s in servers.values():
+                _timed(s, 3, path, **qs)  # warm: caches, first-use imports
+            wait_quiet()
+            order = list(servers.items())
+            for i in range(n):
+                for name, s in order[i % 2:] + order[: i % 2]:  # alternate who goes first
+                    ms, bodies[name], mb = _measured_get(s, path, qs)
+                    times[name].append(ms)
+                    growth[name].append(mb)
+            for name in trees:
+                d = json.loads(bodies[name])
+                d = d.get("data", d)
+                res[name][query] = {"p50_ms": round(statistics.median(times[name]), 2),
+                                    "p90_ms": round(pct(times[name], 0.9), 2),
+                                    "rss_growth_mb_p50": round(statistics.median(growth[name]), 1),
+                                    "rss_growth_mb_max": round(max(growth[name]), 1),
+                                    "returned": len(d.get("steps") or d.get(tag) or [])}
+            if len(trees) > 1:
+                res["current"][query]["same_as_baseline"] = len(set(bodies.values())) == 1
+            log(f"[pyramid] {points:,} points, {query}: " + "; ".join(
+                f"{name} p50 {r[query]['p50_ms']:.1f} ms p90 {r[query]['p90_ms']:.1f} ms, RSS +"
+                f"{r[query]['rss_growth_mb_max']:.1f} MB max" for name, r in res.items()))
+    finally:
+        for s in servers.values():
+            s.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
+def pyramid(quick: bool, baseline: str | None, log) -> dict:
+    """Downsampled and zoomed reads of one long series, baseline and current tree, interleaved."""
+    sizes = PYRAMID_SIZES[:2] if quick else PYRAMID_SIZES
+    n = 15 if quick else 40
+    trees = {"current": None, **({f"baseline {baseline}": str(baseline_tree(baseline))} if baseline else {})}
+    out = {"baseline": baseline, "requests": n,
+           "sizes": {str(points): _pyramid_size(points, trees, n, log) for points in sizes}}
+    (OUT / "pyramid-results.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
 def measure_api(logdir: Path, quick: bool, repeats: int, peers: dict, log=print) -> dict:
     if not server_available():
         return {"error": "the server (tsvis_live.http.app) does not exist yet"}
@@ -217,7 +330,15 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="tsvis-live API benchmarks")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--only", choices=["pyramid"], help="one measurement: pyramid (scalar summaries)")
+    ap.add_argument("--baseline", metavar="REV", default=PYRAMID_BASELINE,
+                    help="pyramid: also measure this git revision, interleaved ('' for none)")
     args = ap.parse_args(argv)
+    if args.only == "pyramid":
+        (OUT / "tmp").mkdir(parents=True, exist_ok=True)
+        res = pyramid(args.quick, args.baseline or None, log=lambda m: print(m, file=sys.stderr))
+        print(json.dumps(res, indent=1))
+        return
     params = genlogs.QUICK if args.quick else genlogs.FULL
     logdir, _ = genlogs.ensure_logdir(params)
     res = measure_api(logdir, args.quick, args.repeats, {}, log=lambda m: print(m, file=sys.stderr))
