@@ -452,7 +452,16 @@ def test_zoom_refetches_full_resolution(page: Page, server) -> None:
     expect(acc_card).to_have_attribute("data-downsampled", "true", timeout=10000)
     expect(acc_card.locator(".badge")).to_be_visible()
     fetches = int(acc_card.get_attribute("data-fetches"))
-    box = acc_card.locator(".u-over").bounding_box()
+    # the chart may be redrawn (a refetch) between finding and measuring it: measure once visible
+    over = acc_card.locator(".u-over")
+    expect(over).to_be_visible(timeout=10000)
+    box = None
+    for _ in range(50):
+        box = over.bounding_box()
+        if box is not None:
+            break
+        page.wait_for_timeout(100)
+    assert box is not None, "the chart's plot area never got a size"
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.30, y)
     page.mouse.down()

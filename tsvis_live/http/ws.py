@@ -26,7 +26,15 @@ from tsvis_live.http.params import INT64_MAX, MAX_NAME, JSONRefused, parse_json
 from tsvis_live.http.security import token_ok
 from tsvis_live.session import Session
 from tsvis_live.store.provider import NotFound
-from tsvis_live.stream.feed import KINDS, Feed, chunked, encode, points_message, protocol_rows
+from tsvis_live.stream.feed import (
+    KINDS,
+    Feed,
+    batches,
+    chunked,
+    encode,
+    points_message,
+    protocol_rows,
+)
 from tsvis_live.stream.hub import Subscriber
 
 log = logging.getLogger(__name__)
@@ -86,7 +94,8 @@ class Client:
 
     async def send_all(self, messages: list[dict[str, Any]]) -> None:
         if self.batch and len(messages) > 1:
-            await self.ws.send_text('{"type":"batch","messages":[' + ",".join(map(encode, messages)) + "]}")
+            for group in batches([encode(m) for m in messages]):  # frames under 1 MiB
+                await self.ws.send_text('{"type":"batch","messages":[' + ",".join(group) + "]}")
             return
         for m in messages:
             await self.send(m)

@@ -19,6 +19,11 @@ from tsvis_live.store.writer import SECTION, Commit
 
 KINDS = ("scalar", "histogram")
 MAX_POINTS_PER_MESSAGE = 5000
+# Numbers per message (a scalar point is 3, a histogram 3 + 3 per bucket): at most ~25 characters
+# each, this keeps every message well under 1 MiB, the default frame limit of WebSocket clients
+# (a window of finely bucketed histograms used to make one multi-megabyte frame).
+MAX_NUMBERS_PER_MESSAGE = 30_000
+FRAME_BUDGET = 768 * 1024  # characters of one batched frame
 
 Key = tuple[str, str, str]  # kind, run, tag
 
@@ -52,12 +57,38 @@ def category_message(run: str, kind: str, tag: str | None, cursor: int) -> Messa
                    cursor=cursor)
 
 
+def _cost(point: list[Any]) -> int:
+    return 3 + 3 * len(point[4]) if len(point) > 4 else 3
+
+
 def chunked(kind: str, run: str, tag: str, points: list[list[Any]], cursors: list[int], **extra: Any) -> list[dict]:
-    out = []
-    for i in range(0, len(points), MAX_POINTS_PER_MESSAGE):
-        part = points[i : i + MAX_POINTS_PER_MESSAGE]
-        out.append(points_message(kind, run, tag, part, int(cursors[i + len(part) - 1]), **extra))
+    """Points messages of at most MAX_POINTS_PER_MESSAGE points and MAX_NUMBERS_PER_MESSAGE
+    numbers each (every message holds at least one point)."""
+    out: list[dict] = []
+    start, numbers = 0, 0
+    for i, point in enumerate(points):
+        cost = _cost(point) if kind == "histogram" else 3
+        if i > start and (i - start >= MAX_POINTS_PER_MESSAGE or numbers + cost > MAX_NUMBERS_PER_MESSAGE):
+            out.append(points_message(kind, run, tag, points[start:i], int(cursors[i - 1]), **extra))
+            start, numbers = i, 0
+        numbers += cost
+    if start < len(points):
+        out.append(points_message(kind, run, tag, points[start:], int(cursors[len(points) - 1]), **extra))
     return out
+
+
+def batches(encoded: list[str], budget: int = FRAME_BUDGET) -> list[list[str]]:
+    """Encoded messages grouped into batch frames of at most `budget` characters (a message
+    larger than that alone is its own group)."""
+    groups: list[list[str]] = []
+    size = 0
+    for text in encoded:
+        if not groups or size + len(text) > budget:
+            groups.append([])
+            size = 0
+        groups[-1].append(text)
+        size += len(text) + 1
+    return groups
 
 
 def protocol_rows(read: SeriesRead) -> tuple[list[list[Any]], list[int]]:
