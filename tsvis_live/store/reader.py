@@ -142,7 +142,9 @@ def scalar_series(
     `with_cursors=False` (whole series only) skips building the per-point cursor column, which
     views that do not page by cursor never read; `cursors` then holds just the newest cursor.
     `steps=(lo, hi)` reads only the chunks whose step span meets [lo, hi] (None: unbounded),
-    whole: the caller cuts (`store.summaries`, for series whose steps only increase).
+    whole: the caller cuts (`store.summaries`, for series whose steps only increase and whose
+    chunks do not interleave, so they are ordered by last_cursor, the index's order: SQLite
+    sorting by first_cursor copies every blob into a temporary b-tree).
     """
     sid = series_id(conn, run, "scalar", tag)
     q = select(
@@ -158,7 +160,8 @@ def scalar_series(
         q = q.where(t.scalar_chunks.c.max_step >= steps[0])
     if steps is not None and steps[1] is not None:
         q = q.where(t.scalar_chunks.c.min_step <= steps[1])
-    rows = conn.execute(q.order_by(t.scalar_chunks.c.first_cursor)).all()
+    order = t.scalar_chunks.c.first_cursor if steps is None else t.scalar_chunks.c.last_cursor
+    rows = conn.execute(q.order_by(order)).all()
     if not rows:
         empty_i, empty_f = np.empty(0, "<i8"), np.empty(0, "<f8")
         return ScalarSeries(empty_i, empty_f, empty_f, empty_i if with_cursors else None)

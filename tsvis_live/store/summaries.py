@@ -172,11 +172,13 @@ def summary_rows(chunks: list[dict[str, Any]], steps: list[np.ndarray], walls: l
 
 # -- reading --------------------------------------------------------------------------------
 def _chunk_table(conn: Connection, series_id: int) -> np.ndarray:
-    """first_cursor, last_cursor, count, min_step, max_step, monotone (-1: no summary) per chunk."""
+    """first_cursor, last_cursor, count, min_step, max_step, monotone (-1: no summary) per chunk,
+    in last_cursor order (the index's: no sort), which is write order when chunks do not
+    interleave, as `_monotone` requires."""
     c, s = t.scalar_chunks.c, t.scalar_summaries.c
     q = (select(c.first_cursor, c.last_cursor, c.count, c.min_step, c.max_step, func.coalesce(s.monotone, -1))
          .select_from(t.scalar_chunks.outerjoin(t.scalar_summaries, s.first_cursor == c.first_cursor))
-         .where(c.series_id == series_id).order_by(c.first_cursor))
+         .where(c.series_id == series_id).order_by(c.last_cursor))
     return np.array([tuple(r) for r in conn.execute(q)], dtype=np.int64).reshape(-1, 6)
 
 
@@ -185,21 +187,22 @@ def _monotone(ch: np.ndarray) -> bool:
     return bool(np.all(ch[:, 5] == 1) and np.all(ch[:-1, 1] < ch[1:, 0]) and np.all(ch[:-1, 4] < ch[1:, 3]))
 
 
-def _stored_items(conn: Connection, series_id: int, lo: int, hi: int, level: int) -> np.ndarray:
+def _stored_items(conn: Connection, series_id: int, lo: int, hi: int, level: int) -> list[bytes]:
     """Items at `level` of the chunks lying inside steps [lo, hi], in write order."""
     c, s = t.scalar_chunks.c, t.scalar_summaries.c
     columns = [s[LEVEL_COLUMNS[k]] for k in range(level, -1, -1)]
     blob = func.coalesce(*columns, type_=LargeBinary) if level else columns[0]  # SQLite: 2+ arguments
     q = (select(blob).select_from(t.scalar_chunks.join(t.scalar_summaries, s.first_cursor == c.first_cursor))
-         .where(c.series_id == series_id, c.min_step >= lo, c.max_step <= hi).order_by(c.first_cursor))
-    return np.frombuffer(b"".join(conn.execute(q).scalars()), ITEM)
+         .where(c.series_id == series_id, c.min_step >= lo, c.max_step <= hi)
+         .order_by(c.last_cursor))  # the index's order: SQLite would copy every blob into a sorter
+    return list(conn.execute(q).scalars())
 
 
 def _raw_points(conn: Connection, series_id: int, first_cursors: list[int], lo: int, hi: int) -> list[Columns]:
     """The points with steps in [lo, hi] of each chunk named, one query."""
     c = t.scalar_chunks.c
     q = (select(c.first_cursor, c.count, c.steps, c.wall_times, c["values"], c.cursors)
-         .where(c.series_id == series_id, c.first_cursor.in_(first_cursors)).order_by(c.first_cursor))
+         .where(c.series_id == series_id, c.first_cursor.in_(first_cursors)))  # no ORDER BY: a blob sort
     out = []
     for r in conn.execute(q):
         steps = codec.unpack_i64(r.steps)
@@ -301,10 +304,10 @@ def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every:
         if items_k <= ITEMS_PER_BUCKET * n_buckets:
             level = k
             break
-    parts = [items_at(p, level) for is_last, p in edges if not is_last and len(p[1])]
-    parts.append(_stored_items(conn, sid, lo, hi, level))
-    parts += [items_at(p, level) for is_last, p in edges if is_last and len(p[1])]
-    items = np.concatenate(parts)
+    parts = [items_at(p, level).tobytes() for is_last, p in edges if not is_last and len(p[1])]
+    parts += _stored_items(conn, sid, lo, hi, level)
+    parts += [items_at(p, level).tobytes() for is_last, p in edges if is_last and len(p[1])]
+    items = np.frombuffer(b"".join(parts), ITEM)  # bytes: a nested struct array concatenates slowly
     cand = _candidates(items)
     keep = downsample(cand["step"], None, cand["value"], max_points)
     points = ScalarSeries(cand["step"][keep], cand["wall"][keep], cand["value"][keep],
