@@ -296,9 +296,9 @@ def _pyramid_size(points: int, trees: dict[str, str | None], n: int, log) -> dic
     return res
 
 
-def pyramid(quick: bool, baseline: str | None, log) -> dict:
+def pyramid(quick: bool, baseline: str | None, log, sizes: list[int] | None = None) -> dict:
     """Downsampled and zoomed reads of one long series, baseline and current tree, interleaved."""
-    sizes = PYRAMID_SIZES[:2] if quick else PYRAMID_SIZES
+    sizes = sizes or (PYRAMID_SIZES[:2] if quick else PYRAMID_SIZES)
     n = 15 if quick else 40
     trees = {"current": None, **({f"baseline {baseline}": str(baseline_tree(baseline))} if baseline else {})}
     out = {"baseline": baseline, "requests": n,
@@ -333,10 +333,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", choices=["pyramid"], help="one measurement: pyramid (scalar summaries)")
     ap.add_argument("--baseline", metavar="REV", default=PYRAMID_BASELINE,
                     help="pyramid: also measure this git revision, interleaved ('' for none)")
+    ap.add_argument("--sizes", type=int, nargs="+", help="pyramid: series lengths (default 100k 1M 5M)")
     args = ap.parse_args(argv)
     if args.only == "pyramid":
         (OUT / "tmp").mkdir(parents=True, exist_ok=True)
-        res = pyramid(args.quick, args.baseline or None, log=lambda m: print(m, file=sys.stderr))
+        res = pyramid(args.quick, args.baseline or None, log=lambda m: print(m, file=sys.stderr), sizes=args.sizes)
         print(json.dumps(res, indent=1))
         return
     params = genlogs.QUICK if args.quick else genlogs.FULL
