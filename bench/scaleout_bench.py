@@ -233,8 +233,9 @@ def ingest_once(logdir: Path, variant: str, work: Path, base_tree: Path | None) 
                "store_bytes": db.size() if db is not None else dir_bytes(data_dir)}
         if pg is not None:
             out["postgres"] = pg
-            # PostgreSQL's own CPU counts as "others" in run_measured: take it back out
-            out["others_cores"] = round(max(0.0, r.others_share - pg["group_cpu_s"] / r.wall), 2)
+            # the backends serving this ingest count as "others" in run_measured: take them back out
+            out["others_cores"] = round(max(0.0, r.others_share - pg["backend_cpu_s"] / r.wall), 2)
+            out["cpu_with_pg_s"] = r.cpu + pg["backend_cpu_s"]
         return out
     finally:
         if db is not None:
@@ -267,6 +268,7 @@ def _fit(points: list[tuple[int, float]]) -> dict:
 def _summ(runs: list[dict]) -> dict:
     keys = ("wall_s", "events_per_s", "cpu_s", "tree_peak_rss_mb", "tree_pss_mb", "main_maxrss_mb", "store_bytes")
     out = {k: median([r[k] for r in runs]) for k in keys}
+    out["cpu_with_pg_s"] = median([r.get("cpu_with_pg_s", r["cpu_s"]) for r in runs])
     out.update(wall_s_all=[round(r["wall_s"], 2) for r in runs], events=runs[0]["events"],
                others_cores=[r["others_cores"] for r in runs], busy_before=[r["busy_before"] for r in runs])
     if "postgres" in runs[0]:
@@ -319,6 +321,7 @@ def measure_ingest(quick: bool, repeats: int, baseline: str | None = BASELINE) -
     out["pg_vs_sqlite"] = big["postgresql"]["events_per_s"] / big["sqlite"]["events_per_s"]
     per_rep = [p["events_per_s"] / s["events_per_s"] for p, s in zip(big["postgresql"]["raw"], big["sqlite"]["raw"])]
     out["pg_vs_sqlite_per_repeat"] = [round(x, 3) for x in per_rep]
+    out["pg_vs_sqlite_cpu"] = big["sqlite"]["cpu_s"] / big["postgresql"]["cpu_with_pg_s"]  # events per CPU-s
     if tree:
         b = big[f"sqlite@{baseline}"]
         out["sqlite_vs_baseline"] = big["sqlite"]["events_per_s"] / b["events_per_s"]
@@ -357,6 +360,8 @@ def measure(quick: bool, repeats: int | None = None, only: tuple[str, ...] = PAR
                 log(f"[scaleout] {name} failed: {type(exc).__name__}: {exc}")
                 res[name] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
             res[name + "_seconds"] = round(time.perf_counter() - t0, 1)
+            res[name + "_when"] = {"commit": res["machine"]["commit"], "ended": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                   "load_avg_at_end": os.getloadavg()}
     res["load_avg_at_end"] = os.getloadavg()
     return res
 
@@ -365,7 +370,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description="tsvis-live scale-out benchmarks (PostgreSQL + Redis)")
     ap.add_argument("--quick", action="store_true", help="small corpora, short runs, 100 fan-out clients")
     ap.add_argument("--repeats", type=int, default=None, help="repeats per measure (default 3, quick 2)")
-    ap.add_argument("--only", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
+    ap.add_argument("--only", default=",".join(PARTS),
+                    help=f"comma-separated subset of {','.join(PARTS)}; updates just those parts of the results file")
     ap.add_argument("--baseline", default=BASELINE, help="git revision for the SQLite no-regression check ('' to skip)")
     ap.add_argument("--client-procs", type=int, default=2, help="processes holding the fan-out clients")
     args = ap.parse_args(argv)
@@ -375,6 +381,8 @@ def main(argv: list[str] | None = None) -> dict:
     res = measure(args.quick, args.repeats, only, args.baseline or None, args.client_procs)
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / ("scaleout-results-quick.json" if args.quick else "scaleout-results.json")
+    if set(only) != set(PARTS) and out.exists():  # a subset re-measured: keep the other parts' figures
+        res = {**json.loads(out.read_text()), **{k: v for k, v in res.items() if k.split("_")[0] in only}}
     out.write_text(json.dumps(res, indent=1, default=str))
     from bench.scaleout_report import render
 
