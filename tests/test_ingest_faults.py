@@ -209,3 +209,37 @@ def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: 
     assert health.get("ingest", "workers") is not None
     for i in range(6):
         assert steps_of(db, f"r{i}") == list(range(150_000)), f"r{i}"
+
+
+def test_a_pool_that_breaks_at_submit_falls_back_in_process(
+    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker killed between two submits can make submit() fail with OSError("handle is
+    closed") (seen in CI: the replacement's spawn pickles a closed queue): same fallback."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tsvis_live.health import Health
+    from tsvis_live.ingest import ingester as ingester_module
+
+    class KilledBetweenSubmits(ProcessPoolExecutor):
+        submits = 0
+
+        def submit(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            KilledBetweenSubmits.submits += 1
+            if KilledBetweenSubmits.submits == 3:
+                raise OSError("handle is closed")
+            return super().submit(*args, **kwargs)
+
+    monkeypatch.setattr(ingester_module, "ProcessPoolExecutor", KilledBetweenSubmits)
+    logdir = tmp_path / "logs"
+    blob = b"".join(scalar_records("loss", range(150_000)))  # 6 x 6.6 MB: a parallel pass
+    for i in range(6):
+        (logdir / f"r{i}").mkdir(parents=True)
+        (logdir / f"r{i}" / NAME).write_bytes(blob)
+    health = Health()
+    ing = Ingester(db, logdir, health=health)
+    ing.pass_once(backlog=True)
+    assert KilledBetweenSubmits.submits >= 3
+    assert "handle is closed" in str(health.get("ingest", "workers"))
+    for i in range(6):
+        assert steps_of(db, f"r{i}") == list(range(150_000)), f"r{i}"

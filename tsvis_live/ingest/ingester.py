@@ -164,9 +164,13 @@ class Ingester:
                 plugins = self.tailer.known_plugins(state.run)
                 try:
                     inflight[pool.submit(read_span, lf, state, plugins)] = (lf, state)
-                except BrokenProcessPool:
-                    self.claims.release(self._rel(lf))
-                    raise
+                except (BrokenProcessPool, OSError, RuntimeError) as exc:
+                    # A worker killed just before: submit() may see the broken pool, or trip
+                    # over its half-closed queues ("handle is closed") while spawning a
+                    # replacement. Either way the pool is gone: let every file go.
+                    for other, _ in [(lf, None), *inflight.values()]:
+                        self.claims.release(self._rel(other))
+                    raise BrokenProcessPool(f"the worker pool broke: {exc}") from exc
 
             def start_next() -> None:
                 while todo and not self.stopping.is_set() and self.containment.may_write():
