@@ -58,6 +58,8 @@ ROUTES: dict[str, dict[str, str]] = {
                             "dims": "choice:2|3"},
     "/api/projector_sample": {"run": "run", "tag": "tag", "index": "int"},
     "/api/projector_raw": {"run": "run", "tag": "tag", "step": "step"},
+    "/api/projector_sprite": {"run": "run", "tag": "tag", "start": "int", "count": "int", "size": "int"},
+    "/api/projector_metadata": {"run": "run", "tag": "tag", "step": "step"},
     "/api/getEmbedding": {"run": "run", "tag": "tag", "step": "step"},
     "/api/exception": {"run": "run", "tag": "tag"},
     "/api/exception_data": {"run": "run", "tag": "tag", "step": "step"},

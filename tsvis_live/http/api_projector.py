@@ -191,8 +191,11 @@ async def raw_vectors(request: Request) -> Response:
     return ok({request.query_params["step"]: [matrix.tolist(), labels]})
 
 
-def _png(pixels: np.ndarray) -> bytes:
-    """(H, W), (H, W, 1|3|4) numbers -> PNG bytes (floats in [0, 1] are scaled to 0..255)."""
+def as_image(pixels: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, 1|3|4) or CHW numbers -> uint8 (H, W) or (H, W, 3|4) pixels.
+
+    Floats in [0, 1] are scaled to 0..255; NaN is black.
+    """
     a = np.asarray(pixels)
     if a.dtype.kind == "f":
         a = np.nan_to_num(a, nan=0.0)
@@ -206,6 +209,12 @@ def _png(pixels: np.ndarray) -> bytes:
         a = a.reshape(1, -1)
     if a.ndim != 2 and not (a.ndim == 3 and a.shape[-1] in (3, 4)):
         raise ValueError(f"cannot show a sample of shape {a.shape} as an image")
+    return a
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    """(H, W), (H, W, 1|3|4) numbers -> PNG bytes (see `as_image`)."""
+    a = as_image(pixels)
     h, w = a.shape[:2]
     color = 0 if a.ndim == 2 else (2 if a.shape[-1] == 3 else 6)
     raw = b"".join(b"\x00" + a[y].tobytes() for y in range(h))

@@ -26,8 +26,10 @@ from tsvis_live.http import (
     api_exception,
     api_graph,
     api_media,
+    api_mesh,
     api_misc,
     api_projector,
+    api_projector_bulk,
     api_series,
 )
 from tsvis_live.http.errors import InternalErrorMiddleware, exception_handlers
@@ -51,7 +53,8 @@ class UIUnavailable(RuntimeError):
 def api_routes() -> list[BaseRoute]:
     """Every /api route of the TS-VIS contract and our REST additions (not /api/live)."""
     routes: list[BaseRoute] = []
-    for module in (api_core, api_series, api_media, api_graph, api_projector, api_exception, api_misc):
+    for module in (api_core, api_series, api_media, api_graph, api_projector, api_projector_bulk, api_exception,
+                   api_misc, api_mesh):
         routes.extend(module.routes())
     return routes
 
