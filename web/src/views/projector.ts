@@ -13,6 +13,7 @@ import { searchLabels, tsneEstimate } from "../projection";
 import { num } from "../shape";
 import { errorBox, onNewData, picker } from "./common";
 import { Scatter3D } from "./scatter3d";
+import { MetadataColumns } from "./projmeta";
 import { thumbSize, Thumbnails } from "./sprites";
 
 const TSNE_KEY = "tsvis-live.tsne-times";
@@ -26,7 +27,8 @@ export class ProjectorView implements View {
   private stepP = picker("Step", "proj-step", () => this.loadData());
   private methodP = picker("Method", "proj-method", () => this.loadData());
   private dimsP = picker("Dims", "proj-dims", () => this.loadData());
-  private search = h("input", { type: "search", class: "proj-search", placeholder: "search labels (regex)", "aria-label": "search labels" });
+  private search = h("input", { type: "search", class: "proj-search", placeholder: "search (regex)", "aria-label": "search labels or metadata" });
+  private columns = new MetadataColumns(() => this.applySearch());
   private matchInfo = h("span", { class: "proj-matches muted" });
   private matchList = h("div", { class: "proj-match-list" });
   private bar = h("progress", { class: "proj-bar", max: "1" });
@@ -43,6 +45,7 @@ export class ProjectorView implements View {
   private points: number[][] = [];
   private dims = 2;
   private matches: number[] | null = null;
+  private metaStep = "";
   private sampleCache = new Map<number, Promise<unknown>>();
   private seq = 0;
   private ticker: number | null = null;
@@ -65,7 +68,7 @@ export class ProjectorView implements View {
     });
     this.el = h("section", { class: "view view-projector" },
       h("div", { class: "toolbar" }, this.runP.el, this.tagP.el, this.stepP.el, this.methodP.el, this.dimsP.el, this.status),
-      h("div", { class: "toolbar" }, h("label", { class: "picker proj-search-label" }, "Search ", this.search), this.matchInfo, this.thumbsLabel, this.progress),
+      h("div", { class: "toolbar" }, h("label", { class: "picker proj-search-label" }, "Search ", this.search), this.columns.pick.el, this.matchInfo, this.thumbsLabel, this.progress),
       h("div", { class: "projector-layout" }, this.stage, h("div", {}, this.legend, this.matchList, this.side)));
     this.chart2.whenReady((c) => c.on("mouseover", (p: any) => { if (p.value) this.showSample(p.value[2]); }));
     this.chart3.onHover = (i) => this.showSample(i);
@@ -93,12 +96,13 @@ export class ProjectorView implements View {
       this.stepP.set(steps.map(String));
       if (steps.length) this.stepP.sel.value = String(steps[steps.length - 1]);
       this.sampleCache.clear();
+      this.metaStep = "";
       const sprite = !!m?.sample && (m.sample_type === "image" || m.sample_type === "");
       this.thumbsLabel.hidden = !sprite;
       this.thumbs.stop();
       this.thumbs.urls.clear();
       this.thumbs.images.clear();
-      if (sprite) this.thumbs.start(run, tag, Number(m?.shape?.[0]) || 0, this.sampleCache);
+      if (sprite) this.thumbs.start(run, tag, Number(m?.shape?.[0]) || 0);
       this.loadData();
     } catch (e) {
       this.stage.replaceChildren(errorBox(e));
@@ -169,15 +173,24 @@ export class ProjectorView implements View {
     this.points = points;
     this.dims = dims;
     this.status.textContent = `${points.length} points${this.meta?.shape ? ` · shape ${JSON.stringify(this.meta.shape)}` : ""} · ${method}`;
-    this.matches = searchLabels(this.labels, this.search.value);
+    this.matches = searchLabels(this.searched(), this.search.value);
     this.render();
     this.listMatches();
+    if (this.metaStep !== step) {
+      this.metaStep = step;
+      void this.columns.load(this.runP.sel.value, this.tagP.sel.value, step);
+    }
     this.chart2.el.dataset.method = method;
     this.chart3.el.dataset.method = method;
   }
 
+  /** What the search matches: the picked metadata column, else the labels. */
+  private searched(): string[] {
+    return this.columns.searched(this.labels.length) ?? this.labels;
+  }
+
   private applySearch(): void {
-    this.matches = searchLabels(this.labels, this.search.value);
+    this.matches = searchLabels(this.searched(), this.search.value);
     this.render();
     this.listMatches();
   }
@@ -187,7 +200,7 @@ export class ProjectorView implements View {
     this.matchInfo.textContent = m === null ? "" : `${m.length} of ${this.labels.length} points match`;
     this.matchInfo.dataset.matches = m === null ? "" : String(m.length);
     this.matchList.replaceChildren(...(m ?? []).slice(0, MAX_LISTED).map((i) => {
-      const b = h("button", { class: "proj-match", "data-index": String(i) }, h("span", { class: "swatch", style: { background: labelColor(this.labels[i]) } }), `#${i} `, this.labels[i]);
+      const b = h("button", { class: "proj-match", "data-index": String(i) }, h("span", { class: "swatch", style: { background: labelColor(this.labels[i]) } }), `#${i} `, this.labels[i], this.searched() !== this.labels ? ` · ${this.searched()[i]}` : "");
       b.addEventListener("click", () => {
         this.showSample(i);
         if (this.dims === 3) this.chart3.showPoint(i);
@@ -300,7 +313,7 @@ export class ProjectorView implements View {
 
   private async showSample(i: number): Promise<void> {
     const run = this.runP.sel.value, tag = this.tagP.sel.value;
-    const head = h("div", {}, h("b", {}, `#${i}`), ` label: ${this.labels[i] ?? ""}`);
+    const head = h("div", {}, h("div", {}, h("b", {}, `#${i}`), ` label: ${this.labels[i] ?? ""}`), ...this.columns.describe(i));
     this.side.dataset.index = String(i);
     if (!this.meta?.sample) {
       this.side.replaceChildren(head);
