@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 BlobKind = Literal["image", "audio", "text"]
-TensorKind = Literal["embedding", "exception", "pr_curve"]
+TensorKind = Literal["embedding", "exception", "pr_curve", "mesh"]
 GraphKind = Literal["graphdef", "run_metadata", "json_model"]
 
 
@@ -59,7 +59,7 @@ class BlobRecord:
 
 @dataclass(slots=True)
 class TensorRecord:
-    """A whole tensor per step: embeddings, exception (anomaly) tensors, PR curves.
+    """A whole tensor per step: embeddings, exception (anomaly) tensors, PR curves, mesh parts.
 
     extras: named companion arrays, e.g. "labels" and "sample" for embeddings.
     meta: e.g. sample_type ("image" | "audio" | "text") for embeddings.

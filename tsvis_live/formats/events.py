@@ -15,6 +15,9 @@ Choices the spec leaves open (see also `EventDecoder.decode`):
 - hparams: a session start yields one `HparamsRecord`; a TensorBoard `Experiment` yields a
   record (group "default", no hparams) whose metrics are its declared metric tags mapped to
   None; a session end yields nothing (status and end time have no place in the contract).
+- Mesh values (plugin "mesh") become one "mesh" tensor record per part, stored under
+  `<name>_VERTEX|FACE|COLOR` (see `formats.meshes`). A malformed one is skipped like any bad
+  value, and its reason goes to `batch.problems`, which the ingester reports in the health.
 - A TS-VIS sample-only embedding (`add_embedding_sample`) yields an embedding record with an
   empty (0, 0) value, the sample in `extras["sample"]` and `meta["sample_only"] = True`.
 """
@@ -32,7 +35,7 @@ from tensorboard.compat.proto import event_pb2, meta_graph_pb2, summary_pb2
 from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import api_pb2
 
-from tsvis_live.formats import tensors
+from tsvis_live.formats import meshes, tensors
 from tsvis_live.formats.protos import tsvis as tsvis_pb
 from tsvis_live.records import (
     Batch,
@@ -55,6 +58,7 @@ _RUN_METADATA_PLUGINS = {
 # what decoding a malformed value may raise; anything else would be a bug of ours
 _BAD_VALUE = (ValueError, TypeError, OverflowError, IndexError, KeyError, ProtobufError)
 _parse_event = event_pb2.Event.FromString
+MAX_PROBLEMS = 20  # reasons kept per batch for the health report (values past it are only counted)
 
 
 class DecodeError(ValueError):
@@ -66,6 +70,7 @@ class EventDecoder:
 
     def __init__(self, known_plugins: dict[str, str] | None = None) -> None:
         self.plugins: dict[str, str] = dict(known_plugins or {})
+        self.meshes = meshes.MeshDecoder()
 
     def decode(self, data: bytes, batch: Batch) -> None:
         """Append the points of one Event to `batch` and count it in `batch.events`.
@@ -95,8 +100,9 @@ class EventDecoder:
                 ):
                     try:
                         self._value(value, kind, step, wall_time, batch)
-                    except _BAD_VALUE:
+                    except _BAD_VALUE as err:
                         bad += 1
+                        _problem(err, batch)
                     continue
                 cols = scalars.get(tag)
                 if cols is None:
@@ -131,6 +137,11 @@ class EventDecoder:
         tag = value.tag
         if plugin == "hparams":  # the payload is the metadata; the value is empty or a null tensor
             batch.hparams.extend(hparams_records(value.metadata.plugin_data.content))
+        elif kind == "tensor" and plugin == meshes.PLUGIN:
+            rec = self.meshes.record(value, step, wall_time)
+            if self.plugins.get(rec.tag) != meshes.PLUGIN:  # tensorboardX's m_1 is stored as m_VERTEX
+                self._note(rec.tag, meshes.PLUGIN, batch)
+            batch.tensors.append(rec)
         elif kind == "tensor":
             self._tensor(value.tensor, plugin, tag, step, wall_time, batch)
         elif kind == "histo":
@@ -214,8 +225,9 @@ class EventDecoder:
                 else:  # anything else: hand the value, unknown fields and all, to TensorBoard's
                     tb_value = summary_pb2.Summary.Value.FromString(value.SerializeToString())
                     self._value(tb_value, tb_value.WhichOneof("value"), step, wall_time, batch)
-            except _BAD_VALUE:
+            except _BAD_VALUE as err:
                 bad += 1
+                _problem(err, batch)
         if not event.HasField("summary") or not event.summary.value:
             raise DecodeError("The record is neither a TensorBoard nor a TS-VIS Event.")
         return bad
@@ -236,6 +248,13 @@ class EventDecoder:
                     GraphRecord("graphdef", RUN_GRAPH_TAG, meta.graph_def.SerializeToString())
                 )
         return 0
+
+
+def _problem(err: Exception, batch: Batch) -> None:
+    """Keep why a value was skipped when it says so in a sentence (`MalformedMesh`): the
+    ingester reports it in the session's health; other malformed values are only counted."""
+    if isinstance(err, meshes.MalformedMesh) and len(batch.problems) < MAX_PROBLEMS:
+        batch.problems.append(str(err))
 
 
 def _fast_scalar(value: Any) -> float | None:

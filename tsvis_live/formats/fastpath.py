@@ -156,7 +156,7 @@ def decode_window(window: bytes, base: int, decoder: EventDecoder, batch: Batch,
         plugins[tag] = plugin
         batch.plugins[tag] = plugin
     _merge_scalars(batch, fast, fast_idx, sb.scalars)
-    for name in ("histograms", "blobs", "tensors", "graphs", "hparams", "layouts"):
+    for name in ("histograms", "blobs", "tensors", "graphs", "hparams", "layouts", "problems"):
         getattr(batch, name).extend(getattr(sb, name))
     batch.events += len(fast.index) + sb.events
     batch.skipped += sb.skipped

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tsvis_live.compute.natsort import group_of, natsorted
-from tsvis_live.http import api_graph, api_projector, params
+from tsvis_live.http import api_graph, api_mesh, api_projector, params
 from tsvis_live.http.context import COOKIE, manager_of, open_named, session_for
 from tsvis_live.http.json import ok
 from tsvis_live.store.provider import Catalog
@@ -107,9 +107,24 @@ def _run_category(kinds: dict[str, list[str]], graphs: list[str], hparams: bool,
     return {k: cat[k] for k in ORDER if k in cat}
 
 
+def with_extensions(body: dict[str, dict[str, Any]], catalog: Catalog) -> dict[str, dict[str, Any]]:
+    """`?extensions=1` (our dashboard): sections the TS-VIS frontend does not know, after its
+    own: `mesh` (mesh names; see api_mesh)."""
+    meshes: dict[str, list[str]] = {}
+    for run, kind, tag, _cursor in catalog.series:
+        if kind == "mesh":
+            meshes.setdefault(run, []).append(tag)
+    for run, tags in meshes.items():
+        body.setdefault(run, {})["mesh"] = api_mesh.mesh_names(tags)
+    return body
+
+
 async def get_category(request: Request) -> Response:
     session = await session_for(request)
-    body = await session.store.offload(categories, await session.store.catalog())
+    catalog = await session.store.catalog()
+    body = await session.store.offload(categories, catalog)
+    if request.query_params.get("extensions") == "1":
+        body = with_extensions(body, catalog)
     if any("embedding" in cat for cat in body.values()):
         api_projector.warm_up()  # the t-SNE worker starts while the user finds the panel
     return ok(body)

@@ -58,6 +58,7 @@ class Ingester:
         self.tailer = Tailer(plugins, self.source)
         self.stopping = stopping or threading.Event()  # set on shutdown: stop between windows
         self.claims = FileClaims()
+        self._bad_values: dict[str, int] = {}  # path -> values skipped as malformed (`_report_values`)
 
     def _rel(self, logfile: LogFile) -> str:
         return self.source.key(logfile)
@@ -248,6 +249,13 @@ class Ingester:
                 self._finish(*pending, prog)
                 return
 
+    def _report_values(self, span: Span) -> None:
+        """Values skipped as malformed (a bad mesh part) while the file reads on: area "values",
+        one problem per file, kept open since the skipped values stay skipped."""
+        path, problems = span.state.path, span.batch.problems
+        count = self._bad_values[path] = self._bad_values.get(path, 0) + len(problems)
+        self.health.report("values", path, f"{count} value(s) skipped as malformed; the last: {problems[-1]}")
+
     def _finish(self, future: Future[Commit], span: Span, prog: Progress) -> None:
         commit = future.result()
         self.containment.stored()
@@ -256,5 +264,7 @@ class Ingester:
         prog.events += span.batch.events
         prog.points += commit.points
         prog.skipped += span.batch.skipped
+        if span.batch.problems and span.state.status == "ok":  # values skipped in a read file
+            self._report_values(span)
         if self.on_commit is not None:  # even a media-only commit moves the session's cursor
             self.on_commit(commit)

@@ -194,6 +194,22 @@ def _tensor_at(conn: Connection, run: str, kind: str, tag: str, step: int | None
     return entry, reader.load_array(conn, entry.blob_id)
 
 
+def _tensor_index(conn: Connection, kind: str, run: str | None) -> dict[tuple[str, str], list[TensorEntry]]:
+    series = [(r, tag) for r, k, tag, _c in reader.list_series(conn) if k == kind and run in (None, r)]
+    return {(r, tag): reader.tensor_entries(conn, r, kind, tag) for r, tag in series}
+
+
+def _tensors_at(conn: Connection, run: str, kind: str, tags: list[str],
+                step: int) -> dict[str, tuple[TensorEntry, np.ndarray]]:
+    out = {}
+    for tag in tags:
+        try:
+            out[tag] = reader.tensor_at(conn, run, kind, tag, step)
+        except NotFound:
+            continue
+    return out
+
+
 class Store:
     """A session's store: typed reads and writes over its `Database` (see the module docstring)."""
 
@@ -305,6 +321,17 @@ class Store:
                         where: Callable[[TensorEntry], bool] | None = None) -> tuple[TensorEntry, np.ndarray]:
         """The newest write at `step` (None: the last step) among the entries `where` accepts."""
         return await self.db.read(lambda conn: _tensor_at(conn, run, kind, tag, step, where))
+
+    async def tensor_index(self, kind: str, run: str | None = None) -> dict[tuple[str, str], list[TensorEntry]]:
+        """(run, tag) -> entries (no arrays) of every `kind` series of `run` (None: every run),
+        read at one moment; series in cursor order (meshes group their parts from it)."""
+        return await self.db.read(lambda conn: _tensor_index(conn, kind, run))
+
+    async def tensors_at(self, run: str, kind: str, tags: list[str],
+                         step: int) -> dict[str, tuple[TensorEntry, np.ndarray]]:
+        """The newest write at `step` of each of `tags` that has one, read at one moment (the
+        parts of one mesh); tags without a write at `step` are left out."""
+        return await self.db.read(lambda conn: _tensors_at(conn, run, kind, tags, step))
 
     async def arrays(self, blob_ids: list[int]) -> list[np.ndarray]:
         """Arrays stored beside tensor entries (`TensorEntry.blob_id` and `extras` ids)."""
