@@ -31,6 +31,8 @@ import pytest
 
 from tests import writers
 
+pytest_plugins = ["tests.browser_fixtures"]  # `browser` and `page` of the Chromium tests
+
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TSVIS_TEST_PG", "postgresql://root@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TSVIS_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -18,81 +18,29 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
+from tests.browser_support import (
+    frames,
+    open_tab,
+    run_rgb,
+    scalar_card,
+    screenshots,
+    wait_drawn,
+    with_plot_area,
+    write_scalars,
+    write_tf2_hparams,
+)
+
 WALL0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC (the page runs with TZ=UTC)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian chromium is needed at /usr/bin/chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env={"TZ": "UTC"})
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser) -> Page:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    ctx.close()
-    assert not errors, errors
-
-
-def open_tab(page: Page, server, tab: str, query: str = "?smoothing=0") -> None:
-    page.goto(f"{server.url}/{query}#{tab}")
-    page.wait_for_selector("body[data-ready]", timeout=30000)
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"missing-{name}.png"))
-
-
-def frames(page: Page) -> None:
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-
-
-def scalar_card(page: Page, tag: str):
-    return page.locator(f'.scalar-card[data-tag="{tag}"]')
-
-
-def wait_drawn(page: Page, selector: str, lines) -> None:
-    """Scroll the chart `selector` into view (charts off screen do not draw) and wait for `lines`."""
-    page.wait_for_selector(selector, timeout=20000)
-    page.locator(selector).scroll_into_view_if_needed()
-    page.wait_for_function(
-        "([sel, lines]) => { const c = document.querySelector(sel);"
-        " if (!c || !c.dataset.lastSteps) return false; const s = JSON.parse(c.dataset.lastSteps);"
-        " return lines.every(r => r in s); }", arg=[selector, list(lines)], timeout=20000)
-    frames(page)
-
-
-def run_colour(page: Page, run: str) -> list[int]:
-    h = page.locator(f'.run-row[data-run-row="{run}"] input.run-color').input_value()
-    return [int(h[i:i + 2], 16) for i in (1, 3, 5)]
+shot = screenshots("missing")
 
 
 # Rows of the plot area (canvas pixels) holding a colour within 40 of `rgb`: [first, last, height].
-_ROWS_OF_COLOUR = """
+_ROWS_OF_COLOUR = with_plot_area("""
 ([sel, rgb]) => {
-  const card = document.querySelector(sel);
-  const canvas = card.querySelector('canvas');
-  const over = card.querySelector('.u-over').getBoundingClientRect();
-  const cr = canvas.getBoundingClientRect();
-  const k = canvas.width / cr.width;
-  const x0 = Math.round((over.left - cr.left) * k), y0 = Math.round((over.top - cr.top) * k);
-  const w = Math.round(over.width * k), h = Math.round(over.height * k);
-  const d = canvas.getContext('2d').getImageData(x0, y0, w, h).data;
+  const { ctx, x0, y0, w, h } = plotArea(document.querySelector(sel));
+  const d = ctx.getImageData(x0, y0, w, h).data;
   let first = -1, last = -1;
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
     const i = 4 * (y * w + x);
@@ -102,7 +50,7 @@ _ROWS_OF_COLOUR = """
   }
   return [first, last, h];
 }
-"""
+""")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -125,17 +73,22 @@ def write_sweep(root: Path) -> None:
         w.close()
 
 
-def test_scalars_ignore_outliers_keeps_the_other_runs_readable(tmp_path, start_server, page: Page) -> None:
+def open_sweep(tmp_path: Path, start_server, page: Page) -> str:
+    """The sweep served and its loss chart drawn; returns the chart's selector."""
     write_sweep(tmp_path / "logs")
-    server = start_server(tmp_path / "logs")
-    open_tab(page, server, "scalars")
+    open_tab(page, start_server(tmp_path / "logs"))
     sel = '.scalar-card[data-tag="loss"]'
     wait_drawn(page, sel, SWEEP)
+    return sel
+
+
+def test_scalars_ignore_outliers_keeps_the_other_runs_readable(tmp_path, start_server, page: Page) -> None:
+    sel = open_sweep(tmp_path, start_server, page)
     toggle = page.locator("#ignore-outliers")
     expect(toggle).to_be_checked()  # TensorBoard's default
     lo, hi = json.loads(scalar_card(page, "loss").get_attribute("data-y-range"))
     assert hi < 10 and lo > -1, (lo, hi)  # the 1e6 tail is off the chart
-    first, last, height = page.evaluate(_ROWS_OF_COLOUR, [sel, run_colour(page, SWEEP[0])])
+    first, last, height = page.evaluate(_ROWS_OF_COLOUR, [sel, run_rgb(page, SWEEP[0])])
     assert first >= 0 and (last - first) / height > 0.4, (first, last, height)  # lr_0.01 fills the chart
     print("outliers ignored: y range", (lo, hi), "lr_0.01 spans", round((last - first) / height, 2), "of the plot")
     shot(page, "outliers-ignored")
@@ -151,8 +104,6 @@ def test_scalars_ignore_outliers_keeps_the_other_runs_readable(tmp_path, start_s
 
 
 def test_scalars_mark_nan_and_inf_points_and_keep_marking_live_ones(tmp_path, start_server, page: Page) -> None:
-    from tensorboardX import SummaryWriter
-
     from tests.conftest import write_special_logs
 
     write_special_logs(tmp_path / "logs" / "special")  # odd/values: 1, NaN, +Inf, -Inf, 2.5 at steps 0-4
@@ -187,20 +138,14 @@ def test_scalars_mark_nan_and_inf_points_and_keep_marking_live_ones(tmp_path, st
     shot(page, "nan-markers")
 
     # A NaN written while the page is open is marked too (live, no reload).
-    w = SummaryWriter(str(tmp_path / "logs" / "special"), filename_suffix=".live")
-    w.add_scalar("odd/values", float("nan"), 5, walltime=WALL0 + 5)
-    w.close()
+    write_scalars(tmp_path / "logs", "special", [("odd/values", 5, float("nan"), WALL0 + 5)], ".live")
     page.wait_for_function(f"() => JSON.parse(document.querySelector('{sel}').dataset.nonfinite).length === 4",
                            timeout=15000)
     expect(card.locator(".nonfinite-badge")).to_have_text("⚠ 2 NaN · 1 +Inf · 1 −Inf")
 
 
 def test_scalars_card_enlarges_to_full_width(tmp_path, start_server, page: Page) -> None:
-    write_sweep(tmp_path / "logs")
-    server = start_server(tmp_path / "logs")
-    open_tab(page, server, "scalars")
-    sel = '.scalar-card[data-tag="loss"]'
-    wait_drawn(page, sel, SWEEP)
+    sel = open_sweep(tmp_path, start_server, page)
     card = page.locator(sel)
     grid = card.locator("xpath=..").bounding_box()
     before, canvas0 = card.bounding_box(), card.locator("canvas").bounding_box()
@@ -220,11 +165,7 @@ def test_scalars_card_enlarges_to_full_width(tmp_path, start_server, page: Page)
 
 
 def test_scalars_tooltip_has_wall_time_and_relative_time(tmp_path, start_server, page: Page) -> None:
-    write_sweep(tmp_path / "logs")
-    server = start_server(tmp_path / "logs")
-    open_tab(page, server, "scalars")
-    sel = '.scalar-card[data-tag="loss"]'
-    wait_drawn(page, sel, SWEEP)
+    sel = open_sweep(tmp_path, start_server, page)
     card = page.locator(sel)
     # Hover step 100: 100 x 30 s = 50 min after each run's first point.
     x = page.evaluate("""(sel) => { const over = document.querySelector(sel + ' .u-over').getBoundingClientRect();
@@ -296,7 +237,7 @@ def test_pr_curves_view_draws_each_runs_curve_at_its_step_and_follows_new_steps(
     assert [s["name"] for s in series] == list(PR_RUNS)
     for s, run in zip(series, PR_RUNS):
         assert np.allclose(s["data"], expected_pr(api[run][-1])), run  # (recall, precision) at the last step
-        assert [int(s["color"][i:i + 2], 16) for i in (1, 3, 5)] == run_colour(page, run)
+        assert [int(s["color"][i:i + 2], 16) for i in (1, 3, 5)] == run_rgb(page, run)
         expect(card.locator(f'.pr-run[data-run="{run}"] .pr-auc')).to_contain_text(
             f"AUC-PR {round(api[run][-1]['auc_pr'], 3)}")
     shot(page, "pr-curves")
@@ -347,25 +288,19 @@ def write_layout_logs(root: Path) -> None:
 
 
 # Rows of the plot's middle column that are tinted (band fill) rather than white, grid or axis.
-_TINTED_ROWS = """
+_TINTED_ROWS = with_plot_area("""
 (sel) => {
-  const card = document.querySelector(sel);
-  const canvas = card.querySelector('canvas');
-  const over = card.querySelector('.u-over').getBoundingClientRect();
-  const cr = canvas.getBoundingClientRect(), k = canvas.width / cr.width;
+  const { ctx, k, over, cr, y0, h } = plotArea(document.querySelector(sel));
   const x = Math.round((over.left - cr.left + over.width * 0.5) * k);
-  const y0 = Math.round((over.top - cr.top) * k), h = Math.round(over.height * k);
-  const d = canvas.getContext('2d').getImageData(x, y0, 1, h).data;
+  const d = ctx.getImageData(x, y0, 1, h).data;
   let n = 0;
   for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 12) n++;
   return n / h;
 }
-"""
+""")
 
 
 def test_custom_scalars_view_draws_multiline_and_margin_charts_live(tmp_path, start_server, page) -> None:
-    from tensorboardX import SummaryWriter
-
     logs = tmp_path / "logs"
     write_layout_logs(logs)
     server = start_server(logs)
@@ -390,9 +325,7 @@ def test_custom_scalars_view_draws_multiline_and_margin_charts_live(tmp_path, st
     shot(page, "custom-scalars")
 
     # Live: a point written while the page is open is drawn without a reload.
-    w = SummaryWriter(str(logs / LAYOUT_RUNS[0]), filename_suffix=".live")
-    w.add_scalar("loss/train", 0.05, 10, walltime=WALL0 + 10)
-    w.close()
+    write_scalars(logs, LAYOUT_RUNS[0], [("loss/train", 10, 0.05, WALL0 + 10)], ".live")
     page.wait_for_function(f"""() => JSON.parse(document.querySelector('{multi}').dataset.lastSteps)
       ['{LAYOUT_RUNS[0]} · loss/train'] === 10""", timeout=15000)
 
@@ -480,36 +413,14 @@ def test_images_fit_or_actual_size_one_scale_per_tag_brightness_contrast_and_enl
 TRIALS = [{"lr": 0.001, "optimizer": "adam"}, {"lr": 0.01, "optimizer": "sgd"}, {"lr": 0.1, "optimizer": "adam"}]
 
 
-def write_tf2_hparams(root: Path) -> list[str]:
+def write_trials(root: Path) -> list[str]:
     """TF2's layout (hp.hparams_config above run-i/ with hp.hparams), TensorBoard's own builders."""
-    from tensorboard.compat.proto import event_pb2
-    from tensorboard.plugins.hparams import summary_v2 as hp
-    from tensorboard.summary import Writer
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    def emit(directory: Path, summary) -> None:
-        ev = EventFileWriter(str(directory))
-        event = event_pb2.Event(step=0, wall_time=WALL0)
-        event.summary.CopyFrom(summary)
-        ev.add_event(event)
-        ev.close()
-
-    exp = root / "hparams"
-    emit(exp, hp.hparams_config_pb([hp.HParam("lr"), hp.HParam("optimizer")], [hp.Metric("accuracy")],
-                                   time_created_secs=WALL0))
-    runs = []
-    for i, values in enumerate(TRIALS):
-        emit(exp / f"run-{i}", hp.hparams_pb(values, start_time_secs=WALL0 + i))
-        w = Writer(str(exp / f"run-{i}"))
-        for step in range(3):
-            w.add_scalar("accuracy", 0.6 + 0.1 * i + 0.01 * step, step)
-        w.close()
-        runs.append(f"hparams/run-{i}")
-    return runs
+    return write_tf2_hparams(root / "hparams", TRIALS, ["accuracy"], lambda _, i, step: 0.6 + 0.1 * i + 0.01 * step,
+                             WALL0)
 
 
 def test_hparams_trials_in_their_runs_colours_and_brushing_filters_the_table(tmp_path, start_server, page) -> None:
-    trial_runs = write_tf2_hparams(tmp_path / "logs")
+    trial_runs = write_trials(tmp_path / "logs")
     server = start_server(tmp_path / "logs")
     open_tab(page, server, "hparams")
     table = page.locator(".hparams-table-wrap")
@@ -523,7 +434,7 @@ def test_hparams_trials_in_their_runs_colours_and_brushing_filters_the_table(tmp
                             chart.element_handle())
     assert [r for r, _ in strokes] == trial_runs
     drawn = [[int(c[i:i + 2], 16) for i in (1, 3, 5)] for _, c in strokes]
-    assert drawn == [run_colour(page, r) for r in trial_runs]  # each trial in its (session) run's colour
+    assert drawn == [run_rgb(page, r) for r in trial_runs]  # each trial in its (session) run's colour
     assert len({tuple(c) for c in drawn}) == 3
     shot(page, "hparams")
 
