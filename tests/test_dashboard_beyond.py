@@ -17,72 +17,26 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
+from tests.browser_support import (
+    frames,
+    hex_rgb,
+    open_tab,
+    run_hex,
+    run_rgb,
+    screenshots,
+    wait_drawn,
+    wait_ready,
+    with_plot_area,
+    write_live,
+    write_scalars,
+    write_tf2_hparams,
+)
+
 WALL0 = 1_700_000_000.0
 HOSTILE = '<img src=x onerror="window.__xss=1">'  # a run name (a directory name) that is HTML
-
-
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian chromium is needed at /usr/bin/chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env={"TZ": "UTC"})
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser) -> Page:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("dialog", lambda d: errors.append(f"dialog: {d.message}"))
-    yield pg
-    ctx.close()
-    assert not errors, errors
-
-
-def open_tab(page: Page, server, tab: str, query: str = "?smoothing=0") -> None:
-    page.goto(f"{server.url}/{query}#{tab}")
-    page.wait_for_selector("body[data-ready]", timeout=30000)
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"beyond-{name}.png"))
-
-
-def frames(page: Page) -> None:
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-
-
-def wait_drawn(page: Page, selector: str, lines) -> None:
-    """Scroll the chart `selector` into view (charts off screen do not draw) and wait for `lines`."""
-    page.wait_for_selector(selector, timeout=20000)
-    page.locator(selector).scroll_into_view_if_needed()
-    page.wait_for_function(
-        "([sel, lines]) => { const c = document.querySelector(sel);"
-        " if (!c || !c.dataset.lastSteps) return false; const s = JSON.parse(c.dataset.lastSteps);"
-        " return lines.every(r => r in s); }", arg=[selector, list(lines)], timeout=20000)
-    frames(page)
-
-
-def run_hex(page: Page, run: str) -> str:
-    return page.evaluate("run => [...document.querySelectorAll('.run-row')].find(r => r.dataset.runRow === run)"
-                         ".querySelector('input.run-color').value", run)
-
-
-def run_colour(page: Page, run: str) -> list[int]:
-    h = run_hex(page, run)
-    return [int(h[i:i + 2], 16) for i in (1, 3, 5)]
+shot = screenshots("beyond")
 
 
 def run_row(page: Page, run: str):
@@ -91,25 +45,6 @@ def run_row(page: Page, run: str):
 
 def alert_items(page: Page) -> list[list[str]]:
     return page.eval_on_selector_all("#alerts .alert-item", "es => es.map(e => [e.dataset.kind, e.dataset.run, e.dataset.tag])")
-
-
-_live_files = iter(range(1_000_000))
-
-
-def write_points(logs: Path, run: str, points, suffix: str = "") -> None:
-    """(tag, step, value, wall) points written by tensorboardX into a new event file of `run`,
-    closed at once (tensorboardX's `flush()` leaves the newest events in its writer thread)."""
-    from tensorboardX import SummaryWriter
-
-    w = SummaryWriter(str(logs / run), filename_suffix=suffix or f".w{next(_live_files)}")
-    for tag, step, value, wall in points:
-        w.add_scalar(tag, value, step, walltime=wall)
-    w.close()
-
-
-def write_live(logs: Path, run: str, tag: str, step: int, value: float) -> None:
-    """One point written now, as a training job writes it while the page is open."""
-    write_points(logs, run, [(tag, step, value, time.time())])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -121,8 +56,8 @@ ALERT_RUNS = ("exp/lr_0.1", HOSTILE)
 def test_live_alerts_nan_and_threshold_badge_and_notice_appear_at_once(tmp_path, start_server, page: Page) -> None:
     logs = tmp_path / "logs"
     for i, run in enumerate(ALERT_RUNS):
-        write_points(logs, run, [(tag, s, v, WALL0 + s) for s in range(20) for tag, v in
-                                 (("train/loss", 2.0 * math.exp(-s / 8) + 0.1 * i), ("train/acc", 0.5 + 0.35 * s / 19))])
+        write_scalars(logs, run, [(tag, s, v, WALL0 + s) for s in range(20) for tag, v in
+                                  (("train/loss", 2.0 * math.exp(-s / 8) + 0.1 * i), ("train/acc", 0.5 + 0.35 * s / 19))])
     server = start_server(logs)
     # Another tab: no scalar chart subscribes, so only the run watcher (one series per run) hears.
     open_tab(page, server, "histograms")
@@ -175,7 +110,7 @@ def test_live_alerts_nan_and_threshold_badge_and_notice_appear_at_once(tmp_path,
     stored = json.loads(page.evaluate("() => localStorage.getItem('tsvis-live.thresholds')"))
     assert stored == {"train/acc": {"above": 0.9}}, stored
     page.reload()
-    page.wait_for_selector("body[data-ready]", timeout=30000)
+    wait_ready(page)
     wait_drawn(page, '.view-scalars .groups .scalar-card[data-tag="train/acc"]', ALERT_RUNS)
     page.wait_for_function("() => { const c = document.querySelector('.view-scalars .scalar-card[data-tag=\"train/acc\"]');"
                            " return c && JSON.parse(c.dataset.thresholdLines || '[]').length === 1; }", timeout=10000)
@@ -200,8 +135,8 @@ def test_live_alerts_nan_and_threshold_badge_and_notice_appear_at_once(tmp_path,
 
 def test_live_alert_says_stalled_when_a_run_stops_writing(tmp_path, start_server, page: Page) -> None:
     logs = tmp_path / "logs"
-    write_points(logs, "job/steady", [("loss", s, 1.0 / (s + 1), WALL0 + s) for s in range(5)])
-    write_points(logs, "job/done", [("loss", s, 1.0 / (s + 1), WALL0 + s) for s in range(5)])
+    write_scalars(logs, "job/steady", [("loss", s, 1.0 / (s + 1), WALL0 + s) for s in range(5)])
+    write_scalars(logs, "job/done", [("loss", s, 1.0 / (s + 1), WALL0 + s) for s in range(5)])
     server = start_server(logs)
     # 3 s instead of 30 s as the least silence that counts (5x the 0.4 s interval is less).
     open_tab(page, server, "scalars", "?smoothing=0&stall_min=3")
@@ -238,15 +173,14 @@ def test_live_alert_says_stalled_when_a_run_stops_writing(tmp_path, start_server
 # transparent: a line stroked at alpha 0.45 leaves its own colour at alpha about 115, less on
 # the anti-aliased edges). The plot's scales are read from the card: y from data-y-range, x
 # from 0 to the last step.
-_FADED_INK_NEAR = """
+_FADED_INK_NEAR = with_plot_area("""
 ([sel, step, lastStep, value, rgb]) => {
   const card = document.querySelector(sel);
-  const canvas = card.querySelector('canvas'), over = card.querySelector('.u-over').getBoundingClientRect();
-  const cr = canvas.getBoundingClientRect(), k = canvas.width / cr.width;
+  const { ctx, k, over, cr } = plotArea(card);
   const [lo, hi] = JSON.parse(card.dataset.yRange);
   const x = over.left - cr.left + over.width * step / lastStep;
   const y = over.top - cr.top + over.height * (1 - (value - lo) / (hi - lo));
-  const d = canvas.getContext('2d').getImageData(Math.round((x - 8) * k), Math.round((y - 8) * k), Math.round(16 * k), Math.round(16 * k)).data;
+  const d = ctx.getImageData(Math.round((x - 8) * k), Math.round((y - 8) * k), Math.round(16 * k), Math.round(16 * k)).data;
   let n = 0;
   for (let i = 0; i < d.length; i += 4) {
     const close = Math.abs(d[i] - rgb[0]) + Math.abs(d[i + 1] - rgb[1]) + Math.abs(d[i + 2] - rgb[2]) < 40;
@@ -254,7 +188,7 @@ _FADED_INK_NEAR = """
   }
   return n;
 }
-"""
+""")
 
 
 def test_resumed_run_shows_its_earlier_writes_dashed_per_chart_globally_and_live(tmp_path, start_server, page) -> None:
@@ -262,9 +196,9 @@ def test_resumed_run_shows_its_earlier_writes_dashed_per_chart_globally_and_live
     # A job writes steps 0..100, is resumed from its step-50 checkpoint and writes 50..150.
     first = [(tag, s, 1.0 - s / 200, WALL0 + s) for s in range(101) for tag in ("loss", "acc")]
     resumed = [(tag, s, 0.2 + 0.001 * s, WALL0 + 200 + s) for s in range(50, 151) for tag in ("loss", "acc")]
-    write_points(logs, "resume/job", first)
-    write_points(logs, "resume/job", resumed)
-    write_points(logs, "resume/other", [(tag, s, 0.1, WALL0 + s) for s in range(151) for tag in ("loss", "acc")])
+    write_scalars(logs, "resume/job", first)
+    write_scalars(logs, "resume/job", resumed)
+    write_scalars(logs, "resume/other", [(tag, s, 0.1, WALL0 + s) for s in range(151) for tag in ("loss", "acc")])
     server = start_server(logs)
     open_tab(page, server, "scalars")
     sel = '.scalar-card[data-tag="loss"]'
@@ -278,7 +212,7 @@ def test_resumed_run_shows_its_earlier_writes_dashed_per_chart_globally_and_live
     toggle = card.locator(".past-toggle")
     expect(toggle).to_be_visible(timeout=15000)
     expect(toggle).to_have_attribute("aria-pressed", "false")
-    probe = [sel, 75, 150, 1.0 - 75 / 200, run_colour(page, "resume/job")]  # where only the overwritten write was
+    probe = [sel, 75, 150, 1.0 - 75 / 200, run_rgb(page, "resume/job")]  # where only the overwritten write was
     assert page.evaluate(_FADED_INK_NEAR, probe) == 0
     toggle.click()
     expect(card).to_have_attribute("data-past-segments", json.dumps({"resume/job": 1}, separators=(",", ":")),
@@ -304,7 +238,7 @@ def test_resumed_run_shows_its_earlier_writes_dashed_per_chart_globally_and_live
     # Resumed again while the page is open (from step 120): the line drops the steps after it
     # at once (as the server's newest-write view does) and the chart with earlier writes shown
     # draws one more segment.
-    write_points(logs, "resume/job", [(tag, s, 0.9, time.time()) for s in range(120, 131) for tag in ("loss", "acc")])
+    write_scalars(logs, "resume/job", [(tag, s, 0.9, time.time()) for s in range(120, 131) for tag in ("loss", "acc")])
     page.wait_for_function("s => JSON.parse(document.querySelector(s).dataset.lastSteps)['resume/job'] === 130",
                            arg=sel, timeout=15000)
     expect(page.locator(acc)).to_have_attribute("data-past-segments", '{"resume/job":2}', timeout=15000)
@@ -322,8 +256,8 @@ def pinned_tags(page: Page) -> list[str]:
 def test_pinned_charts_sit_on_top_persist_and_stay_live(tmp_path, start_server, page: Page) -> None:
     logs = tmp_path / "logs"
     for i, run in enumerate(("r1", "r2")):
-        write_points(logs, run, [(tag, s, 0.1 * i + s / 30 * k, WALL0 + s) for s in range(31)
-                                 for k, tag in enumerate(("a/loss", "b/acc", "c/lr"), 1)])
+        write_scalars(logs, run, [(tag, s, 0.1 * i + s / 30 * k, WALL0 + s) for s in range(31)
+                                  for k, tag in enumerate(("a/loss", "b/acc", "c/lr"), 1)])
     server = start_server(logs)
     open_tab(page, server, "scalars")
     wait_drawn(page, '.scalar-card[data-tag="c/lr"]', ["r1", "r2"])
@@ -345,7 +279,7 @@ def test_pinned_charts_sit_on_top_persist_and_stay_live(tmp_path, start_server, 
     page.fill("#tag-filter", "")
     shot(page, "pinned")
     page.reload()
-    page.wait_for_selector("body[data-ready]", timeout=30000)
+    wait_ready(page)
     expect(page.locator(".pinned-area .pinned-card")).to_have_count(2)
     assert pinned_tags(page) == ["c/lr", "a/loss"]
     # Live: a point written now is drawn in the pinned chart.
@@ -368,31 +302,8 @@ HP_TRIALS = [{"lr": 1e-4, "optimizer": "adam"}, {"lr": 1e-3, "optimizer": "sgd"}
 
 def write_hparams(root: Path) -> list[str]:
     """TF2's layout (hp.hparams_config above run-i/), TensorBoard's own builders; two metrics."""
-    from tensorboard.compat.proto import event_pb2
-    from tensorboard.plugins.hparams import summary_v2 as hp
-    from tensorboard.summary import Writer
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    def emit(directory: Path, summary) -> None:
-        ev = EventFileWriter(str(directory))
-        event = event_pb2.Event(step=0, wall_time=WALL0)
-        event.summary.CopyFrom(summary)
-        ev.add_event(event)
-        ev.close()
-
-    exp = root / "hp"
-    emit(exp, hp.hparams_config_pb([hp.HParam("lr"), hp.HParam("optimizer")],
-                                   [hp.Metric("accuracy"), hp.Metric("loss")], time_created_secs=WALL0))
-    runs = []
-    for i, values in enumerate(HP_TRIALS):
-        emit(exp / f"run-{i}", hp.hparams_pb(values, start_time_secs=WALL0 + i))
-        w = Writer(str(exp / f"run-{i}"))
-        for step in range(3):
-            w.add_scalar("accuracy", 0.5 + 0.1 * i + 0.01 * step, step)
-            w.add_scalar("loss", 1.0 - 0.2 * i, step)
-        w.close()
-        runs.append(f"hp/run-{i}")
-    return runs
+    return write_tf2_hparams(root / "hp", HP_TRIALS, ["accuracy", "loss"], lambda metric, i, step: (
+        0.5 + 0.1 * i + 0.01 * step if metric == "accuracy" else 1.0 - 0.2 * i), WALL0)
 
 
 _MATRIX = """(el) => { const c = window.tsvisLive.echarts.getInstanceByDom(el); const o = c.getOption();
@@ -425,7 +336,7 @@ def test_hparams_scatter_matrix_each_trial_in_its_runs_colour_and_brushing_fades
         assert sorted(t for t, *_ in cell) == trial_runs
         for trial, colour, opacity, pixel in cell:
             assert colour == colours[trial] and opacity > 0.9
-            want = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+            want = hex_rgb(colour)
             assert sum(abs(a - b) for a, b in zip(pixel, want)) < 40, (trial, pixel, want)  # drawn there
     shot(page, "hparams-matrix")
 
