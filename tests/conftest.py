@@ -40,7 +40,7 @@ BACKEND_SUITES = {  # modules whose every test runs on both stores
     "test_api_core", "test_api_media", "test_api_series", "test_api_views", "test_live_ws",
     "test_live_rest", "test_live_backlog", "test_dashboard_browser", "test_dashboard_issue11",
     "test_dashboard_missing", "test_issue12_all_writes", "test_issue12_hparams", "test_xss_browser",
-    "test_dashboard_beyond",
+    "test_dashboard_beyond", "test_api_projector_bulk", "test_dashboard_projector", "test_meshes", "test_dashboard_meshes",
 }
 
 

@@ -78,7 +78,8 @@ export class App {
   }
 
   async refreshCategories(): Promise<void> {
-    const [data] = await Promise.all([getJSON("getCategory"), this.refreshLayouts().catch(() => undefined)]);
+    // extensions=1: also the sections the TS-VIS frontend does not know (meshes).
+    const [data] = await Promise.all([getJSON("getCategory", { extensions: 1 }), this.refreshLayouts().catch(() => undefined)]);
     if (mergeGetCategory(this.cat, data)) this.emit("categories");
   }
 

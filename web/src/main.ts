@@ -13,6 +13,7 @@ import { GraphView } from "./views/graph";
 import { HparamsView } from "./views/hparams";
 import { ProjectorView } from "./views/projector";
 import { ExceptionsView } from "./views/exceptions";
+import { MeshesView } from "./views/meshes";
 import { AlertMonitor } from "./views/runwatch";
 import { AlertsUI, scrollToChart } from "./views/alertsui";
 
@@ -41,6 +42,7 @@ const TABS: TabDef[] = [
   { id: "hparams", label: "HParams", kinds: ["hyperparm", "hparams"], make: (a) => new HparamsView(a), what: "hyperparameters", writers: "add_hparams or the hparams plugin's hp.hparams write them" },
   { id: "projector", label: "Projector", kinds: ["embedding"], make: (a) => new ProjectorView(a), what: "embeddings", writers: "add_embedding writes them (vectors, metadata and sprites under projector/)" },
   { id: "exceptions", label: "Exceptions", kinds: ["exception"], make: (a) => new ExceptionsView(a), what: "exception tensors", writers: "the tsvis writer's add_exception writes them" },
+  { id: "meshes", label: "Meshes", kinds: ["mesh"], make: (a) => new MeshesView(a), what: "meshes", writers: "tensorboardX add_mesh / tensorboard.plugins.mesh write them (vertices, faces and vertex colours)" },
 ];
 
 const params = new URLSearchParams(window.location.search);
@@ -166,7 +168,7 @@ let current: { def: TabDef; view: View } | null = null;
 const emptyNote = h("div", { class: "empty-note", role: "status", hidden: true });
 
 /** Tabs whose tags the tag filter narrows. */
-const TAG_FILTERED = new Set(["scalars", "histograms", "distributions", "images", "audio", "text", "pr_curves"]);
+const TAG_FILTERED = new Set(["scalars", "histograms", "distributions", "images", "audio", "text", "pr_curves", "meshes"]);
 
 /** Why the tab would be blank, in a sentence that says where its data comes from; or null. */
 function emptyReason(def: TabDef): string | null {
