@@ -153,11 +153,15 @@ class Ingester:
     ) -> None:
         """Decode several files at once in worker processes; commit each window in file order.
 
-        Each file has at most one window in flight, so its windows are committed in order and
-        each starts where the previous one ended. Commits stay on the single writer thread.
+        Each file has at most one window being read and one being committed: its next read
+        starts as soon as a window is handed to the writer, so the worker decodes while the
+        writer commits. That window's commit is settled before the next one is submitted, so
+        a file's offsets are committed in order and a failed commit drops the window read after
+        it (it starts where the failed one was to end). Commits stay on the single writer thread.
         """
         todo = list(reversed(logfiles))
         ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+        pending: dict[str, tuple[Future[Commit], Span]] = {}  # path -> its commit in flight
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
             inflight: dict[Future, tuple[LogFile, FileState]] = {}
 
@@ -182,48 +186,71 @@ class Ingester:
                         return
                     prog.files_done += 1
 
-            while todo and len(inflight) < workers:
-                start_next()
-                if not todo:
-                    break
-            while inflight:
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    lf, _state = inflight.pop(fut)
-                    path = self._rel(lf)
-                    try:
-                        try:
-                            span = fut.result()
-                        except BrokenProcessPool:  # not this file's fault: let every file go
-                            for other, _ in [(lf, None), *inflight.values()]:
-                                self.claims.release(self._rel(other))
-                            raise
-                        if span is not None and span.changed:
-                            self.tailer.learn(span.state.run, span.batch.plugins)
-                            self._finish(self._submit(span, priority), span, prog)
-                            if progress:
-                                progress(prog)
-                            st = span.state
-                            if self.stopping.is_set():
-                                self.claims.release(path)
-                                continue  # what is committed stays; the next start resumes there
-                            if span.bytes_read > 0 and st.status == "ok" and st.offset < st.size:
-                                start(lf, st)
-                                continue
-                    except BrokenProcessPool:
-                        raise
-                    except Exception as exc:
-                        self.claims.release(path)
-                        self.containment.failed(path, exc)
-                    else:
-                        self.containment.finished(path)
-                        if priority == BULK:
-                            self.claims.done(path)
-                        if self.claims.release(path) and self.claims.claim(path):
-                            start(lf, self._state_for(lf))  # it grew meanwhile: read the new bytes
-                            continue
-                    prog.files_done += 1
+            def settle(path: str) -> Span | None:
+                """Wait for the file's commit in flight, if any; raises what the commit raised."""
+                prev = pending.pop(path, None)
+                if prev is None:
+                    return None
+                self._finish(*prev, prog)
+                if progress:
+                    progress(prog)
+                return prev[1]
+
+            try:
+                while todo and len(inflight) < workers:
                     start_next()
+                    if not todo:
+                        break
+                while inflight:
+                    done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        lf, _state = inflight.pop(fut)
+                        path = self._rel(lf)
+                        try:
+                            committed = settle(path)  # before this window's result: its offset counts
+                            try:
+                                span = fut.result()
+                            except BrokenProcessPool:  # not this file's fault: let every file go
+                                for other, _ in [(lf, None), *inflight.values()]:
+                                    self.claims.release(self._rel(other))
+                                raise
+                            if span is not None and committed is not None and span.state.id is None:
+                                span.state.id = committed.state.id  # read before the commit gave it one
+                            if span is not None and span.changed:
+                                self.tailer.learn(span.state.run, span.batch.plugins)
+                                commit = self._submit(span, priority)
+                                st = span.state
+                                if self.stopping.is_set():
+                                    self._finish(commit, span, prog)
+                                    self.claims.release(path)
+                                    continue  # what is committed stays; the next start resumes there
+                                if span.bytes_read > 0 and st.status == "ok" and st.offset < st.size:
+                                    pending[path] = (commit, span)
+                                    start(lf, st)
+                                    continue
+                                self._finish(commit, span, prog)
+                                if progress:
+                                    progress(prog)
+                        except BrokenProcessPool:
+                            raise
+                        except Exception as exc:
+                            self.claims.release(path)
+                            self.containment.failed(path, exc)
+                        else:
+                            self.containment.finished(path)
+                            if priority == BULK:
+                                self.claims.done(path)
+                            if self.claims.release(path) and self.claims.claim(path):
+                                start(lf, self._state_for(lf))  # it grew meanwhile: read the new bytes
+                                continue
+                        prog.files_done += 1
+                        start_next()
+            finally:  # a broken pool or a stop: what was handed to the writer is settled first
+                for path in list(pending):
+                    try:
+                        settle(path)
+                    except Exception as exc:  # noqa: BLE001 - the file backs off; nothing was stored
+                        self.containment.failed(path, exc)
 
     def _ingest_file(self, lf: LogFile, prog: Progress, progress: Callable[[Progress], None] | None,
                      priority: int = URGENT) -> None:
