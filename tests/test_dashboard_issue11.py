@@ -13,16 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.serverproc import ServerProcess
+from tests.browser_support import (
+    dashboard_server,
+    hex_rgb,
+    open_tab,
+    run_hex,
+    screenshots,
+    wait_drawn,
+    with_plot_area,
+)
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
-WALL0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC: a 4-hour run crosses midnight (TZ=UTC below)
+WALL0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC: a 4-hour run crosses midnight (the page runs in UTC)
 
 # Run names that collided under the old name hash (modulo 20): seen in the issue.
 CMP = ("lr_0.01/loss_compare_val", "lr_0.05/loss_compare_val")
@@ -70,73 +73,25 @@ def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(logdir: Path, tmp_path_factory: pytest.TempPathFactory, backend: str):
-    srv = ServerProcess(logdir, tmp_path_factory.mktemp("issue11data"))
-    try:
-        yield srv.wait_ready(90)
-    finally:
-        srv.stop()
+    with dashboard_server(logdir, tmp_path_factory.mktemp("issue11data")) as srv:
+        yield srv
 
 
-@pytest.fixture(scope="module")
-def browser():
-    assert Path(CHROMIUM).exists(), "Debian chromium is needed at /usr/bin/chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env={"TZ": "UTC"})
-        yield b
-        b.close()
+shot = screenshots("issue11")
 
 
-@pytest.fixture
-def context(browser):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
-    yield ctx
-    ctx.close()
-
-
-@pytest.fixture
-def page(context) -> Page:
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    assert not errors, errors
-
-
-def open_dashboard(page: Page, server, query: str = "?smoothing=0", tab: str = "scalars") -> None:
-    page.goto(f"{server.url}/{query}#{tab}")
-    page.wait_for_selector("body[data-ready]", timeout=30000)
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"issue11-{name}.png"))
-
-
-def wait_drawn(page: Page, tag: str, runs) -> None:
-    """Scroll the chart of `tag` into view (charts off screen do not draw) and wait for `runs`."""
-    page.wait_for_function("(tag) => [...document.querySelectorAll('.scalar-card')].some(e => e.dataset.tag === tag)",
-                           arg=tag, timeout=20000)
-    page.evaluate("(tag) => [...document.querySelectorAll('.scalar-card')].find(e => e.dataset.tag === tag)"
-                  ".scrollIntoView({block: 'center'})", tag)
-    page.wait_for_function(
-        "([tag, runs]) => { const c = [...document.querySelectorAll('.scalar-card')].find(e => e.dataset.tag === tag);"
-        " if (!c || !c.dataset.lastSteps) return false; const s = JSON.parse(c.dataset.lastSteps);"
-        " return runs.every(r => r in s); }", arg=[tag, list(runs)], timeout=20000)
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+def wait_chart(page: Page, tag: str, runs) -> None:
+    """Scroll the chart of `tag` to the middle of the view and wait until `runs` are drawn."""
+    wait_drawn(page, f'.scalar-card[data-tag="{tag}"]', runs, center=True)
 
 
 # The dominant saturated colour of the upper and lower half of a chart's plot area (the line at
 # value 2 is in the upper half, the one at value 1 in the lower half), read from the canvas.
-_LINE_COLOURS = """
+_LINE_COLOURS = with_plot_area("""
 (tag) => {
   const card = [...document.querySelectorAll('.scalar-card')].find(e => e.dataset.tag === tag);
-  const canvas = card.querySelector('canvas');
-  const over = card.querySelector('.u-over').getBoundingClientRect();
-  const cr = canvas.getBoundingClientRect();
-  const k = canvas.width / cr.width;
-  const x0 = Math.round((over.left - cr.left) * k), y0 = Math.round((over.top - cr.top) * k);
-  const w = Math.round(over.width * k), h = Math.round(over.height * k);
-  const img = canvas.getContext('2d').getImageData(x0, y0, w, h).data;
+  const { ctx, x0, y0, w, h } = plotArea(card);
+  const img = ctx.getImageData(x0, y0, w, h).data;
   const halves = [new Map(), new Map()];
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
     const i = 4 * (y * w + x), r = img[i], g = img[i + 1], b = img[i + 2], a = img[i + 3];
@@ -147,7 +102,7 @@ _LINE_COLOURS = """
   return halves.map(m => { let best = null, n = 0; for (const [c, v] of m) if (v > n) { best = c; n = v; }
     return best ? { rgb: best.split(',').map(Number), pixels: n } : null; });
 }
-"""
+""")
 
 
 def line_colours(page: Page, tag: str) -> tuple[list[int], list[int]]:
@@ -157,16 +112,8 @@ def line_colours(page: Page, tag: str) -> tuple[list[int], list[int]]:
     return upper["rgb"], lower["rgb"]
 
 
-def hex_rgb(h: str) -> list[int]:
-    return [int(h[i:i + 2], 16) for i in (1, 3, 5)]
-
-
 def dist(a, b) -> float:
     return math.dist(a, b)
-
-
-def run_colour(page: Page, run: str) -> str:
-    return page.locator(f'.run-row[data-run-row="{run}"] input.run-color').input_value()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -174,32 +121,32 @@ def run_colour(page: Page, run: str) -> str:
 
 
 def test_runs_of_one_chart_are_drawn_in_distinct_colours(page: Page, server) -> None:
-    open_dashboard(page, server)
+    open_tab(page, server)
     for tag, (low, high) in (("cmp", CMP), ("demo", DEMO)):
-        wait_drawn(page, tag, (low, high))
+        wait_chart(page, tag, (low, high))
         upper, lower = line_colours(page, tag)
         assert dist(upper, lower) > 60, (tag, upper, lower)  # distinct, not two shades of one colour
         # The drawn colours are the runs' colours of the run list.
-        assert dist(upper, hex_rgb(run_colour(page, high))) < 30, (upper, run_colour(page, high))
-        assert dist(lower, hex_rgb(run_colour(page, low))) < 30, (lower, run_colour(page, low))
-    colours = [run_colour(page, r) for r in (*CMP, *DEMO)]
+        assert dist(upper, hex_rgb(run_hex(page, high))) < 30, (upper, run_hex(page, high))
+        assert dist(lower, hex_rgb(run_hex(page, low))) < 30, (lower, run_hex(page, low))
+    colours = [run_hex(page, r) for r in (*CMP, *DEMO)]
     assert len(set(colours)) == 4, colours
     shot(page, "colours")
 
 
 def test_colour_is_the_same_in_every_view_and_the_users_choice_is_kept(page: Page, server) -> None:
-    open_dashboard(page, server)
-    wait_drawn(page, "demo", DEMO)
+    open_tab(page, server)
+    wait_chart(page, "demo", DEMO)
     page.locator(f'.run-row[data-run-row="{DEMO[0]}"] input.run-color').fill("#00c000")
     page.wait_for_function("() => true")
-    wait_drawn(page, "demo", DEMO)
+    wait_chart(page, "demo", DEMO)
     page.wait_for_function(f"() => (() => {{ const r = ({_LINE_COLOURS})('demo')[1]; return r && r.rgb[1] > 150 && r.rgb[0] < 60; }})()",
                            timeout=10000)
     # Reload: the choice and the other colours are kept; the histogram view uses them too.
-    before = {r: run_colour(page, r) for r in (*CMP, *DEMO)}
-    open_dashboard(page, server)
-    wait_drawn(page, "demo", DEMO)
-    assert {r: run_colour(page, r) for r in (*CMP, *DEMO)} == before
+    before = {r: run_hex(page, r) for r in (*CMP, *DEMO)}
+    open_tab(page, server)
+    wait_chart(page, "demo", DEMO)
+    assert {r: run_hex(page, r) for r in (*CMP, *DEMO)} == before
     assert before[DEMO[0]] == "#00c000"
     upper, lower = line_colours(page, "demo")
     assert dist(lower, [0, 0xC0, 0]) < 30, lower
@@ -216,7 +163,7 @@ def test_colour_is_the_same_in_every_view_and_the_users_choice_is_kept(page: Pag
 
 
 def test_long_chart_titles_are_readable_and_downloads_are_labelled(page: Page, server) -> None:
-    open_dashboard(page, server)
+    open_tab(page, server)
     card = page.locator(f'.scalar-card[data-tag="{LONG_TAG}"]')
     expect(card).to_be_visible(timeout=20000)
     title = card.locator(".card-title")
@@ -254,12 +201,12 @@ _LEFT_EDGE_INK = """
 
 
 def test_log_y_labels_are_not_clipped_and_wall_time_ticks_say_hour_and_date(page: Page, server) -> None:
-    open_dashboard(page, server)
-    wait_drawn(page, "lr/small", DEMO)
+    open_tab(page, server)
+    wait_chart(page, "lr/small", DEMO)
     page.check("#log-y")
     card = page.locator('.scalar-card[data-tag="lr/small"]')
     page.wait_for_function("() => true")
-    wait_drawn(page, "lr/small", DEMO)
+    wait_chart(page, "lr/small", DEMO)
     page.wait_for_timeout(300)
     shot(page, "log-y")
     assert page.evaluate(_LEFT_EDGE_INK, "lr/small") < 40, "axis text cut at the left edge"
@@ -296,8 +243,8 @@ def re_hm(label: str) -> bool:
 
 
 def test_run_and_tag_filters_typed_together_both_apply(page: Page, server) -> None:
-    open_dashboard(page, server)
-    wait_drawn(page, "demo", DEMO)
+    open_tab(page, server)
+    wait_chart(page, "demo", DEMO)
     # Both edits inside one debounce window (one task): each filter has its own timer.
     page.evaluate("""() => {
       for (const [id, v] of [['run-filter', 'lr=1\\\\.0'], ['tag-filter', '^demo$']]) {
@@ -317,7 +264,7 @@ def test_run_and_tag_filters_typed_together_both_apply(page: Page, server) -> No
 def test_a_run_created_while_the_page_is_open_takes_its_sorted_place(page: Page, server, logdir: Path) -> None:
     from tensorboardX import SummaryWriter
 
-    open_dashboard(page, server, tab="histograms")
+    open_tab(page, server, "histograms")
     card = page.locator('.histogram-card[data-tag="weights"]')
     expect(card.locator(".subchart")).to_have_count(2, timeout=15000)
     late = "train/lr=0.5"
@@ -331,7 +278,7 @@ def test_a_run_created_while_the_page_is_open_takes_its_sorted_place(page: Page,
     runs = [e.get_attribute("data-run") for e in page.locator(".run").all()]
     assert runs == [*CMP, "model", "train/lr=0.1", late, "train/lr=1.0", "zbigmodel"], runs
     # Its colour is a free one: distinct from every other run's.
-    colours = [run_colour(page, r) for r in runs]
+    colours = [run_hex(page, r) for r in runs]
     assert len(set(colours)) == len(colours), colours
     shot(page, "late-run")
 
@@ -351,20 +298,18 @@ EMPTY = {  # tab -> words the note must hold: what is missing, and what writes i
 
 
 def test_empty_tabs_say_what_is_missing_and_where_it_comes_from(page: Page, server) -> None:
-    open_dashboard(page, server)
+    open_tab(page, server)
     note = page.locator("#main .empty-note")
     expect(page.locator(".scalar-card").first).to_be_visible(timeout=20000)
     expect(note).to_be_hidden()
     for tab, words in EMPTY.items():
-        page.goto(f"{server.url}/?smoothing=0#{tab}")
-        page.wait_for_selector("body[data-ready]", timeout=30000)
+        open_tab(page, server, tab)
         expect(note).to_be_visible(timeout=10000)
         for w in words:
             expect(note).to_contain_text(w)
     shot(page, "empty-tab")
     # Data hidden by the run filter or the tag filter: the note says so.
-    page.goto(f"{server.url}/?smoothing=0#histograms")
-    page.wait_for_selector("body[data-ready]", timeout=30000)
+    open_tab(page, server, "histograms")
     expect(page.locator(".histogram-card").first).to_be_visible(timeout=10000)
     expect(note).to_be_hidden()
     page.fill("#run-filter", "^lr_")
@@ -383,7 +328,7 @@ def test_empty_tabs_say_what_is_missing_and_where_it_comes_from(page: Page, serv
 
 
 def test_graph_details_never_describe_a_node_no_longer_drawn(page: Page, server) -> None:
-    open_dashboard(page, server, tab="graphs")
+    open_tab(page, server, "graphs")
     graph = page.locator(".graph-canvas")
     expect(graph).to_have_attribute("data-rendered", re.compile(r"\d+"), timeout=20000)
     page.fill(".graph-search", "Linear")
@@ -421,7 +366,7 @@ _GRAPH_OVERLAPS = """
 
 
 def test_graph_boxes_never_overlap_at_any_expansion(page: Page, server) -> None:
-    open_dashboard(page, server, tab="graphs")
+    open_tab(page, server, "graphs")
     page.select_option(".graph-run", "zbigmodel")
     graph = page.locator(".graph-canvas")
     page.wait_for_function("() => +document.querySelector('.graph-canvas').dataset.total > 2000", timeout=30000)
@@ -444,7 +389,7 @@ def test_graph_boxes_never_overlap_at_any_expansion(page: Page, server) -> None:
 
 
 def test_graph_constants_are_folded_into_their_op(page: Page, server) -> None:
-    open_dashboard(page, server, tab="graphs")
+    open_tab(page, server, "graphs")
     expect(page.locator('.graph-run option[value="model"]')).to_have_count(1, timeout=60000)
     page.select_option(".graph-run", "model")
     graph = page.locator(".graph-canvas")
