@@ -252,8 +252,10 @@ def test_mesh_data_refuses_bad_requests_with_a_sentence(mesh_server, query, stat
 
 def test_mesh_routes_refuse_unknown_runs(mesh_server):
     server, _ = mesh_server
-    assert server.get("/api/mesh/tags", run="nope").status_code == 404
-    assert server.get("/api/mesh/steps", run="nope", tag="solid").status_code == 404
+    for path, query, msg in [("/api/mesh/tags", {"run": "nope"}, "Run 'nope' not found."),
+                             ("/api/mesh/steps", {"run": "nope", "tag": "solid"}, "Mesh 'solid' not found in run 'nope'.")]:
+        r = server.get(path, **query)
+        assert (r.status_code, r.json()["msg"]) == (404, msg)
 
 
 def test_a_malformed_mesh_value_is_a_health_problem_not_a_broken_file(mesh_server):
