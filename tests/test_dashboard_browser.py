@@ -21,16 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.serverproc import ServerProcess
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
-DASHBOARD = REPO / "tsvis_live" / "http" / "static" / "dashboard" / "index.html"
+from tests.browser_support import (
+    browser_page,
+    chromium,
+    dashboard_server,
+    frames,
+    open_tab,
+    scalar_card,
+    screenshots,
+    wait_lines,
+)
 
 STEPS = 300
 
@@ -160,60 +162,37 @@ def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(logdir: Path, tmp_path_factory: pytest.TempPathFactory, backend: str):
-    srv = ServerProcess(logdir, tmp_path_factory.mktemp("dashdata"))
-    try:
-        yield srv.wait_ready(90)
-    finally:
-        srv.stop()
+    with dashboard_server(logdir, tmp_path_factory.mktemp("dashdata")) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def browser():
-    # fail, not skip: the test command installs Chromium, and the built dashboard is committed
-    assert Path(CHROMIUM).exists(), "Debian chromium is needed at /usr/bin/chromium"
-    assert DASHBOARD.exists(), "the dashboard is not built (npm run build in web/)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:  # in the machine's time zone and environment
         yield b
-        b.close()
 
 
 @pytest.fixture
-def page(browser, server) -> Page:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors  # type: ignore[attr-defined]
-    yield pg
-    ctx.close()
-    assert not errors, errors
+def page(browser, server):
+    with browser_page(browser, accept_downloads=True) as pg:
+        yield pg
 
 
 def open_dashboard(page: Page, server, query: str = "", tab: str = "scalars") -> None:
-    page.goto(f"{server.url}/{query}#{tab}")
-    page.wait_for_selector("body[data-ready]", timeout=30000)
+    """The dashboard as a user first opens it: no query (the default smoothing)."""
+    open_tab(page, server, tab, query)
 
 
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=False)
-
-
-def card(page: Page, tag: str):
-    return page.locator(f'.scalar-card[data-tag="{tag}"]')
+shot = screenshots("dashboard")
 
 
 def wait_runs(page: Page, tag: str, runs=("train", "eval"), timeout: float = 15000) -> None:
     """Wait until the chart of `tag` has drawn every run of `runs`."""
-    page.wait_for_function(
-        "([tag, runs]) => { const c = document.querySelector(`.scalar-card[data-tag=\"${tag}\"]`);"
-        " if (!c || !c.dataset.lastSteps) return false; const s = JSON.parse(c.dataset.lastSteps);"
-        " return runs.every(r => r in s); }", arg=[tag, list(runs)], timeout=timeout)
+    wait_lines(page, f'.scalar-card[data-tag="{tag}"]', runs, timeout)
 
 
 def last_steps(page: Page, tag: str) -> dict:
-    return json.loads(card(page, tag).get_attribute("data-last-steps") or "{}")
+    return json.loads(scalar_card(page, tag).get_attribute("data-last-steps") or "{}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -226,11 +205,11 @@ def test_every_view_renders(page: Page, server) -> None:
         expect(page.locator(f'.run[data-run="{run}"]')).to_be_visible()
 
     # Scalars: one chart per tag, all runs overlaid, drawn on a canvas.
-    acc_card = card(page, "acc")
+    acc_card = scalar_card(page, "acc")
     wait_runs(page, "acc")
     expect(acc_card.locator("canvas")).to_have_count(1)
     assert last_steps(page, "acc") == {"eval": STEPS - 1, "train": STEPS - 1}
-    expect(card(page, "loss/total")).to_have_attribute("data-runs", "2")
+    expect(scalar_card(page, "loss/total")).to_have_attribute("data-runs", "2")
     expect(page.locator('details.group[data-group="loss"]')).to_be_visible()
     # Tooltip with every run's value.
     box = acc_card.locator(".u-over").bounding_box()
@@ -242,19 +221,19 @@ def test_every_view_renders(page: Page, server) -> None:
     page.fill("#tag-filter", "^loss/")
     expect(page.locator(".scalar-card")).to_have_count(1)
     page.fill("#tag-filter", "")
-    expect(card(page, "acc")).to_be_visible()
+    expect(scalar_card(page, "acc")).to_be_visible()
     page.locator('details.group[data-group="acc"] > summary').click()
-    expect(card(page, "acc")).to_be_hidden()
+    expect(scalar_card(page, "acc")).to_be_hidden()
     page.locator('details.group[data-group="acc"] > summary').click()
-    expect(card(page, "acc")).to_be_visible()
+    expect(scalar_card(page, "acc")).to_be_visible()
 
     # Run filter: deselecting a run removes it from the overlay.
     page.fill("#run-filter", "^(train|eval)$")
     expect(page.locator('.run[data-run="hp0"]')).to_be_hidden()
     page.locator('.run[data-run="eval"] input').uncheck()
-    expect(card(page, "acc")).to_have_attribute("data-runs", "1")
+    expect(scalar_card(page, "acc")).to_have_attribute("data-runs", "1")
     page.locator('.run[data-run="eval"] input').check()
-    expect(card(page, "acc")).to_have_attribute("data-runs", "2")
+    expect(scalar_card(page, "acc")).to_have_attribute("data-runs", "2")
     page.fill("#run-filter", "")
 
     page.goto(f"{server.url}/#histograms")
@@ -327,7 +306,7 @@ def test_every_view_renders(page: Page, server) -> None:
     page.mouse.move(c3["x"] + c3["width"] / 2 + 80, c3["y"] + c3["height"] / 2 + 30, steps=5)
     page.mouse.up()
     # Hovering point 0 shows its sample (the sprite image written with the embedding).
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    frames(page)
     x0, y0 = (int(v) for v in canvas3d.get_attribute("data-p0").split(","))
     page.mouse.move(c3["x"] + x0, c3["y"] + y0)
     expect(page.locator(".projector-side")).to_have_attribute("data-index", re.compile(r"\d+"), timeout=10000)
@@ -370,7 +349,7 @@ def test_large_graph_stays_usable(page: Page, server) -> None:
                     shot(page, "graph-large-failed")
                     raise AssertionError(f"expanding did not add nodes: {graph.get_attribute('data-nodes')} "
                                          f"{page.inner_text('.graph-status')}") from None
-        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        frames(page)
         expanded = int(graph.get_attribute("data-nodes"))
         if expanded > 1000:
             break
@@ -448,7 +427,7 @@ def test_zoom_refetches_full_resolution(page: Page, server) -> None:
     page.on("request", lambda r: requests.append(r.url) if "/api/live/scalars" in r.url else None)
     # max_points=60 makes the 300-point series downsampled (with a min/max band) at first.
     open_dashboard(page, server, "?max_points=60")
-    acc_card = card(page, "acc")
+    acc_card = scalar_card(page, "acc")
     expect(acc_card).to_have_attribute("data-downsampled", "true", timeout=10000)
     expect(acc_card.locator(".badge")).to_be_visible()
     fetches = int(acc_card.get_attribute("data-fetches"))
@@ -490,7 +469,7 @@ def test_smoothing_refetches_from_server(page: Page, server) -> None:
     assert any("smoothing=0.9" in u for u in requests)
     page.select_option("#x-mode", "relative")
     page.check("#log-y")
-    expect(card(page, "acc").locator("canvas")).to_have_count(1)
+    expect(scalar_card(page, "acc").locator("canvas")).to_have_count(1)
     shot(page, "scalars-smoothed-relative-log")
     page.select_option("#x-mode", "step")
     page.uncheck("#log-y")
@@ -498,7 +477,7 @@ def test_smoothing_refetches_from_server(page: Page, server) -> None:
 
 def test_csv_download_equals_stored_series(page: Page, server) -> None:
     open_dashboard(page, server)
-    acc_card = card(page, "acc")
+    acc_card = scalar_card(page, "acc")
     wait_runs(page, "acc")
     acc_card.locator(".export-run").select_option("eval")
     with page.expect_download() as info:
