@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
@@ -272,3 +274,46 @@ def test_histogram_buckets_packed_together_are_the_same_bytes() -> None:
     assert {p[:1] for p in packed} == {b"\x00", b"\x01"}
     for b, p in zip(cases, packed):
         np.testing.assert_array_equal(codec.unpack_buckets(p), np.asarray(b, dtype="<f8").reshape(-1, 3))
+
+
+# -- histograms are written as columns (StoreWriter._histogram_rows) -------------------------
+_STATS = st.sampled_from([0.0, 1.5, -2.0, math.inf, -math.inf, math.nan])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(known=st.lists(st.sampled_from("abcd"), max_size=3, unique=True),
+       records=st.lists(st.tuples(st.sampled_from("abcde"), _STATS, _STATS, st.integers(0, 3)), min_size=1,
+                        max_size=25))
+def test_histogram_columns_store_what_one_record_per_window_stores(tmp_path: Path, known, records) -> None:
+    """Any interleaving of tags, some with a series already, NaN and infinite statistics, any
+    bucket count: the same rows, cursors, series ids, categories and live updates as one
+    histogram per window."""
+    first = Batch()
+    for i, tag in enumerate(known):  # series that exist before the window
+        first.histograms.append(HistogramRecord(tag, -1 - i, 1.0, np.array([[0.0, 1.0, 1.0]]), 0.0, 1.0, 1.0,
+                                                1.0, 1.0))
+    window = Batch()
+    for i, (tag, lo, total, k) in enumerate(records):
+        edges = np.arange(k + 1, dtype=np.float64) * (1 + i)
+        buckets = np.stack([edges[:-1], edges[1:], np.full(k, float(i))], axis=1) if k else np.zeros((0, 3))
+        if k == 3:
+            buckets[1, 0] += 0.5  # not contiguous: stored raw
+        window.histograms.append(HistogramRecord(tag, i, 100.0 + i, buckets, lo, 2.0, float(k), total, lo))
+    results = []
+    for name, split in (("batched", lambda b: [b]), ("single", one_record_per_window)):
+        path = tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}.sqlite"
+        db = Database(path)
+        try:
+            s = Session(db)
+            commits = [s.commit("run", part) for part in ([first] if known else []) + split(window)]
+            updates = [(u.tag, c, h.step) for commit in commits for u in commit.updates
+                       for c, h in zip(u.cursors, u.histograms)]
+            results.append((dump(db), categories(commits), commits[-1].cursor, sorted(updates),
+                            sum(c.points for c in commits)))
+        finally:
+            db.close()
+    (batched, *rest_b), (single, *rest_s) = results
+    assert rest_b == rest_s
+    assert batched.keys() == single.keys()
+    for key in batched:
+        assert same(batched[key], single[key]), key

@@ -12,6 +12,7 @@ from functools import cache
 from operator import itemgetter
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Dialect
@@ -49,10 +50,13 @@ class DriverInsert:
             return
         else:
             self.sql = str(compiled)
+        self._keys = keys
         self._row = itemgetter(*keys)
         types = [stmt.table.c[name].type for name in keys]
         self._convert = [(i, proc) for i, typ in enumerate(types) if not isinstance(typ, _PLAIN)
                          and (proc := typ.dialect_impl(dialect).bind_processor(dialect)) is not None]
+        # t.Real's processor changes only NaN: a float array without one goes through as it is
+        self._nan_only = {i for i, typ in enumerate(types) if isinstance(typ, t.Real)}
 
     def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         if self.copy:
@@ -68,6 +72,31 @@ class DriverInsert:
             return
         conn.exec_driver_sql(self.sql, [self._values(r) for r in rows] if self._convert else
                              [self._row(r) for r in rows])
+
+    def insert_columns(self, conn: Connection, columns: dict[str, Sequence[Any] | np.ndarray]) -> None:
+        """Insert rows given as columns of equal length (numpy arrays or lists): no dict and no
+        bind-processor call per row (the histogram rows of a window: ~2 us a row saved)."""
+        if not self.positional and not self.copy:
+            n = len(next(iter(columns.values())))
+            lists = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in columns.items()}
+            conn.execute(self.stmt, [{k: v[i] for k, v in lists.items()} for i in range(n)])
+            return
+        cols = [columns[k] for k in self._keys]
+        for i, convert in self._convert:
+            col = cols[i]
+            if i in self._nan_only and isinstance(col, np.ndarray) and col.dtype.kind == "f" \
+                    and not np.isnan(col).any():
+                continue
+            cols[i] = [convert(v) for v in (col.tolist() if isinstance(col, np.ndarray) else col)]
+        values = list(zip(*(c.tolist() if isinstance(c, np.ndarray) else c for c in cols)))
+        if self.copy:
+            cursor = conn.connection.dbapi_connection.cursor()
+            with cursor.copy(self.sql) as copy:
+                copy.set_types(self.pg_types)
+                for row in values:
+                    copy.write_row(row)
+            return
+        conn.exec_driver_sql(self.sql, values)
 
     def _values(self, row: dict[str, Any]) -> tuple[Any, ...]:
         values = list(self._row(row))

@@ -266,7 +266,7 @@ class StoreWriter:
         """Gather every row of the window (ids and cursors in record order), then write each
         table once. Rows with a blob hold its place in the window until the blobs are stored."""
         chunks, summary_rows = self._scalar_rows(win, batch)
-        hist_rows = self._histogram_rows(win, batch)
+        hist_rows, n_hists = self._histogram_rows(win, batch)
         rows: dict[str, list[dict[str, Any]]] = {"media": [], "tensors": []}
         for b in batch.blobs:
             rows["media"].append({
@@ -289,7 +289,7 @@ class StoreWriter:
                 if chunk["count"] < SMALL_CHUNK:
                     self._note_small_chunk(conn, chunk["series_id"], win.file_id)
         if hist_rows:
-            _sql(conn).INSERT_HISTOGRAMS(conn, hist_rows)
+            _sql(conn).INSERT_HISTOGRAMS.insert_columns(conn, hist_rows)
         blob_ids = self._blob_ids(conn, win.blobs)
         for row in rows["media"] + rows["tensors"] + rows["graphs"]:
             row["blob_id"] = blob_ids[row["blob_id"]]
@@ -298,7 +298,7 @@ class StoreWriter:
         for name, table_rows in rows.items():
             if table_rows:
                 conn.execute(_sql(conn).INSERT_ROWS[name], table_rows)
-        win.commit.points += len(hist_rows) + len(rows["media"]) + len(rows["tensors"])
+        win.commit.points += n_hists + len(rows["media"]) + len(rows["tensors"])
 
     def _scalar_rows(self, win: _Window, batch: Batch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Chunk rows of the window's scalars, and their summary rows (`store.summaries`)."""
@@ -323,25 +323,43 @@ class StoreWriter:
             chunk["min_step"], chunk["max_step"] = low, high
         return chunks, summaries.summary_rows(chunks, steps, walls, values)
 
-    def _histogram_rows(self, win: _Window, batch: Batch) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        by_tag: dict[str, SeriesUpdate] = {}
-        for h in batch.histograms:
-            cursor = self._take(1)
-            rows.append({
-                "cursor": cursor, "series_id": self._series_id(win, "histogram", h.tag), "file_id": win.file_id,
-                "step": h.step, "wall_time": h.wall_time, "min": h.min, "max": h.max,
-                "num": h.num, "sum": h.sum, "sum_squares": h.sum_squares,
-            })
-            upd = by_tag.get(h.tag)
-            if upd is None:
-                upd = by_tag[h.tag] = SeriesUpdate("histogram", win.run, h.tag, [])
-                win.commit.updates.append(upd)
-            upd.cursors.append(cursor)
-            upd.histograms.append(h)
-        for row, packed in zip(rows, codec.pack_buckets_many([h.buckets for h in batch.histograms])):
-            row["buckets"] = packed
-        return rows
+    def _histogram_rows(self, win: _Window, batch: Batch) -> tuple[dict[str, Any], int]:
+        """The window's histogram rows as columns (`DriverInsert.insert_columns`).
+
+        Cursors and new series ids are handed out as a record-at-a-time writer would: each
+        record takes the next cursor, and a record of a tag without a series makes the series
+        right after it (taking the cursor after the record's). Only a tag's first record can
+        do that, so the cursors are ranges cut at those records."""
+        hists = batch.histograms
+        n = len(hists)
+        if not n:
+            return {}, 0
+        order: dict[str, int] = {}  # tag -> its number, in order of first appearance
+        ids = np.fromiter((order.setdefault(h.tag, len(order)) for h in hists), np.int64, n)
+        firsts = np.unique(ids, return_index=True)[1].tolist() if len(order) > 1 else [0]
+        cursors = np.empty(n, np.int64)
+        done, series = 0, []
+        for tag, p in zip(order, firsts):
+            sid = self.series.get((win.run_id, "histogram", storable(tag, self._dialect)))
+            if sid is None:  # records up to this one take their cursors, then the new series
+                first = self._take(p + 1 - done)
+                cursors[done : p + 1] = np.arange(first, first + p + 1 - done)
+                done = p + 1
+                sid = self._series_id(win, "histogram", tag)
+            series.append(sid)
+        first = self._take(n - done)
+        cursors[done:] = np.arange(first, first + n - done)
+        stats = np.array([(h.wall_time, h.min, h.max, h.num, h.sum, h.sum_squares) for h in hists],
+                         dtype=np.float64).reshape(n, 6)
+        sids = np.array(series, dtype=np.int64)
+        for tag, k in order.items():
+            where = np.flatnonzero(ids == k) if len(order) > 1 else np.arange(n)
+            win.commit.updates.append(SeriesUpdate("histogram", win.run, tag, cursors[where].tolist(),
+                                                   histograms=[hists[i] for i in where.tolist()]))
+        return {"cursor": cursors, "series_id": sids[ids], "file_id": [win.file_id] * n,
+                "step": [h.step for h in hists], "wall_time": stats[:, 0], "min": stats[:, 1],
+                "max": stats[:, 2], "num": stats[:, 3], "sum": stats[:, 4], "sum_squares": stats[:, 5],
+                "buckets": codec.pack_buckets_many([h.buckets for h in hists])}, n
 
     def _run_record_rows(self, win: _Window, batch: Batch) -> dict[str, list[dict[str, Any]]]:
         """Graphs, hparams and layouts: each makes sure its series exists, then takes a cursor."""
