@@ -154,7 +154,8 @@ class Writer:
 
 
 @pytest.fixture(scope="module")
-def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def logdir(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Path:
+    """One per backend: the live tests write into it, which the other backend's pass must not see."""
     root = tmp_path_factory.mktemp("dashlogs")
     write_logs(root)
     return root

@@ -65,7 +65,8 @@ def write_logs(root: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def logdir(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Path:
+    """One per backend: a test adds a run to it, which the other backend's pass must not see."""
     root = tmp_path_factory.mktemp("issue11logs")
     write_logs(root)
     return root
