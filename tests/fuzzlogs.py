@@ -126,6 +126,10 @@ def _write_odd_run(logdir: Path, logs: FuzzLogs, run: str, rng: np.random.Genera
     emit(ODD_TAGS[4], xs.histogram("h", rng.normal(size=50), "auto").value[0], 1)
     emit(ODD_TAGS[1], xs.image("i", rng.random((3, 4, 5)).astype(np.float32)).value[0], 1)
     emit(ODD_TAGS[8], xs.text("t", "<script>alert(1)</script> ✓").value[0], 1)
+    cube = np.array([[[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]], dtype=np.float32)
+    faces = np.array([[[0, 1, 3], [0, 3, 2], [4, 5, 7], [4, 7, 6]]], dtype=np.int32)
+    w.add_mesh("mesh/<b>cube</b>", cube, faces=faces, global_step=1)
+    w.add_mesh("mesh/cloud", cube * np.float32(NAN) if run == ODD_RUNS[0] else cube, global_step=2)
     w.close()
     logs.scalars[run] = list(ODD_TAGS)
     logs.histograms[run] = [ODD_TAGS[4]]

@@ -60,6 +60,9 @@ ROUTES: dict[str, dict[str, str]] = {
     "/api/projector_raw": {"run": "run", "tag": "tag", "step": "step"},
     "/api/projector_sprite": {"run": "run", "tag": "tag", "start": "int", "count": "int", "size": "int"},
     "/api/projector_metadata": {"run": "run", "tag": "tag", "step": "step"},
+    "/api/mesh/tags": {"run": "run"},
+    "/api/mesh/steps": {"run": "run", "tag": "tag"},
+    "/api/mesh/data": {"run": "run", "tag": "tag", "step": "step", "sample": "int", "encoding": "choice:base64|json"},
     "/api/getEmbedding": {"run": "run", "tag": "tag", "step": "step"},
     "/api/exception": {"run": "run", "tag": "tag"},
     "/api/exception_data": {"run": "run", "tag": "tag", "step": "step"},
@@ -85,6 +88,7 @@ SECTION = {
     "/api/exception_box": "exception",
 }
 SECTION.update({r: "embedding" for r in ROUTES if "projector" in r or r == "/api/getEmbedding"})
+SECTION.update({r: "mesh" for r in ROUTES if r.startswith("/api/mesh/")})
 OTHER_PATHS = ["/", "/index.html", "/api/nope", "/api", "/api/", "/ws", "/assets/x.js", "/%2e%2e/%2e%2e/etc/passwd",
                "/..%2f..%2fetc%2fpasswd", "/assets/..%2f..%2f..%2fapp.py", "/static/../../x", "/api/live",
                "/api/live/nope", "/favicon.ico", "/%00", "/index.html%00.js", "/" + "a" * 3000]
@@ -112,6 +116,8 @@ class Pools:
                 self._add(section, run, sections.get(section, []))
             if "hyperparm" in sections:
                 self._add("hyperparm", run, [""])
+        for run, meshes in client.get(url + "/api/mesh/tags").json()["data"].items():
+            self._add("mesh", run, list(meshes))
         self.steps: dict[tuple[str, str], list[int]] = {}
         self.versions: list[str] = []
         for kind in ("image", "audio", "text"):
