@@ -49,6 +49,7 @@ def test_thumbnails_come_from_one_atlas_and_search_reaches_every_column(tmp_path
     column = page.locator(".proj-column")
     expect(column).to_be_visible(timeout=10000)
     assert column.locator("option").all_inner_texts() == ["name", "animal", "fold"]
+    expect(page.locator(".projector-legend .legend-item")).to_have_count(30)  # 120 names: the first 30
     page.fill(".proj-search", "^p1$")
     expect(page.locator(".proj-matches")).to_have_attribute("data-matches", "1", timeout=5000)
     column.select_option("animal")
@@ -57,6 +58,11 @@ def test_thumbnails_come_from_one_atlas_and_search_reaches_every_column(tmp_path
     expect(page.locator(".proj-matches")).to_have_attribute("data-matches", str(len(dogs)), timeout=5000)
     expect(plot).to_have_attribute("data-marked", str(len(dogs)))
     expect(page.locator(".proj-match").first).to_contain_text(f"#{dogs[0]} p{dogs[0]} · dog")
+    # The picked column also colours the points: one series (and legend entry) per animal.
+    names = page.evaluate("""(el) => window.tsvisLive.echarts.getInstanceByDom(el).getOption().series
+      .map(s => s.name).filter(n => n !== 'thumbnails' && n !== 'search matches')""", plot.element_handle())
+    assert sorted(names) == sorted(ANIMALS), names
+    expect(page.locator(".projector-legend .legend-item")).to_have_count(4)
     column.select_option("fold")
     page.fill(".proj-search", "^3$")
     expect(page.locator(".proj-matches")).to_have_attribute("data-matches", str(n // 5), timeout=5000)

@@ -42,6 +42,7 @@ export class ProjectorView implements View {
   private status = h("span", { class: "muted proj-status" });
   private meta: any = null;
   private labels: string[] = [];
+  private values: string[] = [];
   private points: number[][] = [];
   private dims = 2;
   private matches: number[] | null = null;
@@ -173,7 +174,8 @@ export class ProjectorView implements View {
     this.points = points;
     this.dims = dims;
     this.status.textContent = `${points.length} points${this.meta?.shape ? ` · shape ${JSON.stringify(this.meta.shape)}` : ""} · ${method}`;
-    this.matches = searchLabels(this.searched(), this.search.value);
+    this.pickValues();
+    this.matches = searchLabels(this.values, this.search.value);
     this.render();
     this.listMatches();
     if (this.metaStep !== step) {
@@ -184,13 +186,14 @@ export class ProjectorView implements View {
     this.chart3.el.dataset.method = method;
   }
 
-  /** What the search matches: the picked metadata column, else the labels. */
-  private searched(): string[] {
-    return this.columns.searched(this.labels.length) ?? this.labels;
+  /** What the search matches and the colours show: the picked metadata column, else the labels. */
+  private pickValues(): void {
+    this.values = this.columns.searched(this.labels.length) ?? this.labels;
   }
 
   private applySearch(): void {
-    this.matches = searchLabels(this.searched(), this.search.value);
+    this.pickValues();
+    this.matches = searchLabels(this.values, this.search.value);
     this.render();
     this.listMatches();
   }
@@ -200,7 +203,7 @@ export class ProjectorView implements View {
     this.matchInfo.textContent = m === null ? "" : `${m.length} of ${this.labels.length} points match`;
     this.matchInfo.dataset.matches = m === null ? "" : String(m.length);
     this.matchList.replaceChildren(...(m ?? []).slice(0, MAX_LISTED).map((i) => {
-      const b = h("button", { class: "proj-match", "data-index": String(i) }, h("span", { class: "swatch", style: { background: labelColor(this.labels[i]) } }), `#${i} `, this.labels[i], this.searched() !== this.labels ? ` · ${this.searched()[i]}` : "");
+      const b = h("button", { class: "proj-match", "data-index": String(i) }, h("span", { class: "swatch", style: { background: labelColor(this.values[i]) } }), `#${i} `, this.labels[i], this.values !== this.labels ? ` · ${this.values[i]}` : "");
       b.addEventListener("click", () => {
         this.showSample(i);
         if (this.dims === 3) this.chart3.showPoint(i);
@@ -216,14 +219,15 @@ export class ProjectorView implements View {
 
   private render(): void {
     const points = this.points;
-    const uniq = [...new Set(this.labels)];
+    const values = this.values; // the picked column colours the points and names the legend
+    const uniq = [...new Set(values)];
     this.legend.replaceChildren(...uniq.slice(0, 30).map((l) => h("span", { class: "legend-item" }, h("span", { class: "swatch", style: { background: labelColor(l) } }), l)), uniq.length > 30 ? h("span", { class: "muted" }, ` +${uniq.length - 30} labels`) : "");
     const marked = this.matches === null ? null : new Set(this.matches);
     const thumbs = this.thumbsBox.checked && !this.thumbsLabel.hidden ? this.thumbs : null;
     if (this.dims === 3) {
       this.stage.replaceChildren(this.chart3.el);
       this.chart3.images = thumbs ? this.thumbs.images : null;
-      this.chart3.setData(points, this.labels.map(labelColor));
+      this.chart3.setData(points, values.map(labelColor));
       this.chart3.setMarked(marked);
       requestAnimationFrame(() => this.chart3.draw());
       return;
@@ -231,7 +235,7 @@ export class ProjectorView implements View {
     this.stage.replaceChildren(this.chart2.el);
     const byLabel = new Map<string, Array<[number, number, number]>>();
     points.forEach((p, i) => {
-      const l = uniq.length <= 30 ? this.labels[i] : "points";
+      const l = uniq.length <= 30 ? values[i] : "points";
       let a = byLabel.get(l);
       if (!a) byLabel.set(l, (a = []));
       a.push([p[0], p[1] ?? 0, i]);
@@ -239,7 +243,7 @@ export class ProjectorView implements View {
     const faded = marked !== null;
     const series: any[] = [...byLabel.entries()].map(([l, data]) => ({
       type: "scatter", name: l, data, symbolSize: 6, large: data.length > 5000,
-      itemStyle: { opacity: faded ? 0.15 : 0.85, ...(uniq.length <= 30 ? { color: labelColor(l) } : { color: (p: any) => labelColor(this.labels[p.data[2]]) }) },
+      itemStyle: { opacity: faded ? 0.15 : 0.85, ...(uniq.length <= 30 ? { color: labelColor(l) } : { color: (p: any) => labelColor(values[p.data[2]]) }) },
     }));
     if (thumbs && thumbs.urls.size) {
       // Each point as its sprite image, over the dots (faded but for the matches while searching).
@@ -255,7 +259,7 @@ export class ProjectorView implements View {
       series.push({
         type: "scatter", name: "search matches", z: 5, symbolSize: 10,
         data: (this.matches ?? []).map((i) => [points[i][0], points[i][1] ?? 0, i]),
-        itemStyle: { color: (p: any) => labelColor(this.labels[p.data[2]]), borderColor: "#263238", borderWidth: 1.5, opacity: 1 },
+        itemStyle: { color: (p: any) => labelColor(this.values[p.data[2]]), borderColor: "#263238", borderWidth: 1.5, opacity: 1 },
       });
     }
     this.chart2.set({

@@ -1,7 +1,7 @@
 /**
  * The projector's metadata table (`/api/projector_metadata`): every column of a TensorBoard
- * `metadata.tsv`, so the search box can match any column (a "Search in" picker appears when
- * there is more than one) and the sample pane lists a point's whole row.
+ * `metadata.tsv`, so the search box can match any column and the points be coloured by it (a "Column"
+ * picker appears when there is more than one) and the sample pane lists a point's whole row.
  */
 import { getJSON } from "../api";
 import { h } from "../app";
@@ -11,7 +11,7 @@ export class MetadataColumns {
   columns: string[] = [];
   rows: string[][] = [];
   private seq = 0;
-  readonly pick = picker("Search in", "proj-column", () => this.onChange());
+  readonly pick = picker("Column", "proj-column", () => this.onChange());
 
   constructor(private onChange: () => void) {
     this.pick.el.hidden = true;
