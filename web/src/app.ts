@@ -1,10 +1,11 @@
 /** Application state shared by the sidebar and the views. */
 import { getJSON } from "./api";
 import { runColor, runColors } from "./colors";
+import { applyCategoryMessage, mergeGetCategory, type Categories } from "./data/categories";
+import { compileFilter, type Filter } from "./data/names";
+import { naturalCompare } from "./data/natsort";
+import type { XAxisMode } from "./data/xaxis";
 import { Live } from "./live";
-import {
-  applyCategoryMessage, compileFilter, mergeGetCategory, naturalCompare, type Categories, type Filter, type XAxisMode,
-} from "./shape";
 
 export type Change = "categories" | "runs" | "filter" | "settings" | "colors";
 

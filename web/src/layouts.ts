@@ -6,7 +6,7 @@
  * a value with a band from a lower to an upper tag.
  */
 import { PALETTE } from "./colors";
-import { naturalCompare } from "./shape";
+import { naturalCompare } from "./data/natsort";
 
 export interface MarginSeries {
   value: string;

@@ -1,5 +1,5 @@
 /** PR / ROC curve points from `/api/getRoc` (unit-tested in test/prcurves.test.ts). */
-import { num, nums } from "./shape";
+import { num, nums } from "./data/numbers";
 
 export interface PrStep {
   wall: number;

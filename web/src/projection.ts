@@ -1,5 +1,5 @@
 /** Projector helpers without a DOM (unit-tested in test/projection.test.ts). */
-import { compileFilter } from "./shape";
+import { compileFilter } from "./data/names";
 
 /**
  * Indices of the labels matching `pattern` (case-insensitive regex, or a substring when it is

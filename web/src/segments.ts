@@ -4,8 +4,8 @@
  * job was resumed from a checkpoint. The newest segment is what the normal view shows after the
  * steps it did not reach; the older ones are what the resumed job overwrote.
  */
+import type { Series } from "./data/series";
 import { smooth } from "./smoothing";
-import type { Series } from "./shape";
 
 /** Split the writes (in write order) at each step decrease: one Series per segment. */
 export function splitSegments(steps: readonly number[], wall: readonly number[], values: readonly number[]): Series[] {

@@ -2,7 +2,7 @@
  * HParams trials (unit-tested in test/trials.test.ts): which run a trial is, one row per
  * trial, and the rows inside the ranges brushed on the parallel-coordinates axes.
  */
-import type { HparamRow } from "./shape";
+import type { HparamRow } from "./data/hparamrows";
 
 export interface Trial extends HparamRow {
   /** The run the trial's data is in: its own run, or the experiment's session run `run/group`. */

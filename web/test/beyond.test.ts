@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { AlertBook, fmtSeconds } from "../src/alerts";
 import { hasRestart, medianGap, olderSegments, splitSegments, stallAfter, truncateFrom } from "../src/segments";
-import { emptySeries } from "../src/shape";
+import { emptySeries } from "../src/data/series";
 import { parseThresholds } from "../src/watchstate";
 import { logAxis, scatterMatrixOption } from "../src/views/hparamsmatrix";
 import { thumbSize } from "../src/views/sprites";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assignColors, PALETTE, RUN_COLORS_KEY, RunColors } from "../src/colors";
+import { assignColors, fnv1a, PALETTE, runColor, RUN_COLORS_KEY, RunColors } from "../src/colors";
 
 /** A real in-memory Storage (Node has no localStorage). */
 class MemoryStorage implements Storage {
@@ -96,5 +96,12 @@ describe("run colours", () => {
     const c = new RunColors(new MemoryStorage());
     c.assign(["a", "b"]);
     expect(c.colorOf("z")).toBe(PALETTE[2]);
+  });
+});
+
+describe("colours", () => {
+  it("are stable per run name", () => {
+    expect(runColor("run_a")).toBe(runColor("run_a"));
+    expect(fnv1a("")).toBe(0x811c9dc5);
   });
 });

@@ -1,7 +1,7 @@
 /** The dashboard's natural sort against the vectors tests/test_compute_natsort.py checks the server's. */
 import { describe, expect, it } from "vitest";
 import vectors from "../../tests/natsort_vectors.json";
-import { naturalCompare } from "../src/shape";
+import { naturalCompare } from "../src/data/natsort";
 
 const sign = (x: number) => (x > 0 ? 1 : x < 0 ? -1 : 0);
 
@@ -20,5 +20,11 @@ describe("natural sort (shared vectors)", () => {
       expect(sign(naturalCompare(p.a, p.b)), `${p.a} ${p.b}`).toBe(p.order);
       expect(sign(naturalCompare(p.b, p.a)), `${p.b} ${p.a}`).toBe(0 - p.order || 0);
     }
+  });
+});
+
+describe("natural sort", () => {
+  it("sorts embedded numbers as numbers", () => {
+    expect(["a10", "a2", "b1", "a1"].sort(naturalCompare)).toEqual(["a1", "a2", "a10", "b1"]);
   });
 });

@@ -1,7 +1,7 @@
 /** Chart option builders that run without a DOM: their tooltips escape what they show. */
 import { describe, expect, it } from "vitest";
 import { distOption, histOption } from "../src/views/statistic";
-import type { HistPoint } from "../src/shape";
+import type { HistPoint } from "../src/data/histograms";
 
 const points: HistPoint[] = [0, 1, 2].map((step) => ({ step, wall: 0, min: 0, max: 1, buckets: [[0, 0.5, 3], [0.5, 1, 4]] } as any));
 

@@ -4,7 +4,7 @@ import { chartLines, mergeLayouts, tagMatcher } from "../src/layouts";
 import { curvePoints, parseRoc } from "../src/prcurves";
 import { searchLabels, tsneEstimate } from "../src/projection";
 import { brushed, trials } from "../src/trials";
-import { hparamColumns, type HparamRow } from "../src/shape";
+import { hparamColumns, type HparamRow } from "../src/data/hparamrows";
 import { imageScale } from "../src/views/imagetools";
 
 describe("PR curves", () => {

@@ -1,9 +1,9 @@
 /** Exceptions: box plot of a tensor over steps; per step a heat map, a histogram and outliers. */
 import { getJSON } from "../api";
 import { App, Change, h, View, fmtNum } from "../app";
+import { num, nums } from "../data/numbers";
 import { EChart } from "../echarts";
 import { html, tip } from "../escape";
-import { num, nums } from "../shape";
 import { errorBox, picker } from "./common";
 
 export class ExceptionsView implements View {

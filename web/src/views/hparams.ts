@@ -7,9 +7,10 @@
 import { getJSON } from "../api";
 import { App, Change, h, swatch, View, fmtNum } from "../app";
 import { runColor } from "../colors";
+import { hparamColumns, hparamRows, type HparamRow } from "../data/hparamrows";
+import { naturalCompare } from "../data/natsort";
 import { EChart } from "../echarts";
 import { html, tip } from "../escape";
-import { hparamColumns, hparamRows, naturalCompare, type HparamRow } from "../shape";
 import { brushed, columnValue, trials, type Brush, type Trial } from "../trials";
 import { errorBox, onNewData } from "./common";
 import { matrixHeight, scatterMatrixOption } from "./hparamsmatrix";

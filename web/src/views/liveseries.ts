@@ -6,8 +6,10 @@
  */
 import { getJSON } from "../api";
 import type { App } from "../app";
+import { num, nums } from "../data/numbers";
+import { bandPerPoint, decimate, emptySeries, lowerBound, upsertPoint, type Series } from "../data/series";
+import { stepRangeForX } from "../data/xaxis";
 import { truncateFrom } from "../segments";
-import { bandPerPoint, decimate, emptySeries, lowerBound, num, nums, stepRangeForX, upsertPoint, type Series } from "../shape";
 import { continueEma, newEma, stateFromSmoothed, type EmaState } from "../smoothing";
 
 export interface SeriesHost {

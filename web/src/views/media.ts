@@ -1,9 +1,11 @@
 /** Images, audio and text: a step slider per (run, tag), all samples of the step, lazy-loaded. */
 import { getPaged, url } from "../api";
 import { App, Change, h, placeInOrder, swatch, TagGroups, View, visibility, fmtTime } from "../app";
+import { groupTags } from "../data/names";
+import { naturalCompare } from "../data/natsort";
+import { num } from "../data/numbers";
 import { setHtml } from "../escape";
 import { markdown } from "../markdown";
-import { groupTags, naturalCompare, num } from "../shape";
 import { onNewData } from "./common";
 import { cssFilter, imageScale, ImageToolbar, openLightbox, type ImageSettings } from "./imagetools";
 

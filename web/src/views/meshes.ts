@@ -6,8 +6,10 @@
 import { getJSON } from "../api";
 import { App, Change, fmtTime, h, placeInOrder, swatch, TagGroups, View, visibility } from "../app";
 import { runColor } from "../colors";
+import { groupTags } from "../data/names";
+import { naturalCompare } from "../data/natsort";
+import { num } from "../data/numbers";
 import { decodePart, makeMesh, type MeshPart } from "../mesh3d";
-import { groupTags, naturalCompare, num } from "../shape";
 import { errorBox, onNewData } from "./common";
 import { MeshCanvas } from "./meshcanvas";
 

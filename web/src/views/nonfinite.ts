@@ -4,8 +4,8 @@
  * finite value for NaN (where TensorBoard drew its NaN markers), in the line's colour.
  */
 import uPlot from "uplot";
+import type { Series } from "../data/series";
 import { nonFinitePoints, type NonFiniteKind } from "../scalarmath";
-import type { Series } from "../shape";
 
 export interface Marker {
   line: string;

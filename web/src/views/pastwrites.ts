@@ -6,8 +6,9 @@
  */
 import { getJSON } from "../api";
 import type { App } from "../app";
+import { nums } from "../data/numbers";
+import type { Series } from "../data/series";
 import { hasRestart, olderSegments, splitSegments } from "../segments";
-import { nums, type Series } from "../shape";
 import { restarts } from "../watchstate";
 
 interface Entry {

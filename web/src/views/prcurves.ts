@@ -6,10 +6,10 @@
 import { getJSON } from "../api";
 import { App, Change, h, placeInOrder, swatch, TagGroups, View, visibility, fmtNum } from "../app";
 import { runColor } from "../colors";
+import { groupTags } from "../data/names";
 import { EChart } from "../echarts";
 import { html, tip } from "../escape";
 import { curvePoints, parseRoc, type CurveKind, type PrStep } from "../prcurves";
-import { groupTags } from "../shape";
 import { errorBox, onNewData } from "./common";
 
 const KIND_KEY = "tsvis-live.pr-kind";

@@ -7,10 +7,10 @@
 import { getJSON, maybeParse } from "../api";
 import { App, Change, h, View } from "../app";
 import { labelColor } from "../colors";
+import { num } from "../data/numbers";
 import { EChart } from "../echarts";
 import { html, tip } from "../escape";
 import { searchLabels, tsneEstimate } from "../projection";
-import { num } from "../shape";
 import { errorBox, onNewData, picker } from "./common";
 import { Scatter3D } from "./scatter3d";
 import { MetadataColumns } from "./projmeta";

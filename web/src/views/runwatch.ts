@@ -9,8 +9,9 @@
 import { getJSON } from "../api";
 import type { App } from "../app";
 import { AlertBook } from "../alerts";
+import { naturalCompare } from "../data/natsort";
+import { num, nums } from "../data/numbers";
 import { hasRestart, splitSegments } from "../segments";
-import { naturalCompare, num, nums } from "../shape";
 import { restarts, thresholds } from "../watchstate";
 
 /** Runs watched at most (each is one /ws subscription; the server allows 2000 per socket). */

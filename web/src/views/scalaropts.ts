@@ -6,8 +6,8 @@
 import uPlot from "uplot";
 import type { Settings } from "../app";
 import { AXIS_FONT, fmtTick, timeTickLabels, yAxisSize } from "../axes";
+import { fmtHours } from "../data/xaxis";
 import { computeDomain, computeLogDomain } from "../scalarmath";
-import { fmtHours } from "../shape";
 
 export interface PlotHost {
   settings: Settings;

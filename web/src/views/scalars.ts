@@ -1,6 +1,6 @@
 /** The Scalars view: a chart per tag, one line per run, tags grouped by their prefix. */
 import { App, Change, h, TagGroups, View } from "../app";
-import { groupTags } from "../shape";
+import { groupTags } from "../data/names";
 import { schedule } from "./chartsched";
 import { PinnedArea } from "./pinned";
 import { ScalarChart } from "./scalarchart";

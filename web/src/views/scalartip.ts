@@ -4,8 +4,8 @@
  * Built from text nodes only (names are user data).
  */
 import { h, fmtNum, swatch } from "../app";
+import type { Series } from "../data/series";
 import { fmtRelative, fmtWall, nearestIndex } from "../scalarmath";
-import type { Series } from "../shape";
 
 export interface TipLine {
   id: string;

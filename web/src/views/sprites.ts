@@ -8,7 +8,7 @@ import { getResponse } from "../api";
 
 /** Thumbnails read at most (the first points of the embedding). */
 export const MAX_THUMBS = 2000;
-/** Side of an atlas cell in px: the largest thumbnail drawn (36 px) at 1.6x hover, on HiDPI. */
+/** Side of an atlas cell asked for (px): the largest thumbnail drawn (36 px) at 1.6x hover. */
 const CELL = 48;
 
 /** Where thumbnail `i` sits in an atlas: row-major, `columns` cells a row, `cell` px each. */
@@ -48,17 +48,18 @@ export class Thumbnails {
   private async load(seq: number, run: string, tag: string): Promise<void> {
     const r = await getResponse("projector_sprite", { run, tag, count: this.total, size: CELL });
     const columns = Number(r.headers.get("X-Sprite-Columns")) || 1;
+    const cell = Number(r.headers.get("X-Sprite-Cell")) || CELL; // smaller for smaller images
     const count = Number(r.headers.get("X-Sprite-Count")) || 0;
     const atlas = await createImageBitmap(await r.blob());
     if (seq !== this.seq) return;
     this.total = Math.min(this.total, count);
     const cut = document.createElement("canvas");
-    cut.width = cut.height = CELL;
+    cut.width = cut.height = cell;
     const ctx = cut.getContext("2d")!;
     for (let i = 0; i < this.total; i++) {
-      const [x, y] = atlasCell(i, columns, CELL);
-      ctx.clearRect(0, 0, CELL, CELL);
-      ctx.drawImage(atlas, x, y, CELL, CELL, 0, 0, CELL, CELL);
+      const [x, y] = atlasCell(i, columns, cell);
+      ctx.clearRect(0, 0, cell, cell);
+      ctx.drawImage(atlas, x, y, cell, cell, 0, 0, cell, cell);
       const u = cut.toDataURL("image/png");
       this.urls.set(i, u);
       const img = new Image();

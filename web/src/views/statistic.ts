@@ -2,9 +2,10 @@
 import { getJSON } from "../api";
 import { App, Change, h, placeInOrder, swatch, TagGroups, View } from "../app";
 import { runColor, withAlpha } from "../colors";
+import { BASIS_POINTS, histogramPercentiles, parseHistPoint, pickEven, rebin, upsertHist, type HistPoint } from "../data/histograms";
+import { groupTags } from "../data/names";
 import { EChart } from "../echarts";
 import { html, joinHtml, tip } from "../escape";
-import { BASIS_POINTS, groupTags, histogramPercentiles, parseHistPoint, pickEven, rebin, upsertHist, type HistPoint } from "../shape";
 
 /** One run's histogram series for one tag: REST snapshot, then live points from `since`. */
 class HistSource {
