@@ -53,6 +53,8 @@ def atlas_png(samples: np.ndarray, start: int, count: int, cell: int) -> tuple[b
 async def projector_sprite(request: Request) -> Response:
     """`/api/projector_sprite?run&tag[&start=0][&count=all][&size=32]`: an atlas PNG.
 
+    Cells are `size` px, or the images' own size when they are smaller (no upscaling).
+
     Headers say how to cut it: `X-Sprite-Columns`, `X-Sprite-Cell`, `X-Sprite-Count`,
     `X-Sprite-Total` (samples the embedding has). 404 when its samples are not images.
     """
@@ -67,6 +69,11 @@ async def projector_sprite(request: Request) -> Response:
         raise NotFound(f"the samples of embedding tag {tag!r} are {entry.meta['sample_type']}, not images")
     [samples] = await session.store.arrays([entry.extras["sample"]])
     total = len(samples)
+    if total:  # never larger than the images themselves: the page scales them when it draws
+        try:
+            size = max(4, min(size, max(as_image(samples[0]).shape[:2])))
+        except ValueError as err:
+            raise NotFound(f"the samples of embedding tag {tag!r} cannot be drawn: {err}") from err
     fits = (MAX_ATLAS_SIDE // size) ** 2
     count = params.integer(request, "count", min(total - start, fits) if start < total else 0, minimum=0)
     if start > total:
