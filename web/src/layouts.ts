@@ -82,13 +82,18 @@ export function tagMatcher(pattern: string): ((tag: string) => boolean) | null {
   }
 }
 
+/** A line of a scalar chart (views/scalarchart.ts): a (run, tag) series, maybe with a band. */
 export interface ChartLine {
+  /** Unique in the chart: the key of `data-last-steps` (the run, in a chart of one tag). */
   id: string;
   run: string;
   tag: string;
+  /** Name in the tooltip and the download picker. */
   label: string;
+  /** A fixed colour; else the run's colour. */
   color?: string;
   dash?: number[];
+  /** Margin charts: tags of the same run drawn as a band around the line. */
   lower?: string;
   upper?: string;
 }

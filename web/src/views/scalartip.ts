@@ -3,8 +3,10 @@
  * with the smoothed and raw value, step, wall time and time since the run's first point.
  * Built from text nodes only (names are user data).
  */
-import { h, fmtNum, swatch } from "../app";
+import type uPlot from "uplot";
+import { h, fmtNum, swatch, type Settings } from "../app";
 import type { Series } from "../data/series";
+import { fmtHours } from "../data/xaxis";
 import { fmtRelative, fmtWall, nearestIndex } from "../scalarmath";
 
 export interface TipLine {
@@ -43,4 +45,35 @@ export function tipTable(lines: readonly TipLine[], x: number, smoothing: boolea
   return h("table", { class: "tip-table" },
     h("thead", {}, h("tr", {}, ...head.map((t) => h("th", {}, t)))),
     h("tbody", {}, ...rows.filter((r): r is HTMLTableRowElement => r !== null)));
+}
+
+/** A chart's tooltip element and the lines it tells about (set at each draw). */
+export class ChartTip {
+  readonly el: HTMLElement = h("div", { class: "tooltip", hidden: true });
+  lines: TipLine[] = [];
+
+  constructor(private plotEl: HTMLElement) {}
+
+  /** Follow uPlot's cursor: hidden off the plot, else beside the cursor inside `card`. */
+  show(u: uPlot, card: HTMLElement, settings: Settings): void {
+    const left = u.cursor.left;
+    if (left === undefined || left === null || left < 0 || !this.lines.length) {
+      this.el.hidden = true;
+      return;
+    }
+    const cx = u.posToVal(left, "x");
+    // The header names the drawn point nearest to the cursor (the rows are each line's nearest).
+    let x = cx, best = Infinity;
+    for (const l of this.lines) {
+      const i = nearestIndex(l.xv, cx);
+      if (i >= 0 && Math.abs(l.xv[i] - cx) < best) { best = Math.abs(l.xv[i] - cx); x = l.xv[i]; }
+    }
+    const mode = settings.xMode;
+    const xs = mode === "wall" ? new Date(x * 1000).toLocaleString() : mode === "relative" ? fmtHours(x) : `step ${x}`;
+    this.el.replaceChildren(h("div", { class: "tip-x" }, xs), tipTable(this.lines, cx, settings.smoothing > 0));
+    this.el.hidden = false;
+    const maxLeft = card.clientWidth - this.el.offsetWidth - 4;
+    this.el.style.left = `${Math.max(0, Math.min(left + 72, maxLeft))}px`;
+    this.el.style.top = `${(u.cursor.top ?? 0) + this.plotEl.offsetTop + 10}px`;
+  }
 }
