@@ -1,7 +1,8 @@
 /**
  * Redraw scheduler of the scalar charts: at most one redraw per chart per animation frame,
  * visible charts only, and a live chart at most every LIVE_REDRAW_MS (streaming at 60 Hz into
- * 50 charts would spend every frame re-aligning data nobody can read that fast).
+ * 50 charts would spend every frame re-aligning data nobody can read that fast); and what a
+ * settings change asks of a view's charts (SmoothingWatch).
  */
 
 export interface Drawable {
@@ -63,4 +64,32 @@ function requestFrame(): void {
     }
     if (dirty.size) requestFrame();
   });
+}
+
+/**
+ * A chart view's answer to a settings change: a new smoothing refetches every chart once the
+ * value has rested 250 ms (a dragged slider sends many); any other setting only redraws.
+ */
+export class SmoothingWatch {
+  private last: number;
+  private timer: number | null = null;
+
+  constructor(private smoothing: () => number) {
+    this.last = smoothing();
+  }
+
+  settingsChanged(refetch: () => void, redraw: () => void): void {
+    if (this.smoothing() !== this.last) {
+      this.last = this.smoothing();
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer = window.setTimeout(() => {
+        this.timer = null;
+        refetch();
+      }, 250);
+    } else redraw();
+  }
+
+  destroy(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+  }
 }

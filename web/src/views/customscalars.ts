@@ -7,7 +7,7 @@
  */
 import { App, Change, h, View } from "../app";
 import { chartLines, mergeLayouts, type LayoutCategory } from "../layouts";
-import { schedule } from "./chartsched";
+import { schedule, SmoothingWatch } from "./chartsched";
 import { ScalarChart } from "./scalarchart";
 
 const COLLAPSED_KEY = "tsvis-live.collapsed.custom";
@@ -18,13 +18,12 @@ export class CustomScalarsView implements View {
   private charts = new Map<string, { chart: ScalarChart; invalid: HTMLElement }>();
   private sig = "";
   private cats: LayoutCategory[] = [];
-  private lastSmoothing: number;
-  private refetchTimer: number | null = null;
+  private smoothing: SmoothingWatch;
   private collapsed: Record<string, boolean>;
 
   constructor(private app: App) {
     this.el = h("section", { class: "view view-custom" }, this.body);
-    this.lastSmoothing = app.settings.smoothing;
+    this.smoothing = new SmoothingWatch(() => app.settings.smoothing);
     try {
       this.collapsed = JSON.parse(localStorage.getItem(COLLAPSED_KEY) || "{}");
     } catch {
@@ -39,14 +38,10 @@ export class CustomScalarsView implements View {
       return;
     }
     if (c === "settings") {
-      if (this.app.settings.smoothing !== this.lastSmoothing) {
-        this.lastSmoothing = this.app.settings.smoothing;
-        if (this.refetchTimer !== null) clearTimeout(this.refetchTimer);
-        this.refetchTimer = window.setTimeout(() => {
-          this.refetchTimer = null;
-          for (const { chart } of this.charts.values()) chart.refetchAll();
-        }, 250);
-      } else for (const { chart } of this.charts.values()) schedule(chart);
+      this.smoothing.settingsChanged(
+        () => { for (const { chart } of this.charts.values()) chart.refetchAll(); },
+        () => { for (const { chart } of this.charts.values()) schedule(chart); },
+      );
       return;
     }
     const cats = mergeLayouts(this.app.layouts);
@@ -106,7 +101,7 @@ export class CustomScalarsView implements View {
   }
 
   destroy(): void {
-    if (this.refetchTimer !== null) clearTimeout(this.refetchTimer);
+    this.smoothing.destroy();
     for (const { chart } of this.charts.values()) chart.destroy();
     this.charts.clear();
   }

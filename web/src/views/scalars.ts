@@ -1,7 +1,7 @@
 /** The Scalars view: a chart per tag, one line per run, tags grouped by their prefix. */
 import { App, Change, h, TagGroups, View } from "../app";
 import { groupTags } from "../data/names";
-import { schedule } from "./chartsched";
+import { schedule, SmoothingWatch } from "./chartsched";
 import { PinnedArea } from "./pinned";
 import { ScalarChart } from "./scalarchart";
 
@@ -10,15 +10,14 @@ export { ScalarChart } from "./scalarchart";
 export class ScalarsView implements View {
   el: HTMLElement;
   private groups: TagGroups<ScalarChart>;
-  private refetchTimer: number | null = null;
-  private lastSmoothing: number;
+  private smoothing: SmoothingWatch;
   private pinned: PinnedArea;
 
   constructor(private app: App) {
     this.groups = new TagGroups<ScalarChart>("tsvis-live.collapsed.scalar", (tag) => new ScalarChart(app, `scalar:${tag}`, tag, "scalar-card", { "data-tag": tag }, tag));
     this.pinned = new PinnedArea(app);
     this.el = h("section", { class: "view view-scalars" }, this.pinned.el, this.groups.el);
-    this.lastSmoothing = app.settings.smoothing;
+    this.smoothing = new SmoothingWatch(() => app.settings.smoothing);
     this.update("categories");
   }
 
@@ -29,18 +28,13 @@ export class ScalarsView implements View {
       return;
     }
     if (c === "settings") {
-      if (this.app.settings.smoothing !== this.lastSmoothing) {
-        this.lastSmoothing = this.app.settings.smoothing;
-        if (this.refetchTimer !== null) clearTimeout(this.refetchTimer);
-        this.refetchTimer = window.setTimeout(() => {
-          this.refetchTimer = null;
-          for (const ch of this.groups.items.values()) ch.refetchAll();
-          this.pinned.refetchAll();
-        }, 250);
-      } else {
+      this.smoothing.settingsChanged(() => {
+        for (const ch of this.groups.items.values()) ch.refetchAll();
+        this.pinned.refetchAll();
+      }, () => {
         for (const ch of this.groups.items.values()) schedule(ch);
         this.pinned.redraw();
-      }
+      });
       return;
     }
     const tags = this.app.tags("scalar");
@@ -51,7 +45,7 @@ export class ScalarsView implements View {
   }
 
   destroy(): void {
-    if (this.refetchTimer !== null) clearTimeout(this.refetchTimer);
+    this.smoothing.destroy();
     this.groups.destroy();
     this.pinned.destroy();
   }
