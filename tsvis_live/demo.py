@@ -2,7 +2,7 @@
 
 Written with the protobuf messages tensorboard ships and our own record framing: no training
 framework needed. Three runs of scalars (one keeps appending every 0.2 s), histograms, images,
-audio, text, hyperparameters, a PR curve and a TensorBoard projector embedding.
+audio, text, meshes, hyperparameters, a PR curve and a TensorBoard projector embedding.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.compat.proto.tensor_pb2 import TensorProto
 from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.plugins.mesh import metadata as mesh_metadata
+from tensorboard.plugins.mesh import plugin_data_pb2 as plugin_data_pb2_mesh
+from tensorboard.util import tensor_util
 
 from tsvis_live.formats.tfrecord import encode_record
 
@@ -82,6 +85,33 @@ def _histogram(tag: str, data: np.ndarray) -> summary_pb2.Summary.Value:
     return summary_pb2.Summary.Value(tag=tag, histo=h)
 
 
+def _torus(twist: float, n: int = 48, m: int = 24) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices, faces and colours of a torus whose tube twists with `twist` (a mesh per step)."""
+    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, n, endpoint=False), np.linspace(0, 2 * np.pi, m, endpoint=False),
+                       indexing="ij")
+    r = 0.35 + 0.08 * np.sin(3 * u + twist)
+    xyz = np.stack([(1 + r * np.cos(v)) * np.cos(u), (1 + r * np.cos(v)) * np.sin(u), r * np.sin(v)], -1)
+    i, j = np.meshgrid(np.arange(n), np.arange(m), indexing="ij")
+    a, b, c, d = i * m + j, ((i + 1) % n) * m + j, ((i + 1) % n) * m + (j + 1) % m, i * m + (j + 1) % m
+    faces = np.concatenate([np.stack([a, b, c], -1).reshape(-1, 3), np.stack([a, c, d], -1).reshape(-1, 3)])
+    colors = np.stack([127 + 127 * np.cos(u), 127 + 127 * np.sin(v), np.full_like(u, 200)], -1)
+    return (xyz.reshape(1, -1, 3).astype(np.float32), faces[None].astype(np.int32),
+            colors.reshape(1, -1, 3).astype(np.uint8))
+
+
+def _mesh(name: str, step: int) -> list[summary_pb2.Summary.Value]:
+    """The three parts of a mesh as TensorBoard's mesh plugin writes them."""
+    parts = dict(zip(("VERTEX", "FACE", "COLOR"), _torus(step * 0.6)))
+    kinds = plugin_data_pb2_mesh.MeshPluginData.ContentType
+    components = sum(1 << kinds.Value(k) for k in parts)
+    out = []
+    for kind, arr in parts.items():
+        meta = mesh_metadata.create_summary_metadata(name, None, kinds.Value(kind), components, list(arr.shape))
+        out.append(summary_pb2.Summary.Value(tag=f"{name}_{kind}", metadata=meta,
+                                             tensor=tensor_util.make_tensor_proto(arr)))
+    return out
+
+
 def _curve(step: int, lr: float, seed: int, rng: np.random.Generator) -> float:
     return float(2.5 * math.exp(-step * lr / 40) + 0.1 + 0.05 * rng.standard_normal() + 0.01 * seed)
 
@@ -100,6 +130,7 @@ def _static_content(root: Path) -> None:
         w.values(step, summary_pb2.Summary.Value(tag="samples/image", image=image),
                  summary_pb2.Summary.Value(tag="samples/audio", audio=audio),
                  summary_pb2.Summary.Value(tag="notes", tensor=text, metadata=text_meta))
+        w.values(step, *_mesh("shapes/torus", step // 10))
     w.flush()
     for i, lr in enumerate((0.1, 0.3)):
         hp = DemoWriter(root / f"hparams/trial{i}")
