@@ -20,5 +20,5 @@ def test_demo_logdir_has_every_kind_and_nothing_skipped(tmp_path: Path) -> None:
     summary = json.loads(out.stdout)
     assert summary["skipped"] == 0 and summary["broken_files"] == [] and summary["partial_files"] == {}
     kinds = set(summary["tags"])
-    assert {"scalar", "histogram", "image", "audio", "text", "embedding", "mesh", "hparams", "graph"} <= kinds, kinds
+    assert {"scalar", "histogram", "image", "audio", "text", "embedding", "mesh", "hparams", "graph", "pr_curve"} <= kinds, kinds
     assert summary["tags"]["mesh"] == 3  # the torus: vertices, faces, colours

@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.compat.proto.tensor_pb2 import TensorProto
+from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.plugins.mesh import metadata as mesh_metadata
-from tensorboard.plugins.mesh import plugin_data_pb2 as plugin_data_pb2_mesh
+from tensorboard.plugins.mesh import plugin_data_pb2 as mesh_data_pb2
+from tensorboard.plugins.pr_curve import plugin_data_pb2 as pr_data_pb2
 from tensorboard.util import tensor_util
 
 from tsvis_live.formats.tfrecord import encode_record
@@ -102,7 +104,7 @@ def _torus(twist: float, n: int = 48, m: int = 24) -> tuple[np.ndarray, np.ndarr
 def _mesh(name: str, step: int) -> list[summary_pb2.Summary.Value]:
     """The three parts of a mesh as TensorBoard's mesh plugin writes them."""
     parts = dict(zip(("VERTEX", "FACE", "COLOR"), _torus(step * 0.6)))
-    kinds = plugin_data_pb2_mesh.MeshPluginData.ContentType
+    kinds = mesh_data_pb2.MeshPluginData.ContentType
     components = sum(1 << kinds.Value(k) for k in parts)
     out = []
     for kind, arr in parts.items():
@@ -110,6 +112,40 @@ def _mesh(name: str, step: int) -> list[summary_pb2.Summary.Value]:
         out.append(summary_pb2.Summary.Value(tag=f"{name}_{kind}", metadata=meta,
                                              tensor=tensor_util.make_tensor_proto(arr)))
     return out
+
+
+def _plugin_meta(plugin: str, content: bytes = b"") -> summary_pb2.SummaryMetadata:
+    return summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(
+        plugin_name=plugin, content=content))
+
+
+def _pr_curve(tag: str, step: int, rng: np.random.Generator, n: int = 21) -> summary_pb2.Summary.Value:
+    """A PR curve as TensorBoard's pr_curves plugin stores it (TP, FP, TN, FN, precision, recall
+    per threshold) for a classifier that separates better as `step` grows."""
+    labels = rng.random(400) < 0.4
+    scores = np.clip(rng.normal(0.5 + (labels - 0.5) * (0.15 + step / 150), 0.2), 0, 1)
+    thresholds = np.linspace(0, 1, n)
+    tp = np.array([(scores >= t)[labels].sum() for t in thresholds], dtype=np.float32)
+    fp = np.array([(scores >= t)[~labels].sum() for t in thresholds], dtype=np.float32)
+    tn, fn = (~labels).sum() - fp, labels.sum() - tp
+    precision = tp / np.maximum(tp + fp, 1)
+    recall = tp / np.maximum(tp + fn, 1)
+    data = np.stack([tp, fp, tn, fn, precision, recall]).astype(np.float32)
+    content = pr_data_pb2.PrCurvePluginData(version=0, num_thresholds=n).SerializeToString()
+    return summary_pb2.Summary.Value(tag=tag, metadata=_plugin_meta("pr_curves", content),
+                                     tensor=tensor_util.make_tensor_proto(data))
+
+
+def _custom_scalars() -> summary_pb2.Summary.Value:
+    """A custom-scalars layout: both losses in one chart, accuracy with a margin chart."""
+    chart, ml = layout_pb2.Chart, layout_pb2.MultilineChartContent
+    layout = layout_pb2.Layout(category=[layout_pb2.Category(title="training", chart=[
+        chart(title="train and validation loss", multiline=ml(tag=[r"loss/.*"])),
+        chart(title="accuracy", multiline=ml(tag=[r"^accuracy$"])),
+    ])])
+    text = TensorProto(dtype=7, string_val=[layout.SerializeToString()])
+    return summary_pb2.Summary.Value(tag="custom_scalars__config__", metadata=_plugin_meta("custom_scalars"),
+                                     tensor=text)
 
 
 def _curve(step: int, lr: float, seed: int, rng: np.random.Generator) -> float:
@@ -130,7 +166,8 @@ def _static_content(root: Path) -> None:
         w.values(step, summary_pb2.Summary.Value(tag="samples/image", image=image),
                  summary_pb2.Summary.Value(tag="samples/audio", audio=audio),
                  summary_pb2.Summary.Value(tag="notes", tensor=text, metadata=text_meta))
-        w.values(step, *_mesh("shapes/torus", step // 10))
+        w.values(step, *_mesh("shapes/torus", step // 10), _pr_curve("pr/positive_class", step, rng))
+    w.values(0, _custom_scalars())
     w.flush()
     for i, lr in enumerate((0.1, 0.3)):
         hp = DemoWriter(root / f"hparams/trial{i}")
