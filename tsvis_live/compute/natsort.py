@@ -4,7 +4,7 @@ TS-VIS and TensorBoard users name tags ``layer10/loss``; plain string order puts
 ``layer10`` before ``layer2``. Only ASCII digits count as numbers so that exotic
 Unicode digits never change the order.
 
-The dashboard sorts with the same rule (``naturalCompare`` in ``web/src/shape.ts``); both
+The dashboard sorts with the same rule (``naturalCompare`` in ``web/src/data/natsort.ts``); both
 pass the shared vectors in ``tests/natsort_vectors.json``. Only ``A``-``Z`` are folded:
 full Unicode case folding differs between Python and JavaScript (``"ß".casefold()`` is
 ``"ss"``, JavaScript has no casefold), so the two sorts would disagree on such names.

@@ -60,12 +60,7 @@ class DriverInsert:
 
     def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         if self.copy:
-            values = [self._values(r) for r in rows] if self._convert else [self._row(r) for r in rows]
-            cursor = conn.connection.dbapi_connection.cursor()
-            with cursor.copy(self.sql) as copy:
-                copy.set_types(self.pg_types)
-                for row in values:
-                    copy.write_row(row)
+            self._copy(conn, [self._values(r) for r in rows] if self._convert else [self._row(r) for r in rows])
             return
         if not self.positional:
             conn.execute(self.stmt, rows)
@@ -90,13 +85,17 @@ class DriverInsert:
             cols[i] = [convert(v) for v in (col.tolist() if isinstance(col, np.ndarray) else col)]
         values = list(zip(*(c.tolist() if isinstance(c, np.ndarray) else c for c in cols)))
         if self.copy:
-            cursor = conn.connection.dbapi_connection.cursor()
-            with cursor.copy(self.sql) as copy:
-                copy.set_types(self.pg_types)
-                for row in values:
-                    copy.write_row(row)
+            self._copy(conn, values)
             return
         conn.exec_driver_sql(self.sql, values)
+
+    def _copy(self, conn: Connection, values: Sequence[Sequence[Any]]) -> None:
+        """PostgreSQL: the rows through one binary COPY."""
+        cursor = conn.connection.dbapi_connection.cursor()
+        with cursor.copy(self.sql) as copy:
+            copy.set_types(self.pg_types)
+            for row in values:
+                copy.write_row(row)
 
     def _values(self, row: dict[str, Any]) -> tuple[Any, ...]:
         values = list(self._row(row))
