@@ -211,6 +211,35 @@ export function placeInOrder(parent: HTMLElement, els: readonly HTMLElement[]): 
   }
 }
 
+/** What `syncRunBlocks` keeps: a per-run element with its own teardown. */
+export interface RunBlock {
+  el: HTMLElement;
+  destroy(): void;
+}
+
+/**
+ * Make `blocks` hold one block per run of `runs` inside `parent`, in that order: blocks of runs
+ * no longer shown are destroyed, new runs get `make(run)`, the rest stay (and keep their state).
+ */
+export function syncRunBlocks<B extends RunBlock>(blocks: Map<string, B>, runs: readonly string[], parent: HTMLElement,
+  make: (run: string) => B): void {
+  for (const [r, b] of blocks) {
+    if (!runs.includes(r)) {
+      b.destroy();
+      b.el.remove();
+      blocks.delete(r);
+    }
+  }
+  for (const r of runs) {
+    if (!blocks.has(r)) {
+      const b = make(r);
+      blocks.set(r, b);
+      parent.append(b.el);
+    }
+  }
+  placeInOrder(parent, runs.map((r) => blocks.get(r)!.el));
+}
+
 /** A run's colour swatch; `data-swatch-run` lets a colour change repaint every swatch. */
 export function swatch(run: string): HTMLElement {
   return h("span", { class: "swatch", "data-swatch-run": run, style: { background: runColor(run) } });

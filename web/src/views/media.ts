@@ -1,6 +1,6 @@
 /** Images, audio and text: a step slider per (run, tag), all samples of the step, lazy-loaded. */
 import { getPaged, url } from "../api";
-import { App, Change, h, placeInOrder, swatch, TagGroups, View, visibility, fmtTime } from "../app";
+import { App, Change, h, swatch, syncRunBlocks, TagGroups, View, visibility, fmtTime } from "../app";
 import { groupTags } from "../data/names";
 import { naturalCompare } from "../data/natsort";
 import { num } from "../data/numbers";
@@ -182,21 +182,8 @@ class MediaCard {
     this.el = h("div", { class: `card ${kind}-card`, "data-tag": tag }, h("div", { class: "card-head" }, h("span", { class: "card-title", title: tag }, tag)), this.body);
   }
   sync(runs: string[]): void {
-    for (const [r, b] of this.blocks) {
-      if (!runs.includes(r)) {
-        b.destroy();
-        b.el.remove();
-        this.blocks.delete(r);
-      }
-    }
-    for (const r of runs) {
-      if (!this.blocks.has(r)) {
-        const b = new MediaBlock(this.kind, r, this.tag, () => this.layout(), () => (this.images ? cssFilter(this.images()) : "none"));
-        this.blocks.set(r, b);
-        this.body.append(b.el);
-      }
-    }
-    placeInOrder(this.body, runs.map((r) => this.blocks.get(r)!.el));
+    syncRunBlocks(this.blocks, runs, this.body, (r) => new MediaBlock(this.kind, r, this.tag, () => this.layout(),
+      () => (this.images ? cssFilter(this.images()) : "none")));
   }
 
   /** One scale for every image of the tag, from the widest one shown in any run. */

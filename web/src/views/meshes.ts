@@ -4,7 +4,7 @@
  * steps live (the newest step is shown unless the user moved the slider back).
  */
 import { getJSON } from "../api";
-import { App, Change, fmtTime, h, placeInOrder, swatch, TagGroups, View, visibility } from "../app";
+import { App, Change, fmtTime, h, swatch, syncRunBlocks, TagGroups, View, visibility } from "../app";
 import { runColor } from "../colors";
 import { groupTags } from "../data/names";
 import { naturalCompare } from "../data/natsort";
@@ -149,21 +149,7 @@ class MeshCard {
   }
 
   sync(runs: string[]): void {
-    for (const [r, b] of this.blocks) {
-      if (!runs.includes(r)) {
-        b.destroy();
-        b.el.remove();
-        this.blocks.delete(r);
-      }
-    }
-    for (const r of runs) {
-      if (!this.blocks.has(r)) {
-        const b = new MeshBlock(r, this.tag);
-        this.blocks.set(r, b);
-        this.body.append(b.el);
-      }
-    }
-    placeInOrder(this.body, runs.map((r) => this.blocks.get(r)!.el));
+    syncRunBlocks(this.blocks, runs, this.body, (r) => new MeshBlock(r, this.tag));
   }
 
   destroy(): void {
