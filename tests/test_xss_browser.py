@@ -146,6 +146,28 @@ def _write_embedding_and_layout(run_dir: Path) -> None:
     w.close()
 
 
+def _write_mesh(run_dir: Path, name: str) -> None:
+    """A tetrahedron named `name`, written as TensorBoard's mesh plugin writes one (the name
+    is in the tags and in the MeshPluginData), through tensorboardX's file writer."""
+    from tensorboard.compat.proto import summary_pb2
+    from tensorboard.plugins.mesh import metadata, plugin_data_pb2
+    from tensorboard.util import tensor_util
+    from tensorboardX import SummaryWriter
+    from tensorboardX.proto.summary_pb2 import Summary
+
+    parts = {"VERTEX": np.array([[[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]], np.float32),
+             "FACE": np.array([[[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]]], np.int32)}
+    kinds = plugin_data_pb2.MeshPluginData.ContentType
+    components = sum(1 << kinds.Value(k) for k in parts)
+    w = SummaryWriter(str(run_dir), filename_suffix=".mesh")
+    for kind, arr in parts.items():
+        meta = metadata.create_summary_metadata(name, None, kinds.Value(kind), components, list(arr.shape))
+        value = summary_pb2.Summary.Value(tag=f"{name}_{kind}", metadata=meta, tensor=tensor_util.make_tensor_proto(arr))
+        w._get_file_writer().add_summary(Summary.FromString(summary_pb2.Summary(value=[value]).SerializeToString()),
+                                         1, WALL0 + 1)
+    w.close()
+
+
 def write_hostile_logs(root: Path) -> None:
     _write_events(root / RUN_MAIN, "", 0.1)
     _write_embedding_and_layout(root / RUN_MAIN)
@@ -154,6 +176,7 @@ def write_hostile_logs(root: Path) -> None:
     env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
     subprocess.run([sys.executable, "-c", _TSVIS_EXCEPTIONS, str(root / RUN_SVG), IMG], env=env, check=True,
                    timeout=120, capture_output=True)
+    _write_mesh(root / RUN_MAIN, SVG)
 
 
 # Recorded from the first byte of the page: every element added to the DOM that a payload
@@ -226,7 +249,7 @@ LABELS_JS = """
 """
 
 VIEWS = ("scalars", "custom_scalars", "histograms", "distributions", "images", "audio", "text", "pr_curves", "graphs",
-         "hparams", "projector", "exceptions")
+         "hparams", "projector", "exceptions", "meshes")
 
 
 @pytest.fixture(scope="module")
@@ -322,6 +345,7 @@ def test_every_view_renders_names_as_text(page: Page, server) -> None:
         "hparams": (".hparams-parallel", SVG),
         "projector": (".projector-2d", SVG),
         "exceptions": (".exc-box", IMG),
+        "meshes": (".mesh-block[data-faces='4']", SVG),
     }
     assert ["scalars", *checks] == list(VIEWS)
     for view, (selector, payload) in checks.items():
