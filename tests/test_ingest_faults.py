@@ -211,6 +211,56 @@ def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: 
         assert steps_of(db, f"r{i}") == list(range(150_000)), f"r{i}"
 
 
+def test_a_worker_that_ignores_sigterm_cannot_hang_a_broken_pool(tmp_path: Path, db: Database) -> None:
+    """One worker dies while the other cannot take SIGTERM (stopped here; in CI, one spawned
+    as the pool broke and blocked writing its result): CPython's pool joins it forever, so the
+    pass hung for 300 s. The pass must kill what is left and read on in-process."""
+    import signal
+    import threading
+    import time
+
+    from tsvis_live.health import Health
+
+    logdir = tmp_path / "logs"
+    blob = b"".join(scalar_records("loss", range(150_000)))  # 6 x 6.6 MB: a parallel pass
+    for i in range(6):
+        (logdir / f"r{i}").mkdir(parents=True)
+        (logdir / f"r{i}" / NAME).write_bytes(blob)
+    health = Health()
+    ing = Ingester(db, logdir, health=health)
+    stopped: list[int] = []
+
+    def stop_one_kill_the_other() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            kids = _children(os.getpid())
+            if len(kids) >= 2:
+                os.kill(kids[1], signal.SIGSTOP)
+                stopped.append(kids[1])
+                os.kill(kids[0], signal.SIGKILL)
+                return
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=stop_one_kill_the_other)
+    killer.start()
+    passing = threading.Thread(target=ing.pass_once, kwargs={"backlog": True}, daemon=True)
+    passing.start()
+    passing.join(timeout=60)
+    killer.join()
+    hung = passing.is_alive()
+    for pid in stopped:  # let a hung pass end (SIGKILL reaches a stopped process)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    passing.join(timeout=60)
+    assert stopped, "the pool never had two workers"
+    assert not hung, "the pass waited for a worker that cannot exit"
+    assert health.get("ingest", "workers") is not None
+    for i in range(6):
+        assert steps_of(db, f"r{i}") == list(range(150_000)), f"r{i}"
+
+
 def test_a_pool_that_breaks_at_submit_falls_back_in_process(
     tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -219,7 +269,7 @@ def test_a_pool_that_breaks_at_submit_falls_back_in_process(
     from concurrent.futures import ProcessPoolExecutor
 
     from tsvis_live.health import Health
-    from tsvis_live.ingest import ingester as ingester_module
+    from tsvis_live.ingest import pool as pool_module
 
     class KilledBetweenSubmits(ProcessPoolExecutor):
         submits = 0
@@ -230,7 +280,7 @@ def test_a_pool_that_breaks_at_submit_falls_back_in_process(
                 raise OSError("handle is closed")
             return super().submit(*args, **kwargs)
 
-    monkeypatch.setattr(ingester_module, "ProcessPoolExecutor", KilledBetweenSubmits)
+    monkeypatch.setattr(pool_module, "ProcessPoolExecutor", KilledBetweenSubmits)
     logdir = tmp_path / "logs"
     blob = b"".join(scalar_records("loss", range(150_000)))  # 6 x 6.6 MB: a parallel pass
     for i in range(6):

@@ -16,11 +16,10 @@ off alone while the others go on; a store that cannot write pauses the pass unti
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tsvis_live.formats.detect import LogFile
 from tsvis_live.health import Health
 from tsvis_live.ingest.claims import FileClaims
 from tsvis_live.ingest.faults import Containment
+from tsvis_live.ingest.pool import decoding_pool
 from tsvis_live.ingest.progress import Progress
 from tsvis_live.ingest.source import Source, of_logdir
 from tsvis_live.ingest.tailer import Span, Tailer
@@ -160,9 +160,8 @@ class Ingester:
         it (it starts where the failed one was to end). Commits stay on the single writer thread.
         """
         todo = list(reversed(logfiles))
-        ctx = multiprocessing.get_context("spawn")  # never fork a process that runs threads
         pending: dict[str, tuple[Future[Commit], Span]] = {}  # path -> its commit in flight
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with decoding_pool(workers) as pool:
             inflight: dict[Future, tuple[LogFile, FileState]] = {}
 
             def start(lf: LogFile, state: FileState) -> None:
