@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import KERAS_MODEL, open_stored
+from tests.pool_workers import pool_workers
 from tsvis_live.compute import exceptions as ex
 from tsvis_live.compute import projection
 from tsvis_live.store import schema
@@ -75,6 +76,27 @@ def test_projections_are_cached_persistently(server, server_process, api):
         db.close()
     matrix = np.asarray(api("/api/getEmbedding", run="torch", tag="emb", step=3)["3"][0])
     assert projection.projection_key(matrix, "tsne", 2) in keys
+
+
+def test_a_dead_tsne_worker_is_replaced(server, server_process, api):
+    """The OOM killer takes the idle t-SNE worker: the next t-SNE still answers (before: the
+    broken pool answered 500 to every t-SNE until a restart)."""
+    import os
+    import signal
+
+    api("/api/projector", run="tsvis", tag="emb")  # warms a t-SNE worker up
+    deadline = time.monotonic() + 60
+    while not (workers := pool_workers(server_process.proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers, "no t-SNE worker process was started"
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)  # the pool notices the death and breaks
+    step = api("/api/projector", run="tsvis", tag="emb")["emb"][0]
+    data = api("/api/projector_data", run="tsvis", tag="emb", step=step, method="tsne", dims=3)
+    points, _labels = data[str(step)]
+    assert len(points) == 10 and all(len(p) == 3 and all(map(math.isfinite, p)) for p in points)
+    assert set(pool_workers(server_process.proc.pid)).isdisjoint(workers)
 
 
 def test_embedding_raw_vectors(api, api_expected):

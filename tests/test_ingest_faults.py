@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.eventfiles import scalar_event, scalar_records, write_scalars
+from tests.pool_workers import pool_workers
 from tsvis_live.formats.tfrecord import encode_record
 from tsvis_live.ingest.ingester import Ingester
 from tsvis_live.store import reader
@@ -158,23 +159,6 @@ def test_steps_that_go_back_show_the_resumed_run(tmp_path: Path, db: Database) -
     assert vis.values.tolist()[5:] == [105.0, 106.0, 107.0]
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            try:
-                cmdline = (stat.parent / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:  # a pool worker
-                kids.append(int(stat.parent.name))
-    return kids
-
-
 def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: Database) -> None:
     """The OOM killer takes a worker process mid-pass: the pass goes on in-process, exactly."""
     import signal
@@ -195,7 +179,7 @@ def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: 
     def kill_a_worker() -> None:
         deadline = time.monotonic() + 60
         while not killed and time.monotonic() < deadline:
-            for pid in _children(os.getpid()):
+            for pid in pool_workers(os.getpid()):
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
                 break
@@ -233,7 +217,7 @@ def test_a_worker_that_ignores_sigterm_cannot_hang_a_broken_pool(tmp_path: Path,
     def stop_one_kill_the_other() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            kids = _children(os.getpid())
+            kids = pool_workers(os.getpid())
             if len(kids) >= 2:
                 os.kill(kids[1], signal.SIGSTOP)
                 stopped.append(kids[1])

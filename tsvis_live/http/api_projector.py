@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
 import multiprocessing
 import struct
 import wave
 import zlib
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import numpy as np
@@ -27,11 +30,15 @@ from starlette.routing import Route
 from tsvis_live.compute.projection import project, projection_key
 from tsvis_live.http import params
 from tsvis_live.http.context import session_for
+from tsvis_live.http.errors import ApiError
 from tsvis_live.http.json import ok
+from tsvis_live.ingest.pool import kill_workers
 from tsvis_live.session import Session
 from tsvis_live.store import codec
 from tsvis_live.store.codec import sniff_mime
 from tsvis_live.store.provider import NotFound, TensorEntry
+
+log = logging.getLogger(__name__)
 
 KIND = "embedding"
 _pool: ProcessPoolExecutor | None = None
@@ -60,7 +67,7 @@ def _warm_worker() -> None:
     single_threaded_math()
 
 
-def _process_pool() -> Executor:
+def _process_pool() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:  # spawn: never fork a process that runs threads (writer, readers)
         _pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"),
@@ -85,10 +92,7 @@ def shutdown_workers() -> None:
     """
     global _pool
     if _pool is not None:
-        for proc in list((getattr(_pool, "_processes", None) or {}).values()):
-            proc.terminate()
-        _pool.shutdown(wait=False, cancel_futures=True)
-        _pool = None
+        _discard(_pool)
 
 
 def _vectors(entries: list[TensorEntry]) -> list[TensorEntry]:
@@ -141,10 +145,38 @@ async def _compute(session: Session, key: str, matrix: np.ndarray, method: str, 
     if not _math_limited:
         single_threaded_math()
         _math_limited = True
-    executor = _process_pool() if method == "tsne" else None  # PCA: the default thread pool
-    result = await loop.run_in_executor(executor, project, matrix, method, dims)
+    if method != "tsne":  # PCA: the default thread pool
+        result = await loop.run_in_executor(None, project, matrix, method, dims)
+    else:
+        result = await _in_worker(project, matrix, method, dims)
     await session.store.computed_put(key, codec.pack_array(result))
     return result
+
+
+async def _in_worker(fn: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
+    """Run `fn` in a worker process; a pool whose worker died is replaced, and tried once more.
+
+    A dead worker (the OOM killer's choice on a big t-SNE, a signal) breaks the pool for good:
+    without this, every later t-SNE of the server failed until a restart.
+    """
+    loop = asyncio.get_running_loop()
+    for attempt in (1, 2):
+        pool = _process_pool()
+        try:
+            return await loop.run_in_executor(pool, fn, *args)
+        except BrokenProcessPool:
+            _discard(pool)
+            log.warning("a t-SNE worker process died (attempt %d); starting a new one", attempt)
+    raise ApiError(503, "The t-SNE worker process died twice (killed, perhaps out of memory) "
+                        "before it finished; try again, or use PCA.")
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    if _pool is pool:
+        _pool = None
+    kill_workers(pool)
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def projection(session: Session, matrix: np.ndarray, method: str, dims: int) -> np.ndarray:
