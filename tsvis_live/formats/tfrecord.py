@@ -12,8 +12,6 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import crc32c as _crc32c
-
 HEADER_SIZE = 12  # u64 length + u32 length crc
 FOOTER_SIZE = 4
 # A record holds one serialized protobuf Event, and protobuf messages are smaller than 2 GiB:
@@ -43,7 +41,9 @@ def too_long(length: int) -> str:
 
 
 def masked_crc32c(data: bytes | memoryview) -> int:
-    crc = _crc32c.crc32c(data)
+    from crc32c import crc32c  # on first use: 30 ms of every start otherwise
+
+    crc = crc32c(data)
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
 
@@ -71,7 +71,7 @@ def scan(window: bytes, base: int = 0, check_data_crc: bool = True) -> Iterator[
     pos = 0
     unpack_u64 = _U64.unpack_from
     unpack_u32 = _U32.unpack_from
-    crc = _crc32c.crc32c
+    from crc32c import crc32c as crc
     while size - pos >= HEADER_SIZE:
         (length,) = unpack_u64(window, pos)
         c = crc(view[pos : pos + 8])  # the mask is inlined: this loop runs once per event

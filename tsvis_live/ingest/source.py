@@ -28,7 +28,6 @@ from typing import Any, Protocol
 from tsvis_live.formats import tfrecord
 from tsvis_live.formats.detect import LogFile
 from tsvis_live.formats.paths import open_contained
-from tsvis_live.formats.wholefile import read_whole_file, whole_file_stamp
 from tsvis_live.health import Health
 from tsvis_live.ingest import discover as walk
 from tsvis_live.records import Batch
@@ -84,9 +83,13 @@ class LocalIO:
         return data
 
     def read_whole(self, logfile: LogFile) -> Batch:
+        from tsvis_live.formats.wholefile import read_whole_file  # protobuf's text format: on use
+
         return read_whole_file(logfile)
 
     def stamp(self, logfile: LogFile, st: os.stat_result) -> int:
+        from tsvis_live.formats.wholefile import whole_file_stamp
+
         return whole_file_stamp(logfile, st)
 
 
