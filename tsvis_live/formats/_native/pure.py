@@ -12,7 +12,6 @@ import struct
 from array import array
 from typing import Any
 
-import crc32c as _crc32c
 import numpy as np
 
 from tsvis_live.formats import tfrecord
@@ -63,8 +62,10 @@ def frame(window: bytes, base: int) -> tuple[int, Any, np.ndarray, np.ndarray, i
     Only records whose data CRC holds are listed; `skipped` counts the others. `broken` is None,
     or (file offset, None) for a length checksum mismatch, or (file offset, the absurd length).
     """
+    from crc32c import crc32c as crc  # on first use: its import costs every start 30-70 ms
+
     size, pos = len(window), 0
-    unpack, crc = struct.Struct("<Q").unpack_from, _crc32c.crc32c
+    unpack = struct.Struct("<Q").unpack_from
     hdr, crcs = array("q"), array("I")
     add_hdr, add_crc = hdr.append, crcs.append
     try:
