@@ -10,6 +10,7 @@ cores the rest of the machine used meanwhile. A warm-up run per variant fills th
 first (PYTHONDONTWRITEBYTECODE is cleared for the children).
 
     python -m bench.ingest_ab --rev 183b549 --rev 0592ed1 --rev HEAD [--repeats 3] [--steps 2500,10000,20000]
+    python -m bench.ingest_ab --rev HEAD --rev HEAD:TSVIS_LIVE_DECODE_WORKERS=0   # a revision with settings
 
 Writes bench/out/ingest-ab.json and prints medians and time = fixed + per-event fits.
 """
@@ -49,13 +50,13 @@ def tree_for(rev: str) -> Path:
     return baseline_tree(rev)
 
 
-def ingest(logdir: Path, tree: Path, work: Path) -> dict:
+def ingest(logdir: Path, tree: Path, work: Path, settings: dict[str, str] | None = None) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="ab-", dir=work))
     try:
         cmd = [PYTHON, "-m", "tsvis_live.cli", "ingest", "--logdir", str(logdir), "--data-dir", str(data_dir),
                "--json"]
         env = {"TSVIS_LIVE_DATABASE": "", "TSVIS_LIVE_BROKER": "", "PYTHONPATH": str(tree),
-               "PYTHONDONTWRITEBYTECODE": ""}
+               "PYTHONDONTWRITEBYTECODE": "", **(settings or {})}
         load = os.getloadavg()[0]
         r = run_measured(cmd, env=env, cwd=tree, timeout=1800)
         lines = r.json_lines()
@@ -78,6 +79,12 @@ def rust(logdir: Path, events: int) -> dict:
             "others_cores": r.extra.get("others_cores"), "tree_peak_rss_mb": r.peak_rss_mb}
 
 
+def empty_logdir() -> tuple[Path, dict]:
+    logdir = OUT / "logdir-empty"
+    logdir.mkdir(parents=True, exist_ok=True)
+    return logdir, {"records": 0}
+
+
 def fit(points: list[tuple[int, float]]) -> dict:
     """Least squares seconds = fixed + per_event * events."""
     n = len(points)
@@ -91,24 +98,32 @@ def fit(points: list[tuple[int, float]]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rev", action="append", required=True, help="a git revision to measure (repeatable)")
+    ap.add_argument("--rev", action="append", required=True,
+                    help="a git revision to measure, optionally with environment settings: REV[:NAME=VALUE,...] "
+                         "(repeatable)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--steps", default="2500,10000,20000", help="steps per tag of the FULL corpus, per size")
+    ap.add_argument("--steps", default="0,2500,10000,20000",
+                    help="steps per tag of the FULL corpus, per size (0: an empty logdir, the fixed cost)")
     ap.add_argument("--no-rust", action="store_true")
     ap.add_argument("--out", default=str(OUT / "ingest-ab.json"))
     args = ap.parse_args(argv)
-    revs = {resolve(r): None for r in args.rev}  # short hash -> tree, in the order given
-    for rev in revs:
-        revs[rev] = tree_for(rev)
+    revs: dict[str, Path] = {}  # variant name -> its tree, in the order given
+    settings: dict[str, dict[str, str]] = {}  # variant name -> its environment settings
+    for spec in args.rev:
+        rev, _, env = spec.partition(":")
+        name = resolve(rev) + (f" {env}" if env else "")
+        revs[name] = tree_for(rev)
+        settings[name] = dict(kv.split("=", 1) for kv in env.split(",") if kv)
     variants = list(revs) + ([] if args.no_rust else ["rust"])
-    sizes = [replace(genlogs.FULL, steps=int(s)) for s in args.steps.split(",")]
-    corpora = [genlogs.ensure_logdir(p, verbose=False) for p in sizes]
+    steps = [int(s) for s in args.steps.split(",")]
+    corpora = [genlogs.ensure_logdir(replace(genlogs.FULL, steps=n), verbose=False) if n else empty_logdir()
+               for n in steps]
     for d, _ in corpora:
         warm_cache(d)
     work = OUT / "tmp"
     work.mkdir(parents=True, exist_ok=True)
     for rev, tree in revs.items():  # fill each tree's bytecode cache
-        ingest(corpora[0][0], tree, work)
+        ingest(corpora[0][0], tree, work, settings[rev])
         log(f"[ab] warmed {rev} ({tree})")
     runs: dict[str, dict[str, list[dict]]] = {}
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -117,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
             order = variants[rep % len(variants):] + variants[:rep % len(variants)]
             for v in order:
                 wait_quiet(0.3, 10.0)
-                r = rust(logdir, manifest["records"]) if v == "rust" else ingest(logdir, revs[v], work)
+                r = rust(logdir, manifest["records"]) if v == "rust" else ingest(logdir, revs[v], work, settings[v])
                 runs.setdefault(str(manifest["records"]), {}).setdefault(v, []).append(r)
                 log(f"[ab] #{rep + 1} {manifest['records']:,} {v}: {r['wall_s']:.2f} s wall, {r['cpu_s']:.2f} CPU-s, "
                     f"load {r['load1']}, others {r['others_cores']} cores")

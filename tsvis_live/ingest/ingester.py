@@ -42,6 +42,13 @@ log = logging.getLogger(__name__)
 BULK_BYTES = 32 << 20  # above this much new data, decode files in parallel worker processes
 
 
+def decode_workers() -> int:
+    """Worker processes for a big pass: TSVIS_LIVE_DECODE_WORKERS, else one per core (0 or 1:
+    decode in the ingesting thread)."""
+    configured = os.environ.get("TSVIS_LIVE_DECODE_WORKERS", "").strip()
+    return int(configured) if configured.isdigit() else (os.cpu_count() or 1)
+
+
 class Ingester:
     """Keeps a session's store in step with its logdir, one pass at a time."""
 
@@ -99,7 +106,7 @@ class Ingester:
                 prog.bytes_total += max(0, self.source.size(lf) - state.offset)
             except OSError:
                 pass
-        workers = min(os.cpu_count() or 1, len(logfiles))
+        workers = min(decode_workers(), len(logfiles))
         try:
             if prog.bytes_total >= BULK_BYTES and workers > 1 and self.source.parallel:
                 try:
