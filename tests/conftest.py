@@ -303,3 +303,13 @@ def api(server: str) -> Callable[..., Any]:
         return body["data"]
 
     return call
+
+
+@pytest.fixture
+def parallel_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passes over more than 1 MiB of new data decode in worker processes, as a big backlog
+    does (by default the compiled decoder reads up to 192 MB in the ingesting thread)."""
+    from tsvis_live.ingest import ingester
+
+    monkeypatch.setattr(ingester, "BULK_BYTES", 1 << 20)
+    monkeypatch.setattr(ingester, "NATIVE_BULK_BYTES", 1 << 20)

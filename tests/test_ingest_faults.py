@@ -159,7 +159,7 @@ def test_steps_that_go_back_show_the_resumed_run(tmp_path: Path, db: Database) -
     assert vis.values.tolist()[5:] == [105.0, 106.0, 107.0]
 
 
-def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: Database) -> None:
+def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: Database, parallel_pass: None) -> None:
     """The OOM killer takes a worker process mid-pass: the pass goes on in-process, exactly."""
     import signal
     import threading
@@ -195,7 +195,9 @@ def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: 
         assert steps_of(db, f"r{i}") == list(range(150_000)), f"r{i}"
 
 
-def test_a_worker_that_ignores_sigterm_cannot_hang_a_broken_pool(tmp_path: Path, db: Database) -> None:
+def test_a_worker_that_ignores_sigterm_cannot_hang_a_broken_pool(
+    tmp_path: Path, db: Database, parallel_pass: None,
+) -> None:
     """One worker dies while the other cannot take SIGTERM (stopped here; in CI, one spawned
     as the pool broke and blocked writing its result): CPython's pool joins it forever, so the
     pass hung for 300 s. The pass must kill what is left and read on in-process."""
@@ -246,7 +248,7 @@ def test_a_worker_that_ignores_sigterm_cannot_hang_a_broken_pool(tmp_path: Path,
 
 
 def test_a_pool_that_breaks_at_submit_falls_back_in_process(
-    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch, parallel_pass: None,
 ) -> None:
     """A worker killed between two submits can make submit() fail with OSError("handle is
     closed") (seen in CI: the replacement's spawn pickles a closed queue): same fallback."""

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.eventfiles import scalar_records
-from tsvis_live.ingest import ingester as ingester_module
+from tsvis_live.ingest import pool as pool_module
 from tsvis_live.ingest.ingester import Ingester
 from tsvis_live.store import reader
 from tsvis_live.store.database import Database
@@ -52,10 +52,11 @@ def check_exact(db: Database, runs: int = 2) -> None:
     assert all(f["offset"] == f["size"] for f in files)
 
 
-def test_the_next_read_overlaps_the_commit(tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_next_read_overlaps_the_commit(
+    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch, parallel_pass: None,
+) -> None:
     """With a slow writer, each file's next read is handed to a worker before its previous
     window's commit has finished (before: only after it)."""
-    monkeypatch.setattr(ingester_module, "BULK_BYTES", 1 << 20)
     events: list[tuple[str, str, float]] = []  # (what, file, when)
     lock = threading.Lock()
 
@@ -65,7 +66,7 @@ def test_the_next_read_overlaps_the_commit(tmp_path: Path, db: Database, monkeyp
                 events.append(("read", state.path, time.monotonic()))
             return super().submit(fn, logfile, state, *args, **kwargs)
 
-    monkeypatch.setattr(ingester_module, "ProcessPoolExecutor", Recording)
+    monkeypatch.setattr(pool_module, "ProcessPoolExecutor", Recording)
     ing = Ingester(db, logdir_of(tmp_path))
     real_commit = ing.writer.commit
 
@@ -91,9 +92,8 @@ def test_the_next_read_overlaps_the_commit(tmp_path: Path, db: Database, monkeyp
 
 
 def test_a_failed_commit_drops_the_window_read_after_it(
-    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch, parallel_pass: None,
 ) -> None:
-    monkeypatch.setattr(ingester_module, "BULK_BYTES", 1 << 20)
     ing = Ingester(db, logdir_of(tmp_path))
     real_commit = ing.writer.commit
     seen: dict[str, int] = {}
