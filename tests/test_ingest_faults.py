@@ -159,6 +159,21 @@ def test_steps_that_go_back_show_the_resumed_run(tmp_path: Path, db: Database) -
     assert vis.values.tolist()[5:] == [105.0, 106.0, 107.0]
 
 
+def six_big_runs(tmp_path: Path) -> Path:
+    """Six runs of 150,000 steps (6 x 6.6 MB): a pass over them uses the pool (`parallel_pass`)."""
+    logdir = tmp_path / "logs"
+    blob = b"".join(scalar_records("loss", range(150_000)))
+    for i in range(6):
+        (logdir / f"r{i}").mkdir(parents=True)
+        (logdir / f"r{i}" / NAME).write_bytes(blob)
+    return logdir
+
+
+def assert_every_step_once(db: Database) -> None:
+    for i in range(6):
+        assert steps_of(db, f"r{i}") == list(range(150_000)), f"r{i}"
+
+
 def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: Database, parallel_pass: None) -> None:
     """The OOM killer takes a worker process mid-pass: the pass goes on in-process, exactly."""
     import signal
@@ -167,11 +182,7 @@ def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: 
 
     from tsvis_live.health import Health
 
-    logdir = tmp_path / "logs"
-    blob = b"".join(scalar_records("loss", range(150_000)))  # ~6.6 MB a file: a parallel pass
-    for i in range(6):
-        (logdir / f"r{i}").mkdir(parents=True)
-        (logdir / f"r{i}" / NAME).write_bytes(blob)
+    logdir = six_big_runs(tmp_path)
     health = Health()
     ing = Ingester(db, logdir, health=health)
     killed: list[int] = []
@@ -191,8 +202,7 @@ def test_a_killed_decoding_worker_loses_and_doubles_nothing(tmp_path: Path, db: 
     killer.join()
     assert killed, "no worker process was seen"
     assert health.get("ingest", "workers") is not None
-    for i in range(6):
-        assert steps_of(db, f"r{i}") == list(range(150_000)), f"r{i}"
+    assert_every_step_once(db)
 
 
 def test_a_worker_that_ignores_sigterm_cannot_hang_a_broken_pool(
@@ -207,11 +217,7 @@ def test_a_worker_that_ignores_sigterm_cannot_hang_a_broken_pool(
 
     from tsvis_live.health import Health
 
-    logdir = tmp_path / "logs"
-    blob = b"".join(scalar_records("loss", range(150_000)))  # 6 x 6.6 MB: a parallel pass
-    for i in range(6):
-        (logdir / f"r{i}").mkdir(parents=True)
-        (logdir / f"r{i}" / NAME).write_bytes(blob)
+    logdir = six_big_runs(tmp_path)
     health = Health()
     ing = Ingester(db, logdir, health=health)
     stopped: list[int] = []
@@ -243,8 +249,7 @@ def test_a_worker_that_ignores_sigterm_cannot_hang_a_broken_pool(
     assert stopped, "the pool never had two workers"
     assert not hung, "the pass waited for a worker that cannot exit"
     assert health.get("ingest", "workers") is not None
-    for i in range(6):
-        assert steps_of(db, f"r{i}") == list(range(150_000)), f"r{i}"
+    assert_every_step_once(db)
 
 
 def test_a_pool_that_breaks_at_submit_falls_back_in_process(
@@ -267,15 +272,10 @@ def test_a_pool_that_breaks_at_submit_falls_back_in_process(
             return super().submit(*args, **kwargs)
 
     monkeypatch.setattr(pool_module, "ProcessPoolExecutor", KilledBetweenSubmits)
-    logdir = tmp_path / "logs"
-    blob = b"".join(scalar_records("loss", range(150_000)))  # 6 x 6.6 MB: a parallel pass
-    for i in range(6):
-        (logdir / f"r{i}").mkdir(parents=True)
-        (logdir / f"r{i}" / NAME).write_bytes(blob)
+    logdir = six_big_runs(tmp_path)
     health = Health()
     ing = Ingester(db, logdir, health=health)
     ing.pass_once(backlog=True)
     assert KilledBetweenSubmits.submits >= 3
     assert "handle is closed" in str(health.get("ingest", "workers"))
-    for i in range(6):
-        assert steps_of(db, f"r{i}") == list(range(150_000)), f"r{i}"
+    assert_every_step_once(db)
