@@ -91,6 +91,14 @@ def test_points_flushed_during_the_backlog_arrive_before_it_ends(tmp_path: Path)
                             resyncs += 1
 
                 receiving = asyncio.create_task(receive())
+                async with httpx.AsyncClient(timeout=10) as client:  # the new run comes after the
+                    # pass has listed its files (one that is there by then is the backlog's own)
+                    for _ in range(3000):
+                        status_now = (await client.get(server.url + "/api/live/status")).json()["data"]
+                        if status_now["progress"]["files_total"] > 0:
+                            break
+                        await asyncio.sleep(0.02)
+                assert status_now["ready"] is False, "the first pass ended before the new run could start"
                 path = logdir / "live" / NAME
                 path.parent.mkdir()
                 with open(path, "ab") as fh:
