@@ -101,8 +101,10 @@ def test_points_flushed_during_the_backlog_arrive_before_it_ends(tmp_path: Path)
                 assert status_now["ready"] is False, "the first pass ended before the new run could start"
                 path = logdir / "live" / NAME
                 path.parent.mkdir()
+                head, *records = scalar_records("acc", range(LIVE_POINTS))
                 with open(path, "ab") as fh:
-                    for step, rec in enumerate(scalar_records("acc", range(LIVE_POINTS))):
+                    fh.write(head)  # the file-version record: not a point
+                    for step, rec in enumerate(records):
                         fh.write(rec)  # 100 points/s, flushed one by one as a trainer does
                         fh.flush()
                         flushed[step] = time.monotonic()

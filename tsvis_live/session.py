@@ -108,6 +108,8 @@ class Session:
         self._backlog = ThreadPoolExecutor(1, thread_name_prefix=f"tsvis-backlog-{self.id[:6]}")
         self._live = ThreadPoolExecutor(1, thread_name_prefix=f"tsvis-live-{self.id[:6]}")
         self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handed: set[asyncio.Task] = set()  # live passes over files the backlog handed back
         self.ingester = None  # built on an ingest thread: its imports would delay serving
         self._ingester_lock = threading.Lock()
 
@@ -124,7 +126,8 @@ class Session:
         return not self.source.exists()
 
     async def start(self) -> None:
-        self.hub.bind(asyncio.get_running_loop())
+        self._loop = asyncio.get_running_loop()
+        self.hub.bind(self._loop)
         self.hub.last_cursor = await self.store.max_cursor()
         if hasattr(self.hub, "start"):
             await self.hub.start()
@@ -136,8 +139,18 @@ class Session:
                 from tsvis_live.ingest.ingester import Ingester
 
                 self.ingester = Ingester(self.store, self.source, on_commit=self.hub.publish,
-                                         stopping=self._stopping, health=self.health)
+                                         stopping=self._stopping, health=self.health, handoff=self._hand_to_live)
             return self.ingester
+
+    def _hand_to_live(self, files: list) -> None:
+        """From the backlog's thread: read these files on the live lane (see `Ingester.handoff`)."""
+        if self._loop is not None and not self._stop.is_set():
+            self._loop.call_soon_threadsafe(self._start_live_pass, files)
+
+    def _start_live_pass(self, files: list) -> None:
+        task = asyncio.create_task(self._pass(files), name=f"handoff-{self.id}")
+        self._handed.add(task)  # kept until done: a task nobody holds may be collected
+        task.add_done_callback(self._handed.discard)
 
     async def _pass(self, files=None, backlog: bool = False) -> None:
         """One ingest pass on its lane: the backlog lane for the first pass, else the live one."""
@@ -286,6 +299,8 @@ class Session:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
+        for task in list(self._handed):
+            task.cancel()
         self._backlog.shutdown(wait=True)
         self._live.shutdown(wait=True)
         if hasattr(self.hub, "stop"):

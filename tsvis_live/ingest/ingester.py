@@ -5,7 +5,10 @@ run on the database's writer thread), so decoding the next window overlaps with 
 previous one. Two passes may run at once,
 on two threads: the first pass over a big logdir (the backlog, committed at BULK priority)
 and live tailing of the files that file events name (URGENT), so a point flushed during the
-backlog is stored and pushed at once; `FileClaims` keeps them off each other's files. Every commit carries the
+backlog is stored and pushed at once; `FileClaims` keeps them off each other's files. A file
+the live lane asked for while the backlog held it is handed back to the live lane (`handoff`)
+once the backlog has read it to its end, so a trainer appending to a file the backlog happened
+to be reading is not read at the backlog's pace from then on. Every commit carries the
 file's new offset, so a pass can be interrupted at any moment and resumed without loss or
 duplication. Each commit is handed to `on_commit` (the hub) after it lands.
 
@@ -64,13 +67,15 @@ class Ingester:
     """Keeps a session's store in step with its logdir, one pass at a time."""
 
     def __init__(self, store: Store | Database, logdir: Path | Source, on_commit: Callable[[Commit], None] | None = None,
-                 stopping: threading.Event | None = None, health: Health | None = None) -> None:
+                 stopping: threading.Event | None = None, health: Health | None = None,
+                 handoff: Callable[[list[LogFile]], None] | None = None) -> None:
         self.store = store if isinstance(store, Store) else Store(store)
         self.health = health if health is not None else Health()
         self.containment = Containment(self.health)
         self.source = of_logdir(logdir)  # one local directory, a remote root, or several roots
         self.logdir = self.source.logdir
         self.on_commit = on_commit
+        self.handoff = handoff  # reads a file on the live lane (see `_hand_back`); None: the backlog re-reads it
         self.writer = self.store.writer()  # its caches are dropped when a write rolls back
         self.states, plugins = self.store.file_states_sync()
         self.tailer = Tailer(plugins, self.source)
@@ -153,8 +158,17 @@ class Ingester:
             self.containment.finished(path)
             if priority == BULK:
                 self.claims.done(path)
-            if not self.claims.release(path) or self.stopping.is_set():
+            if not self.claims.release(path) or self.stopping.is_set() or self._hand_back(lf, priority):
                 break  # nobody asked for it meanwhile (else: it grew, read the new bytes too)
+        return True
+
+    def _hand_back(self, lf: LogFile, priority: int) -> bool:
+        """A file the live lane asked for while the backlog read it: True when it goes to the live
+        lane now (URGENT, in the ingesting process) instead of being read again by the backlog,
+        which would keep it at BULK priority for as long as its trainer keeps writing."""
+        if priority != BULK or self.handoff is None:
+            return False
+        self.handoff([lf])
         return True
 
     def retry_now(self) -> None:
@@ -257,7 +271,8 @@ class Ingester:
                             self.containment.finished(path)
                             if priority == BULK:
                                 self.claims.done(path)
-                            if self.claims.release(path) and self.claims.claim(path):
+                            if self.claims.release(path) and not self._hand_back(lf, priority) \
+                                    and self.claims.claim(path):
                                 start(lf, self._state_for(lf))  # it grew meanwhile: read the new bytes
                                 continue
                         prog.files_done += 1
