@@ -81,10 +81,16 @@ class Ingester:
         self.tailer = Tailer(plugins, self.source)
         self.stopping = stopping or threading.Event()  # set on shutdown: stop between windows
         self.claims = FileClaims()
+        self._keys: dict[tuple[LogFile, Path | None], str] = {}  # see `_rel`
         self._bad_values: dict[str, int] = {}  # path -> values skipped as malformed (`_report_values`)
 
     def _rel(self, logfile: LogFile) -> str:
-        return self.source.key(logfile)
+        """The file's name in the store, worked out once per file (a pass asks several times)."""
+        key = (logfile, logfile.root)  # equal LogFiles of two nested roots have two names
+        rel = self._keys.get(key)
+        if rel is None:
+            rel = self._keys[key] = self.source.key(logfile)
+        return rel
 
     def _state_for(self, logfile: LogFile) -> FileState:
         rel = self._rel(logfile)

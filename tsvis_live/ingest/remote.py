@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -278,6 +280,10 @@ class FsspecRoot:
         except Exception as exc:
             raise RemoteError(f"{self.protocol}://{key}: {_line(exc)}") from exc
 
+    @contextmanager
+    def opened(self, logfile: LogFile) -> Iterator[_RemoteObject]:
+        yield _RemoteObject(self, logfile)  # nothing stays open between requests
+
     def identity(self, logfile: LogFile, state: FileState) -> tuple[ObjectStat, bytes] | None:
         key = str(logfile.path)
         st = self._current(key)
@@ -340,6 +346,19 @@ class FsspecRoot:
 
     def stamp(self, logfile: LogFile, st: ObjectStat) -> int:
         return st.st_ino  # a new version, even of the same size and second, is read again
+
+
+class _RemoteObject:
+    """An object of a remote root as the tailer's `OpenedFile` (each call its own request)."""
+
+    def __init__(self, root: FsspecRoot, logfile: LogFile) -> None:
+        self.root, self.logfile = root, logfile
+
+    def identity(self, state: FileState) -> tuple[ObjectStat, bytes] | None:
+        return self.root.identity(self.logfile, state)
+
+    def read(self, offset: int, window: int) -> bytes:
+        return self.root.read(self.logfile, offset, window)
 
 
 def _looks_like_log(name: str) -> bool:

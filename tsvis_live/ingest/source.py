@@ -22,6 +22,8 @@ import hashlib
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,27 +45,60 @@ class LogdirError(ValueError):
     """A logdir that cannot be used as given; its message is the CLI's one line."""
 
 
+class OpenedFile(Protocol):
+    """One file as one read sees it: its identity and its bytes from the same version."""
+
+    def identity(self, state: FileState) -> tuple[Any, bytes] | None: ...
+    def read(self, offset: int, window: int) -> bytes: ...
+
+
 class FileIO(Protocol):
     """How the tailer reads one root's files (`LocalIO`, or `remote.FsspecRoot`)."""
 
-    def identity(self, logfile: LogFile, state: FileState) -> tuple[Any, bytes] | None: ...
+    def opened(self, logfile: LogFile) -> AbstractContextManager[OpenedFile]: ...
     def replaced(self, state: FileState, st: Any, head: bytes) -> bool: ...
-    def read(self, logfile: LogFile, offset: int, window: int) -> bytes: ...
     def read_whole(self, logfile: LogFile) -> Batch: ...
     def stamp(self, logfile: LogFile, st: Any) -> int: ...
+
+
+class _LocalFile:
+    """A local file opened once (through `open_contained`) for its stat, head and new bytes:
+    one containment check per read instead of one per call, and every answer from one inode."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+
+    def identity(self, state: FileState) -> tuple[os.stat_result, bytes] | None:
+        if self.fd is None:
+            return None  # gone meanwhile, or refused: nothing to read
+        try:
+            return os.fstat(self.fd), os.pread(self.fd, HEAD_SIZE, 0)
+        except OSError:
+            return None
+
+    def read(self, offset: int, window: int) -> bytes:
+        """Bytes from `offset`: at least one whole record when the file holds it."""
+        if self.fd is None:
+            raise FileNotFoundError("the file could not be opened")
+        data = os.pread(self.fd, window, offset)
+        need = tfrecord.pending_length(data)
+        if need is not None and need > len(data) and need <= tfrecord.MAX_RECORD_SIZE + 16:
+            data += os.pread(self.fd, need - len(data), offset + len(data))
+        return data
 
 
 class LocalIO:
     """A local file: opened through `open_contained` (nothing outside its root), stat'ed by fd."""
 
-    def identity(self, logfile: LogFile, state: FileState) -> tuple[os.stat_result, bytes] | None:
+    @contextmanager
+    def opened(self, logfile: LogFile) -> Iterator[_LocalFile]:
         try:
-            with open_contained(logfile.path, logfile.logdir) as fh:
-                st = os.fstat(fh.fileno())
-                head = fh.read(HEAD_SIZE)
+            fh = open_contained(logfile.path, logfile.logdir)
         except OSError:
-            return None  # gone meanwhile, or refused: nothing to read
-        return st, head
+            yield _LocalFile(None)
+            return
+        with fh:
+            yield _LocalFile(fh.fileno())
 
     def replaced(self, state: FileState, st: os.stat_result, head: bytes) -> bool:
         if state.id is None:
@@ -71,16 +106,6 @@ class LocalIO:
         if st.st_ino != state.inode or st.st_size < state.offset:
             return True
         return head[: len(state.head)] != state.head
-
-    def read(self, logfile: LogFile, offset: int, window: int) -> bytes:
-        """Bytes from `offset`: at least one whole record when the file holds it."""
-        with open_contained(logfile.path, logfile.logdir) as fh:
-            fh.seek(offset)
-            data = fh.read(window)
-            need = tfrecord.pending_length(data)
-            if need is not None and need > len(data) and need <= tfrecord.MAX_RECORD_SIZE + 16:
-                data += fh.read(need - len(data))
-        return data
 
     def read_whole(self, logfile: LogFile) -> Batch:
         from tsvis_live.formats.wholefile import read_whole_file  # protobuf's text format: on use

@@ -27,7 +27,7 @@ from typing import Any
 from tsvis_live.formats import fastpath, tfrecord
 from tsvis_live.formats.detect import TAILED_FORMATS, LogFile
 from tsvis_live.formats.events import EventDecoder
-from tsvis_live.ingest.source import HEAD_SIZE, LOCAL, FileIO, Source
+from tsvis_live.ingest.source import HEAD_SIZE, LOCAL, FileIO, OpenedFile, Source
 from tsvis_live.records import Batch
 from tsvis_live.store.filestate import FileState
 
@@ -102,18 +102,19 @@ class Tailer:
     def read(self, logfile: LogFile, state: FileState, window: int = WINDOW) -> Span | None:
         """Read the next span of `logfile`; None when the file is gone or unchanged."""
         io = LOCAL if self._source is None else self._source.io(logfile)
-        ident = io.identity(logfile, state)
-        if ident is None:
-            return None
-        st, head = ident
-        replaced = io.replaced(state, st, head)
-        if replaced:
-            log.info("%s was replaced or truncated; reading it again", state.path)
-            # the old file's head goes too: a new file shorter than it would look replaced again
-            state = replace(state, offset=0, status="ok", error=None, events=0, skipped=0, head=b"")
-            self._decoders.pop(state.path, None)
-        if logfile.format in TAILED_FORMATS:
-            return self._read_events(io, logfile, state, st, head, replaced, window)
+        with io.opened(logfile) as opened:
+            ident = opened.identity(state)
+            if ident is None:
+                return None
+            st, head = ident
+            replaced = io.replaced(state, st, head)
+            if replaced:
+                log.info("%s was replaced or truncated; reading it again", state.path)
+                # the old file's head goes too: a new file shorter than it would look replaced again
+                state = replace(state, offset=0, status="ok", error=None, events=0, skipped=0, head=b"")
+                self._decoders.pop(state.path, None)
+            if logfile.format in TAILED_FORMATS:
+                return self._read_events(opened, logfile, state, st, head, replaced, window)
         return self._read_whole(io, logfile, state, st, head, replaced)
 
     def _read_whole(
@@ -135,7 +136,8 @@ class Tailer:
         return Span(nxt, batch, replace=state.id is not None, bytes_read=st.st_size)
 
     def _read_events(
-        self, io: FileIO, logfile: LogFile, state: FileState, st: Any, head: bytes, replaced: bool, window: int
+        self, opened: OpenedFile, logfile: LogFile, state: FileState, st: Any, head: bytes, replaced: bool,
+        window: int,
     ) -> Span | None:
         new_head = head if len(head) > len(state.head) else state.head
         was = state.status
@@ -148,7 +150,7 @@ class Tailer:
             return None
         batch = Batch()
         try:
-            data = io.read(logfile, state.offset, window)
+            data = opened.read(state.offset, window)
         except OSError as exc:
             log.warning("cannot read %s: %s", logfile.path, exc)
             return None
