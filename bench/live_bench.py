@@ -28,6 +28,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -124,11 +125,14 @@ def _self_cpu() -> float:
     return u.ru_utime + u.ru_stime
 
 
-def latencies(flush_info: dict, received: list[dict]) -> dict:
+def latencies(flush_info: dict, received: list[dict], before: float | None = None) -> dict:
+    """Flush-to-receipt statistics; only of points flushed before `before` (epoch s) if given."""
     tags, flushes = flush_info["tags"], flush_info["flushes"]
     k = len(tags)
     flush_t: dict[tuple[str, int], float] = {}
     for first, end, t in flushes:
+        if before is not None and t >= before:
+            continue
         for i in range(first, end):
             step, tag = divmod(i, k)
             flush_t[(tags[tag], step)] = t
@@ -161,8 +165,8 @@ async def _scenario(server: Server, logdir: Path, clients: int, tags: int, rate:
     tasks = [asyncio.create_task(client(server.port, names, received[c], stats, stop, ready, n_ready, clients))
              for c in range(clients)]
     await asyncio.wait_for(ready.wait(), timeout=120)
-    await asyncio.sleep(0.5)
-    if quiet:  # (not during a backlog: the machine is meant to be busy then)
+    if quiet:  # (not during a backlog: the machine is meant to be busy then, and short)
+        await asyncio.sleep(0.5)
         await asyncio.to_thread(wait_quiet, 0.25, 60.0)
     out = Path(tempfile.mktemp(suffix=".json", dir=OUT / "tmp"))
     rss_before = server.rss_mb()
@@ -186,6 +190,7 @@ async def _scenario(server: Server, logdir: Path, clients: int, tags: int, rate:
     machine_cores = (_cpu_times()[0] - busy0) / os.sysconf("SC_CLK_TCK") / span
     await asyncio.gather(*tasks, return_exceptions=True)
     res = latencies(flush_info, [dict(g) for g in received])
+    res["raw"] = (flush_info, [dict(g) for g in received])  # for a caller's own cut (run_backlog)
     res.update(clients=clients, series_per_client=tags, rate=rate, seconds=seconds, flush_ms=flush_ms,
                resyncs=stats["resync"], errors=stats["error"], server_rss_before_mb=rss_before,
                server_peak_rss_mb=server.rss_mb("VmHWM"), server_rss_mb=server.rss_mb(),
@@ -207,7 +212,9 @@ def run_scenario(clients: int, tags: int, rate: float, seconds: float, flush_ms:
     try:
         with Server(logdir, data) as s:
             s.wait_until(lambda s: s.get("/api/init", id="bench", trainJobName="bench")[0] == 200, timeout=120)
-            return asyncio.run(_scenario(s, logdir, clients, tags, rate, seconds, flush_ms, log))
+            res = asyncio.run(_scenario(s, logdir, clients, tags, rate, seconds, flush_ms, log))
+            res.pop("raw")
+            return res
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -248,15 +255,30 @@ def run_backlog(quick: bool, baseline: str | None = None, log=print, steps: int 
         with Server(logdir, data, env=env) as s:
             s.wait_until(lambda s: s.get("/api/live/status")[0] == 200, timeout=120)
             t_listen = time.perf_counter() - s.t0
+            ready_at: list[float] = []  # epoch seconds when the first pass was seen done (polled)
+
+            def watch_ready() -> None:
+                while not _status(s).get("ready"):
+                    time.sleep(0.02)
+                ready_at.append(time.time())
+
+            watcher = threading.Thread(target=watch_ready, daemon=True)
+            watcher.start()
             res = asyncio.run(_scenario(s, logdir, 1, 1, 100.0, 3.0 if quick else 8.0, 10.0, log, quiet=False))
             res["backlog_running_at_end"] = _status(s).get("ready") is False
-            s.wait_until(lambda s: _status(s).get("ready") is True, timeout=600, interval=0.05)
+            watcher.join(timeout=600)
             res["first_pass_s"] = time.perf_counter() - s.t0 - t_listen
+            flush_info, received = res.pop("raw")
+            during = latencies(flush_info, received, before=ready_at[0]) if ready_at else {}
+            res["during_pass"] = during  # points flushed before the pass was seen to end
             res["backlog_events"] = manifest["records"]
             res["revision"] = baseline or "current"
         log(f"[live] backlog of {manifest['records']:,} events ({res['revision']}): p50 {res['p50_ms']:.0f} ms, "
             f"p99 {res['p99_ms']:.0f} ms, max {res['max_ms']:.0f} ms, resyncs {res['resyncs']}, missing "
-            f"{res['missing']}, first pass still running at the last point: {res['backlog_running_at_end']}")
+            f"{res['missing']}, first pass still running at the last point: {res['backlog_running_at_end']}; "
+            f"the {during.get('points', 0)} points flushed during the pass: p50 {during.get('p50_ms', float('nan')):.0f}"
+            f" ms, p99 {during.get('p99_ms', float('nan')):.0f} ms, max {during.get('max_ms', float('nan')):.0f} ms, "
+            f"missing {during.get('missing')}")
         return res
     finally:
         shutil.rmtree(work, ignore_errors=True)
