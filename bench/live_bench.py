@@ -140,6 +140,8 @@ def latencies(flush_info: dict, received: list[dict], before: float | None = Non
     for tg, st in flush_t:
         expected_by_tag[tg].add(st)
     lat, missing, dup = [], 0, 0
+    start = min(flush_t.values(), default=0.0)
+    slow: list[tuple[float, float]] = []  # (flushed at, seconds after the first flush; latency) over 250 ms
     for got in received:
         for tag in got:
             steps = [s for s, _ in got[tag]]
@@ -149,10 +151,12 @@ def latencies(flush_info: dict, received: list[dict], before: float | None = Non
             seen = {s: t for s, t in got.get(tag, [])}
             missing += len(expected - seen.keys())
             lat.extend(seen[s] - flush_t[(tag, s)] for s in expected & seen.keys())
+            slow.extend((round(flush_t[(tag, s)] - start, 2), round(seen[s] - flush_t[(tag, s)], 3))
+                        for s in expected & seen.keys() if seen[s] - flush_t[(tag, s)] > 0.25)
     lat.sort()
     q = (lambda f: lat[min(len(lat) - 1, int(f * (len(lat) - 1)))] * 1000) if lat else (lambda f: float("nan"))
     return {"points": len(lat), "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "max_ms": q(1.0),
-            "missing": missing, "duplicates": dup}
+            "missing": missing, "duplicates": dup, "slow": sorted(slow)[:50]}
 
 
 async def _scenario(server: Server, logdir: Path, clients: int, tags: int, rate: float,

@@ -48,3 +48,30 @@ def test_small_chunks_merge_and_keep_exact_cursors(tmp_path: Path) -> None:
         assert b.values.tolist() == [-float(x) for x in range(len(steps_a))]
     finally:
         db.close()
+
+
+def test_windows_of_a_file_being_read_through_are_not_merged(tmp_path: Path) -> None:
+    """A backlog's windows stop short of the file's end; their chunks hold a few hundred points
+    of each of many tags and are kept as they are: merging every 64 of them rewrote the data in
+    one long transaction (~0.5 s with the writer held, on a 10M-event first pass)."""
+    db = Database(tmp_path / "s.sqlite")
+    writer = StoreWriter()
+    windows = 2 * COMPACT_AFTER
+    state = FileState(path="f", run="r", format="events", size=windows + 1)
+    try:
+        for i in range(windows):
+            batch = Batch()
+            for k in range(300):
+                step = 300 * i + k
+                for tag in ("a", "b"):
+                    batch.scalar(tag, step, 1000.0 + step, step * 0.5)
+            state.offset = i + 1  # the file goes on past every window
+            db.write_sync(lambda c, b=batch: writer.commit(c, state, b))
+        merged = db.read_sync(lambda c: c.execute(
+            select(func.count()).select_from(t.scalar_chunks).where(t.scalar_chunks.c.cursors.is_not(None))).scalar())
+        rows = db.read_sync(lambda c: c.execute(select(func.count()).select_from(t.scalar_chunks)).scalar())
+        assert (merged, rows) == (0, 2 * windows)
+        s = db.read_sync(lambda c: reader.scalar_series(c, "r", "a"))
+        assert s.steps.tolist() == list(range(300 * windows))
+    finally:
+        db.close()

@@ -98,6 +98,11 @@ def _sql(conn: Connection) -> statements.Statements:
 
 SMALL_CHUNK = 4096  # points; live tailing commits chunks of a few points each
 COMPACT_AFTER = 64  # small chunks of one series and file before they are merged into one
+# Only windows that end at the end of their file count towards a merge: that is where a live run
+# adds a few points per commit. A backlog window stops short of the end, and its chunks are as
+# big as the window allows: with many tags a file's 1 MB windows hold a few hundred points per
+# tag, and merging every 64 of them rewrote ~30 MB of chunks in one transaction that held the
+# writer ~0.5 s (a live point waited behind it) and stored each point's cursor again.
 
 
 @dataclass
@@ -111,6 +116,7 @@ class _Window:
     file_id: int
     commit: Commit
     plugins: dict[str, str]
+    at_end: bool = True  # the window ends where the file does (see COMPACT_AFTER)
     series: list[dict[str, Any]] = field(default_factory=list)  # new series rows
     blobs: list[tuple[bytes, str | None]] = field(default_factory=list)  # (data, mime) in order
 
@@ -253,7 +259,8 @@ class StoreWriter:
             self.save_file(conn, state, commit)
             if replace:
                 self.forget_points(conn, state.id)
-            win = _Window(state.run, self.runs[storable(state.run, self._dialect)], state.id, commit, batch.plugins)
+            win = _Window(state.run, self.runs[storable(state.run, self._dialect)], state.id, commit, batch.plugins,
+                          at_end=state.offset >= state.size)
             self._store_points(conn, win, batch)
             conn.execute(_sql(conn).SAVE_SETTING, {"key": "cursor", "value": str(self.cursor)})
             commit.cursor = self.cursor
@@ -286,7 +293,7 @@ class StoreWriter:
             _sql(conn).INSERT_CHUNKS(conn, chunks)
             _sql(conn).INSERT_SUMMARIES(conn, summary_rows)  # in the chunks' transaction
             for chunk in chunks:
-                if chunk["count"] < SMALL_CHUNK:
+                if chunk["count"] < SMALL_CHUNK and win.at_end:
                     self._note_small_chunk(conn, chunk["series_id"], win.file_id)
         if hist_rows:
             _sql(conn).INSERT_HISTOGRAMS.insert_columns(conn, hist_rows)
