@@ -96,6 +96,9 @@ def fit(points: list[tuple[int, float]]) -> dict:
             "max_residual_s": round(max(abs(t - (a + b * e)) for e, t in points), 3)}
 
 
+MANY_RUNS = genlogs.GenParams(runs=1000, scalar_tags=50, steps=100, hist_tags=0, images_per_run=0)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rev", action="append", required=True,
@@ -104,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", default="0,2500,10000,20000",
                     help="steps per tag of the FULL corpus, per size (0: an empty logdir, the fixed cost)")
+    ap.add_argument("--many-runs", action="store_true",
+                    help="also the 1,000-run corpus (1,000 runs x 50 tags x 100 steps, 5.0M events, 1,500 files)")
     ap.add_argument("--no-rust", action="store_true")
     ap.add_argument("--out", default=str(OUT / "ingest-ab.json"))
     args = ap.parse_args(argv)
@@ -115,9 +120,11 @@ def main(argv: list[str] | None = None) -> None:
         revs[name] = tree_for(rev)
         settings[name] = dict(kv.split("=", 1) for kv in env.split(",") if kv)
     variants = list(revs) + ([] if args.no_rust else ["rust"])
-    steps = [int(s) for s in args.steps.split(",")]
+    steps = [int(s) for s in args.steps.split(",") if s]
     corpora = [genlogs.ensure_logdir(replace(genlogs.FULL, steps=n), verbose=False) if n else empty_logdir()
                for n in steps]
+    if args.many_runs:
+        corpora.append(genlogs.ensure_logdir(MANY_RUNS, verbose=False))
     for d, _ in corpora:
         warm_cache(d)
     work = OUT / "tmp"
