@@ -146,6 +146,9 @@ async def changes(logdir: Path | Source, poll: float | None, stop: asyncio.Event
                         break
                     if need_pass or time.monotonic() - last_pass >= FULL_PASS_EVERY:
                         need_pass, last_pass = False, time.monotonic()
+                        named = files_for({Path(p) for _change, p in batch}, logdir) if batch else None
+                        if named:  # first the files this batch names: a rescan during the first
+                            yield named  # pass leaves the files that pass will read to it
                         yield None  # safety-net pass (a dropped OS event cannot hide data for long)
                         continue
                     if batch:
