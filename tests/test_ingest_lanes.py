@@ -82,3 +82,41 @@ def test_a_file_asked_for_during_the_backlog_goes_back_to_the_live_lane(
     ing.pass_once(handed)  # the live lane reads what it was handed
     for run in runs:
         assert steps_of(db, run) == list(range(total + MORE)), run
+
+
+def test_a_session_reads_what_its_backlog_hands_back_on_the_live_lane(tmp_path: Path) -> None:
+    """The session's side of the handoff: files handed back from the backlog's thread are read
+    on the live lane at once. Polling every hour, so no file event can read them instead."""
+    import asyncio
+    import time
+
+    from tsvis_live.session import Session
+
+    logdir = tmp_path / "logs"
+    (logdir / "r0").mkdir(parents=True)
+    head, *records = scalar_records("loss", range(3))
+    path = logdir / "r0" / NAME
+    path.write_bytes(head + records[0])
+
+    async def scenario() -> list[int]:
+        session = Session(logdir, tmp_path / "data", poll=3600)
+        await session.start()
+        try:
+            await asyncio.wait_for(session.ready.wait(), 30)
+            with open(path, "ab") as fh:
+                fh.write(records[1] + records[2])
+            files = [detect(path, logdir)]
+            handing = threading.Thread(target=session._hand_to_live, args=(files,))  # as the backlog's thread
+            handing.start()
+            handing.join()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                series = await session.store.scalars("r0", "loss")
+                if len(series.points.steps) == 3:
+                    break
+                await asyncio.sleep(0.02)
+            return series.points.steps.tolist()
+        finally:
+            await session.stop()
+
+    assert asyncio.run(scenario()) == [0, 1, 2]
