@@ -313,3 +313,4 @@ def parallel_pass(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(ingester, "BULK_BYTES", 1 << 20)
     monkeypatch.setattr(ingester, "NATIVE_BULK_BYTES", 1 << 20)
+    monkeypatch.setenv("TSVIS_LIVE_DECODE_WORKERS", "2")  # a pool even where the default has none
