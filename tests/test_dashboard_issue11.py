@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser_support import (
     dashboard_server,
@@ -396,11 +397,22 @@ def test_graph_constants_are_folded_into_their_op(page: Page, server) -> None:
     graph = page.locator(".graph-canvas")
     page.wait_for_function("() => { const d = document.querySelector('.graph-canvas').dataset;"
                            " return d.rendered && d.total && +d.total < 100; }", timeout=60000)
-    before = graph.get_attribute("data-boxes")
-    page.get_by_role("button", name="expand all").click()
-    page.wait_for_function("n => document.querySelector('.graph-canvas').dataset.boxes !== n", arg=before, timeout=20000)
-    ops = page.evaluate("el => window.tsvisLive.echarts.getInstanceByDom(el).getOption().series[0].data.map(d => d.op)",
-                        graph.element_handle())
+    # "expand all", until the expanded model is what is drawn: in a CI rehearsal (2026-12-03) the click
+    # changed nothing within 20 s, as if it met a graph drawn just before (the page's first run)
+    # or the model was drawn again collapsed right after; either way a second click settles it
+    ops: list = []
+    for _attempt in range(3):
+        before = graph.get_attribute("data-boxes")
+        page.get_by_role("button", name="expand all").click()
+        try:
+            page.wait_for_function("n => document.querySelector('.graph-canvas').dataset.boxes !== n", arg=before,
+                                   timeout=10000)
+        except PlaywrightTimeoutError:
+            continue
+        ops = page.evaluate("el => window.tsvisLive.echarts.getInstanceByDom(el).getOption().series[0].data"
+                            ".map(d => d.op)", graph.element_handle())
+        if "aten::flatten" in ops:
+            break
     assert "aten::flatten" in ops, ops
     assert "prim::Constant" not in ops, ops
     page.fill(".graph-search", "Flatten[1]/input")
