@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -31,6 +32,7 @@ from tsvis_live.formats.detect import LogFile
 from tsvis_live.health import Health
 from tsvis_live.ingest.claims import FileClaims
 from tsvis_live.ingest.faults import Containment
+from tsvis_live.ingest.grouping import SmallFiles
 from tsvis_live.ingest.pool import decoding_pool
 from tsvis_live.ingest.progress import Progress
 from tsvis_live.ingest.source import Source, of_logdir
@@ -90,6 +92,7 @@ class Ingester:
         self.stopping = stopping or threading.Event()  # set on shutdown: stop between windows
         self.claims = FileClaims()
         self._keys: dict[tuple[LogFile, Path | None], str] = {}  # see `_rel`
+        self._runs: dict[tuple[Path, Path | None], str] = {}  # see `_run`
         self._bad_values: dict[str, int] = {}  # path -> values skipped as malformed (`_report_values`)
 
     def _rel(self, logfile: LogFile) -> str:
@@ -104,9 +107,17 @@ class Ingester:
         rel = self._rel(logfile)
         state = self.states.get(rel)
         if state is None:
-            run = self.source.run(logfile)
-            state = FileState(path=rel, run=run, format=logfile.format)
+            state = FileState(path=rel, run=self._run(logfile), format=logfile.format)
         return state
+
+    def _run(self, logfile: LogFile) -> str:
+        """The file's run name, worked out once per run directory: with many runs, pathlib's
+        `relative_to` for every new file took 17% of a first pass's GIL time."""
+        key = (logfile.run_dir, logfile.root)
+        run = self._runs.get(key)
+        if run is None:
+            run = self._runs[key] = self.source.run(logfile)
+        return run
 
     def _submit(self, span: Span, priority: int) -> Future[Commit]:
         return self.store.commit(self.writer, span.state, span.batch, span.replace, priority)
@@ -146,35 +157,51 @@ class Ingester:
                     self.health.report("ingest", "workers", f"a decoding worker process died ({exc}); "
                                        "reading on in this process")
                     prog.files_done = 0  # the loop below goes over every file again, from its offset
-            for lf in logfiles:
-                if self.stopping.is_set() or not self.containment.may_write():
-                    break
-                if not self._read_claimed(lf, prog, progress, priority):
-                    break  # the store cannot write: no other file can be stored either
-                prog.files_done += 1
-                if progress:
-                    progress(prog)
+            todo = deque(logfiles)
+            group = SmallFiles(self, prog, progress, priority, todo)
+            try:
+                while todo:
+                    lf = todo.popleft()
+                    if self.stopping.is_set() or not self.containment.may_write():
+                        break
+                    if not self._read_claimed(lf, prog, progress, priority, group):
+                        break  # the store cannot write: no other file can be stored either
+                    prog.files_done += 1
+                    if progress:
+                        progress(prog)
+                    if not todo:
+                        group.flush()  # may give back a file that grew while the group held it
+            finally:
+                group.flush()
         finally:
             if backlog:
                 self.claims.plan([])
         return prog
 
     def _read_claimed(self, lf: LogFile, prog: Progress, progress: Callable[[Progress], None] | None,
-                      priority: int) -> bool:
-        """Read one file to its end unless another pass has it; False when the store failed."""
+                      priority: int, group: SmallFiles | None = None) -> bool:
+        """Read one file to its end unless another pass has it; False when the store failed.
+
+        A file read whole in one window may go to `group` instead, which settles it later."""
         path = self._rel(lf)
         while self.containment.may_read(path) and self.claims.claim(path):
             try:
-                self._ingest_file(lf, prog, progress, priority)
+                grouped = self._ingest_file(lf, prog, progress, priority, group)
             except Exception as exc:
                 self.claims.release(path)
                 return not self.containment.failed(path, exc)
-            self.containment.finished(path)
-            if priority == BULK:
-                self.claims.done(path)
-            if not self.claims.release(path) or self.stopping.is_set() or self._hand_back(lf, priority):
+            if grouped or not self._file_stored(lf, priority):
                 break  # nobody asked for it meanwhile (else: it grew, read the new bytes too)
         return True
+
+    def _file_stored(self, lf: LogFile, priority: int) -> bool:
+        """Let go of a file read to its end and stored; True when it grew meanwhile and this
+        pass reads it again (rather than handing it back to the live lane)."""
+        path = self._rel(lf)
+        self.containment.finished(path)
+        if priority == BULK:
+            self.claims.done(path)
+        return self.claims.release(path) and not self.stopping.is_set() and not self._hand_back(lf, priority)
 
     def _hand_back(self, lf: LogFile, priority: int) -> bool:
         """A file the live lane asked for while the backlog read it: True when it goes to the live
@@ -299,11 +326,17 @@ class Ingester:
                         self.containment.failed(path, exc)
 
     def _ingest_file(self, lf: LogFile, prog: Progress, progress: Callable[[Progress], None] | None,
-                     priority: int = URGENT) -> None:
+                     priority: int = URGENT, group: SmallFiles | None = None) -> bool:
+        """Read `lf` to its end, each window committed while the next is decoded; True when
+        the file, read whole in one window, went to `group` instead."""
         state = self._state_for(lf)
         pending: tuple[Future[Commit], Span] | None = None
         while True:
             span = self.tailer.read(lf, state)
+            if (group is not None and pending is None and span is not None and span.changed
+                    and _at_end(span) and group.takes(span)):
+                group.add(lf, span)
+                return True
             if pending is not None:
                 self._finish(*pending, prog)
                 if span is not None and span.state.id is None:
@@ -312,15 +345,12 @@ class Ingester:
                 if progress:
                     progress(prog)
             if span is None or not span.changed:
-                return
+                return False
             pending = (self._submit(span, priority), span)
-            if self.stopping.is_set():
+            if self.stopping.is_set() or _at_end(span):
                 self._finish(*pending, prog)
-                return
+                return False
             state = span.state
-            if span.bytes_read == 0 or state.status != "ok" or state.offset >= state.size:
-                self._finish(*pending, prog)
-                return
 
     def _report_values(self, span: Span) -> None:
         """Values skipped as malformed (a bad mesh part) while the file reads on: area "values",
@@ -330,7 +360,10 @@ class Ingester:
         self.health.report("values", path, f"{count} value(s) skipped as malformed; the last: {problems[-1]}")
 
     def _finish(self, future: Future[Commit], span: Span, prog: Progress) -> None:
-        commit = future.result()
+        self._stored(future.result(), span, prog)
+
+    def _stored(self, commit: Commit, span: Span, prog: Progress) -> None:
+        """Record a committed window: the file's new state, progress, and the hub's news."""
         self.containment.stored()
         self.states[span.state.path] = span.state
         prog.bytes_done += span.bytes_read
@@ -341,3 +374,9 @@ class Ingester:
             self._report_values(span)
         if self.on_commit is not None:  # even a media-only commit moves the session's cursor
             self.on_commit(commit)
+
+
+def _at_end(span: Span) -> bool:
+    """The window read the file to its end (or to where it broke): nothing more to read now."""
+    st = span.state
+    return span.bytes_read == 0 or st.status != "ok" or st.offset >= st.size

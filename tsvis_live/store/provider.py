@@ -388,6 +388,11 @@ class Store:
         """Queue one window of a file (its points and new offset) as one transaction."""
         return self.db.submit(lambda conn: w.commit(conn, state, batch, replace), priority)
 
+    def commit_many(self, w: StoreWriter, windows: list[tuple[FileState, Batch, bool]],
+                    priority: int = URGENT) -> Future[list[Commit]]:
+        """Queue several files' windows as one transaction: all are stored, or none is."""
+        return self.db.submit(lambda conn: [w.commit(conn, s, b, r) for s, b, r in windows], priority)
+
     async def claim_epoch(self) -> int:
         """On PostgreSQL, take the next ingest epoch and fence every later write with it."""
         return await asyncio.wrap_future(self._claim())
