@@ -216,6 +216,33 @@ def test_hand_built_layouts() -> None:
         check(data, window=500, plugins=plugins)
 
 
+SCALARS_META = [ld(9, ld(1, ld(1, b"scalars"))), ld(9, ld(1, ld(1, b"scalars")) + b"\x20\x01")]
+
+
+def test_scalars_metadata_layouts() -> None:
+    """The fast path takes a tensor followed by exactly the "scalars" metadata; every near miss
+    (another plugin, content, another data class, a display name, a longer name, the metadata
+    first) is left to upb, with the same result either way."""
+    metas = SCALARS_META + [
+        ld(9, ld(1, ld(1, b"scalarz"))), ld(9, ld(1, ld(1, b"scalars") + ld(2, b"x"))),
+        ld(9, ld(1, ld(1, b"scalars")) + b"\x20\x02"), ld(9, ld(1, ld(1, b"scalars")) + ld(2, b"L")),
+        ld(9, ld(1, ld(1, b"scalarss"))), ld(9, ld(1, ld(1, b"histograms"))),
+        ld(9, ld(1, ld(1, b"scalars"), pad=1)), ld(9, ld(1, ld(1, b"scalars")) + b"\x20\x01\x20\x01"),
+    ]
+    recs = []
+    for i, meta in enumerate(metas):
+        for d in (1, 2):
+            for shape in (True, False):
+                number = struct.pack("<f", i + 0.5) if d == 1 else struct.pack("<d", -i - 0.25)
+                recs.append(raw_scalar(b"t%d" % (i % 3), i, 1.0, tensor_value(d, number, shape) + meta))
+                recs.append(raw_scalar(b"t%d" % (i % 3), i, 1.0, meta + tensor_value(d, number, shape)))
+                recs.append(raw_scalar(b"t%d" % (i % 3), i + 1, 2.0, tensor_value(d, number, shape)))
+    data = frame(*recs)
+    for plugins in (None, {"t0": "histograms", "t1": "scalars", "t2": "text"}):
+        check(data, plugins=plugins)
+        check(data, window=300, plugins=plugins)
+
+
 def test_framing_errors() -> None:
     good = frame(*(raw_scalar(b"loss", s, 1.0, F32[3]) for s in range(20)))
     n = len(good) // 20
@@ -278,6 +305,9 @@ def value_of(draw, tag: str) -> Value:
         val.metadata.plugin_data.plugin_name = "text"
     if draw(st.integers(0, 6)) == 0:
         val.metadata.plugin_data.plugin_name = draw(PLUGINS)
+        val.metadata.data_class = draw(st.sampled_from([0, 0, 1, 2]))
+        if draw(st.integers(0, 3)) == 0:
+            val.metadata.display_name = draw(st.sampled_from(["", "Loss", "\u00fc"]))
     return val
 
 
@@ -323,7 +353,8 @@ def test_generated_streams(case: tuple[bytes, dict[str, str]], window: int | Non
 
 
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(
-    ["simple", "tensor", "tensor_meta", "histo", "text"])), max_size=40), st.dictionaries(
+    ["simple", "tensor", "tensor_meta", "tensor_meta_class", "tensor_meta_named", "histo", "text"])),
+    max_size=40), st.dictionaries(
     st.sampled_from(["a", "b", "c"]), PLUGINS, max_size=3))
 @settings(max_examples=300, deadline=None)
 def test_plugin_interplay(seq: list[tuple[str, str]], plugins: dict[str, str]) -> None:
@@ -341,8 +372,10 @@ def test_plugin_interplay(seq: list[tuple[str, str]], plugins: dict[str, str]) -
             val.metadata.plugin_data.plugin_name = "text"
         else:
             val.tensor.CopyFrom(tensor_pb2.TensorProto(dtype=1, float_val=[step]))
-            if kind == "tensor_meta":
+            if kind.startswith("tensor_meta"):  # TF2 and torch's new style, then what only upb reads
                 val.metadata.plugin_data.plugin_name = "scalars"
+                val.metadata.data_class = 1 if kind == "tensor_meta_class" else 0
+                val.metadata.display_name = "Loss" if kind == "tensor_meta_named" else ""
         ev = event_pb2.Event(wall_time=step, step=step)
         ev.summary.value.append(val)
         recs.append(ev.SerializeToString())
@@ -361,6 +394,9 @@ def test_plain_scalars_take_the_fast_path(monkeypatch: pytest.MonkeyPatch, decod
             recs.append(raw_scalar(tag, step, [None, 1.5][i % 2], F32[i]))
     recs += [raw_scalar(b"m", 7, 1.0, tensor_value(d, b"\0" * (4 * d), shape)) for d in (1, 2)
              for shape in (True, False)]
+    # a tag's first value as TF2, Keras and torch's new style write it: with the "scalars" metadata
+    recs += [raw_scalar(tag, 8, 1.0, tensor_value(d, b"\1" * (4 * d), shape) + meta)
+             for tag in (b"m", b"n") for d in (1, 2) for shape in (True, False) for meta in SCALARS_META]
     batch = Batch()
     decoder = EventDecoder({"m": "scalars"})
     data = frame(*recs)

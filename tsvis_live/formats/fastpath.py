@@ -41,7 +41,7 @@ class _Fast:
     """The records that match the scalar layout, grouped by tag (file order within a tag)."""
 
     index: np.ndarray  # record numbers
-    kind: np.ndarray  # _native.SIMPLE or _native.TENSOR
+    kind: np.ndarray  # _native.SIMPLE, TENSOR or TENSOR_SCALARS (a tensor with "scalars" metadata)
     wall: np.ndarray
     step: np.ndarray
     value: np.ndarray

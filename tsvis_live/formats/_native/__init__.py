@@ -18,7 +18,7 @@ import numpy as np
 from tsvis_live.formats._native import pure as _pure
 
 log = logging.getLogger(__name__)
-SIMPLE, TENSOR = _pure.SIMPLE, _pure.TENSOR
+SIMPLE, TENSOR, TENSOR_SCALARS = _pure.SIMPLE, _pure.TENSOR, _pure.TENSOR_SCALARS
 
 
 def _load() -> ModuleType | None:

@@ -142,7 +142,16 @@ done:
 
 /* ---- fast_scalars: records laid out as one plain scalar, grouped by tag ---- */
 
-enum { KIND_SIMPLE = 1, KIND_TENSOR = 2 };
+enum { KIND_SIMPLE = 1, KIND_TENSOR = 2, KIND_TENSOR_SCALARS = 3 };
+
+/* Value.metadata naming the "scalars" plugin, exactly as TF2, Keras and torch's new style
+   write it on a tag's first value: plugin_data{plugin_name: "scalars"}, with or without
+   data_class: DATA_CLASS_SCALAR. It follows the tensor (field 9 after field 8). */
+static const unsigned char SCALARS_META[2][15] = {
+    {0x4a, 0x0b, 0x0a, 0x09, 0x0a, 0x07, 's', 'c', 'a', 'l', 'a', 'r', 's'},
+    {0x4a, 0x0d, 0x0a, 0x09, 0x0a, 0x07, 's', 'c', 'a', 'l', 'a', 'r', 's', 0x20, 0x01},
+};
+static const Py_ssize_t SCALARS_META_LEN[2] = {13, 15};
 
 typedef struct {
     Py_ssize_t size;      /* value bytes after the tag */
@@ -193,8 +202,16 @@ static int parse_scalar(const unsigned char *s, const unsigned char *e, int tens
     const unsigned char *v = e - rest;
     for (size_t i = 0; i < sizeof(TEMPLATES) / sizeof(TEMPLATES[0]); i++) {
         const Template *t = &TEMPLATES[i];
-        if (t->size != rest || (t->kind == KIND_TENSOR && !tensors)) continue;
-        if (memcmp(v, t->tpl, (size_t)t->tpl_len) != 0) return 0;
+        int kind = t->kind;
+        if (kind == KIND_TENSOR && !tensors) continue;
+        if (t->size != rest) { /* a tensor followed by the "scalars" metadata? */
+            Py_ssize_t m = rest - t->size;
+            int j = m == SCALARS_META_LEN[0] ? 0 : m == SCALARS_META_LEN[1] ? 1 : -1;
+            if (kind != KIND_TENSOR || j < 0 || memcmp(v + t->size, SCALARS_META[j], (size_t)m) != 0)
+                continue;
+            kind = KIND_TENSOR_SCALARS;
+        }
+        if (memcmp(v, t->tpl, (size_t)t->tpl_len) != 0) continue; /* sizes can coincide */
         if (t->is_double) {
             memcpy(&hit->value, v + t->off, 8);
         } else {
@@ -202,7 +219,7 @@ static int parse_scalar(const unsigned char *s, const unsigned char *e, int tens
             memcpy(&f, v + t->off, 4);
             hit->value = (double)f; /* a signaling NaN comes out quiet, as from protobuf */
         }
-        hit->kind = (int8_t)t->kind;
+        hit->kind = (int8_t)kind;
         return 1;
     }
     return 0;

@@ -20,7 +20,7 @@ _U8 = np.uint64
 PAD = 64  # zero bytes after the window: layout probes may read a little past a record
 _HI, _LO7 = _U8(0x8080808080808080), _U8(0x7F7F7F7F7F7F7F7F)  # varint continuation / payload bits
 _MASK_DELTA = np.uint32(tfrecord._MASK_DELTA)
-SIMPLE, TENSOR = 1, 2
+SIMPLE, TENSOR, TENSOR_SCALARS = 1, 2, 3  # TENSOR_SCALARS: a tensor with the "scalars" metadata
 # value bytes after the tag -> (length, template bytes, offset of the number, dtype, kind)
 _TEMPLATES = [
     (5, b"\x15", 1, "<f4", SIMPLE),
@@ -29,6 +29,9 @@ _TEMPLATES = [
     (16, b"\x42\x0e\x08\x02\x12\x00\x32\x08", 8, "<f8", TENSOR),  # DT_DOUBLE, empty shape
     (14, b"\x42\x0c\x08\x02\x32\x08", 6, "<f8", TENSOR),  # DT_DOUBLE, no shape
 ]
+# Value.metadata after a tensor: plugin_data{plugin_name: "scalars"}[, data_class: DATA_CLASS_SCALAR]
+# (TF2, Keras and torch's new style write it on each tag's first value)
+_SCALARS_META = [b"\x4a\x0b\x0a\x09\x0a\x07scalars", b"\x4a\x0d\x0a\x09\x0a\x07scalars\x20\x01"]
 
 _CRC = np.arange(256, dtype=np.uint32)[None].repeat(8, 0)  # slicing-by-8 tables of crc32c
 for _ in range(8):
@@ -137,7 +140,7 @@ def fast_scalars(window: bytes, starts: np.ndarray, lengths: np.ndarray,
     """The records laid out as `Event{wall_time?, step?, summary{value{tag, number}}}`.
 
     Returns (index, kind, wall, step, value, tags, ends): per matching record its number in
-    `starts`, kind (SIMPLE, or TENSOR: only if `tensors`), wall time, step and value, grouped
+    `starts`, kind (SIMPLE, or only if `tensors` TENSOR or TENSOR_SCALARS), wall time, step and value, grouped
     by tag (tags in order of first appearance, records in file order within a tag); `tags` are
     the tag bytes and `ends[t]` is where tag t's records end in the columns.
     """
@@ -168,13 +171,17 @@ def fast_scalars(window: bytes, starts: np.ndarray, lengths: np.ndarray,
     for size, tpl, off, dtype, what in _TEMPLATES:
         if what == TENSOR and not tensors:
             continue
-        sel = np.flatnonzero(good & (rest == size))
-        te = ends[sel] - size
-        hit = u64[te] & _U8((1 << (8 * len(tpl))) - 1) == _U8(int.from_bytes(tpl, "little"))
-        sel, te = sel[hit], te[hit]
-        kind[sel] = what
-        with np.errstate(invalid="ignore"):  # signaling NaNs are quieted, as in C
-            value[sel] = _at(buf, dtype)[te + off]
+        for meta in [b""] + (_SCALARS_META if what == TENSOR else []):
+            sel = np.flatnonzero(good & (rest == size + len(meta)))
+            te = ends[sel] - size - len(meta)
+            hit = u64[te] & _U8((1 << (8 * len(tpl))) - 1) == _U8(int.from_bytes(tpl, "little"))
+            if meta:
+                tail = buf[(te + size)[:, None] + np.arange(len(meta))]
+                hit &= (tail == np.frombuffer(meta, np.uint8)).all(axis=1)
+            sel, te = sel[hit], te[hit]
+            kind[sel] = TENSOR_SCALARS if meta else what
+            with np.errstate(invalid="ignore"):  # signaling NaNs are quieted, as in C
+                value[sel] = _at(buf, dtype)[te + off]
     i = np.flatnonzero(kind)
     ids, tags = _group(window, u64, p[i], tl[i])
     order = np.argsort(ids, kind="stable")
