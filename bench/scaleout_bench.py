@@ -177,23 +177,30 @@ class PgSampler(threading.Thread):
 # -- 1. ingest -------------------------------------------------------------------------------
 def baseline_tree(rev: str) -> Path:
     """A worktree of `rev` under bench/out that imports only its own code: the compiled decoder
-    is copied in (its C sources are unchanged since) and `tsvis_live/migrations` is linked to
-    the tree's `migrations/`, which an editable install otherwise maps to this checkout's."""
+    is copied in when its C sources are this checkout's, else built from the tree's own (never
+    left out: the pure decoder would be measured instead), and `tsvis_live/migrations` is linked
+    to the tree's `migrations/`, which an editable install otherwise maps to this checkout's."""
     import subprocess
 
     from bench.live_bench import baseline_tree as tree
 
     path = tree(rev)
     native = REPO / "tsvis_live" / "formats" / "_native"
-    for so in native.glob("_decode*.so"):
-        dst = path / "tsvis_live" / "formats" / "_native" / so.name
-        if not dst.exists() and (native / "_decode.c").read_bytes() == (dst.parent / "_decode.c").read_bytes():
-            shutil.copy2(so, dst)
+    theirs = path / "tsvis_live" / "formats" / "_native"
+    sources = sorted(p.name for p in native.glob("*.[ch]"))
+    same = all((theirs / n).exists() and (native / n).read_bytes() == (theirs / n).read_bytes() for n in sources)
+    if not list(theirs.glob("_decode*.so")):
+        if same:
+            for so in native.glob("_decode*.so"):
+                shutil.copy2(so, theirs / so.name)
+        else:
+            subprocess.run([PYTHON, "setup.py", "-q", "build_ext", "--inplace"], cwd=path, check=True,
+                           capture_output=True)
     link = path / "tsvis_live" / "migrations"
     if (path / "migrations").is_dir() and not link.exists():
         link.symlink_to(Path("..") / "migrations")
     probe = ("import tsvis_live, tsvis_live.migrations as m, tsvis_live.formats._native as n; "
-             "print(tsvis_live.__file__); print(*m.__path__); print(n.__file__)")
+             "print(tsvis_live.__file__); print(*m.__path__); print(n.compiled.__file__)")
     where = subprocess.run([PYTHON, "-c", probe], cwd=path, env={**os.environ, "PYTHONPATH": str(path)},
                            capture_output=True, text=True, check=True).stdout.split()
     if not all(Path(w).resolve().is_relative_to(path.resolve()) for w in where):
