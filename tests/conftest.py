@@ -70,6 +70,16 @@ def _drop_pg_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Any]:
+    """A new SQLite session database under tmp_path/data (a module's own `db` fixture wins)."""
+    from tsvis_live.store.database import Database
+
+    database = Database(tmp_path / "data" / "session.sqlite")
+    yield database
+    database.close()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A PostgreSQL database of this test run (the test command starts PostgreSQL)."""

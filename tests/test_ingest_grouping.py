@@ -20,13 +20,6 @@ from tsvis_live.store.database import Database
 NAME = "events.out.tfevents.1700000000.host"
 
 
-@pytest.fixture
-def db(tmp_path: Path):
-    database = Database(tmp_path / "data" / "session.sqlite")
-    yield database
-    database.close()
-
-
 def count_commits(db: Database) -> list[int]:
     seen = [0]
 

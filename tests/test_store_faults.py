@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pytest
 from sqlalchemy import event
 from tensorboardX import SummaryWriter
 
@@ -28,13 +27,6 @@ from tsvis_live.store import reader
 from tsvis_live.store.database import Database
 
 NAME = "events.out.tfevents.1700000000.host"
-
-
-@pytest.fixture
-def db(tmp_path: Path):
-    database = Database(tmp_path / "data" / "session.sqlite")
-    yield database
-    database.close()
 
 
 def write_nan_histograms(logdir: Path) -> None:
