@@ -1,6 +1,7 @@
 """Small files committed together (`ingest.grouping`): fewer transactions, the same guarantees.
 
-Real SQLite files and real event files; COMMITs are counted with SQLAlchemy's own event.
+Real SQLite files and a real PostgreSQL, real event files; COMMITs are counted with
+SQLAlchemy's own event.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from tests.eventfiles import scalar_records, write_scalars
+from tests.test_store_postgres import open_pg
 from tsvis_live.health import Health
 from tsvis_live.ingest import grouping
 from tsvis_live.ingest.ingester import Ingester
@@ -18,6 +20,16 @@ from tsvis_live.store import reader
 from tsvis_live.store.database import Database
 
 NAME = "events.out.tfevents.1700000000.host"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        database = Database(tmp_path / "data" / "session.sqlite")
+    else:
+        database = open_pg(request.getfixturevalue("pg_url"), tmp_path / "logs")
+    yield database
+    database.close()
 
 
 def count_commits(db: Database) -> list[int]:
