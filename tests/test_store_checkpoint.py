@@ -48,7 +48,9 @@ def wal_bytes(path: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
-def test_checkpoints_run_off_the_writer_and_keep_the_wal_bounded(tmp_path: Path) -> None:
+def test_checkpoints_run_off_the_writer_and_keep_the_wal_bounded(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(database, "WRITER_AUTOCHECKPOINT", 1000)  # 4 MB instead of 64: a small test
     db = Database(tmp_path / "s.sqlite")
     sizes: list[int] = []
     stop, seen, errors = threading.Event(), [], []
@@ -68,8 +70,8 @@ def test_checkpoints_run_off_the_writer_and_keep_the_wal_bounded(tmp_path: Path)
         stop.set()
         t.join()
     assert db._checkpointer is not None and db._checkpointer.runs > 0
-    # 60 windows wrote ~30 MB of pages: the WAL stays near its 4 MB bound
-    assert max(sizes) < 16 << 20
+    # 60 windows wrote ~30 MB of pages while readers pinned snapshots: the WAL stays near its bound
+    assert max(sizes) < 16 << 20  # a reader's snapshot can hold the restart back a few windows
     assert seen == sorted(seen) and seen[-1] <= 60 * POINTS  # snapshots only ever grow
     assert all("run" in str(e) for e in errors)
     assert len(db.read_sync(lambda c: reader.scalar_series(c, "run", "loss")).steps) == 60 * POINTS
