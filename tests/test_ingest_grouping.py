@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from tests.eventfiles import scalar_records, write_scalars
+from tests.test_store_faults import FailingCommits
 from tests.test_store_postgres import open_pg
 from tsvis_live.health import Health
 from tsvis_live.ingest import grouping
@@ -117,3 +118,27 @@ def test_a_file_that_grows_while_its_group_waits_is_read_again(tmp_path: Path, d
     ing.pass_once(progress=progress)
     assert refused == ["a/" + NAME]
     assert steps(db, "a") == list(range(6)) and steps(db, "b") == steps(db, "c") == list(range(3))
+
+
+def test_a_group_whose_commit_fails_stores_nothing_and_all_of_it_later(tmp_path: Path, db: Database) -> None:
+    """A COMMIT that fails as a full disk does: the whole group is rolled back, the store is
+    reported once, and the next pass stores every file exactly once under its own run."""
+    logdir = tmp_path / "logs"
+    runs = [f"r{i}" for i in range(6)]
+    for i, run in enumerate(runs):
+        write_scalars(logdir / run / NAME, "loss", range(3), value=lambda s, i=i: 10.0 * i + s)
+    health = Health()
+    ing = Ingester(db, logdir, health=health)
+    faults = FailingCommits(db)
+    faults.remaining = 1
+    ing.pass_once()
+    assert health.get("store", "database") is not None
+    assert db.read_sync(reader.list_runs) == [] and db.read_sync(reader.files) == []
+
+    ing.retry_now()
+    ing.pass_once()
+    assert health.get("store", "database") is None
+    for i, run in enumerate(runs):
+        series = db.read_sync(lambda c, r=run: reader.scalar_series(c, r, "loss"))
+        assert series.values.tolist() == [10.0 * i, 10.0 * i + 1, 10.0 * i + 2], run
+    assert sorted(f["path"] for f in db.read_sync(reader.files)) == [f"{run}/{NAME}" for run in runs]

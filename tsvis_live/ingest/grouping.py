@@ -65,27 +65,35 @@ class SmallFiles:
             for (_lf, span), was_new in zip(files, new):
                 if was_new:
                     span.state.id = None  # the id it was given was rolled back with the group
-            if is_store_failure(exc):
-                for lf, _span in files:
-                    ing.claims.release(ing._rel(lf))
+            store_failed = is_store_failure(exc)
+            left = files if store_failed else self._one_by_one(files)
+            for lf, _span in left:  # not tried: the store cannot write; the next pass reads them
+                ing.claims.release(ing._rel(lf))
+            if store_failed:
                 ing.containment.failed(ing._rel(files[0][0]), exc)
-                return
-            for lf, span in files:  # one file's data failed the group: each on its own
-                self._settle(lf, span, lambda s=span: ing._submit(s, self._priority).result())
             return
         for (lf, span), commit in zip(files, commits):
             self._settle(lf, span, lambda c=commit: c)
 
-    def _settle(self, lf: LogFile, span: Span, committed: Callable[[], object]) -> None:
+    def _one_by_one(self, files: list[tuple[LogFile, Span]]) -> list[tuple[LogFile, Span]]:
+        """Commit a failed group's files each on its own (one file's data failed the group);
+        returns those left untried because the store itself failed meanwhile."""
+        for i, (lf, span) in enumerate(files):
+            if not self._settle(lf, span, lambda s=span: self._ing._submit(s, self._priority).result()):
+                return files[i + 1 :]
+        return []
+
+    def _settle(self, lf: LogFile, span: Span, committed: Callable[[], object]) -> bool:
+        """Record one file of the group, or its failure; False when the store failed."""
         ing = self._ing
         try:
             ing._stored(committed(), span, self._prog)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - this file backs off; the others go on
             ing.claims.release(ing._rel(lf))
-            ing.containment.failed(ing._rel(lf), exc)
-            return
+            return not ing.containment.failed(ing._rel(lf), exc)
         if self._progress:
             self._progress(self._prog)
         if ing._file_stored(lf, self._priority):
             self._todo.appendleft(lf)  # it grew while in the group: read the new bytes too
             self._prog.files_done -= 1  # counted again when that read ends
+        return True
