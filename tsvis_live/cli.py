@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from tsvis_live.commands.common import common_options, default_data_dir
+from tsvis_live.commands.common import common_options, default_data_dir, pause_gc, resume_gc
 
 # Heavy modules (SQLAlchemy, the web stack) are imported inside the commands: ingest worker
 # processes are spawned and re-import this module, and should stay small.
@@ -186,6 +186,7 @@ def serve_main(argv: list[str]) -> int:
     if args.broker and not args.broker.startswith(("redis://", "rediss://", "unix://")):
         print(f"tsvis-live: --broker {args.broker!r} is not supported: use redis://host:6379/0", file=sys.stderr)
         return 2
+    resume_gc()  # the imports are done; sessions start reading below
     manager = SessionManager(data_dir, logdir=logdir, logroot=args.logroot, poll=args.poll, **backends)
     if logdir is not None:
         session = open_session(data_dir, logdir, args.poll, args.rebuild, **backends)
@@ -214,7 +215,14 @@ def serve_main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    pause_gc()  # each command resumes it once its imports are done
+    try:
+        return _run(sys.argv[1:] if argv is None else argv)
+    finally:
+        resume_gc()
+
+
+def _run(argv: list[str]) -> int:
     if argv and argv[0] == "ingest":
         from tsvis_live.commands.ingest import ingest_main
 

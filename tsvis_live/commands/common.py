@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 from pathlib import Path
 
 from tsvis_live import __version__
+
+_gc_paused = False
+
+
+def pause_gc() -> None:
+    """Pause the cyclic garbage collector while a command imports its libraries.
+
+    Why: importing SQLAlchemy, numpy and protobuf builds a few hundred thousand long-lived
+    objects, and the collector ran full passes over them as they piled up: ~30 ms of the 0.33 s
+    an empty logdir takes. Imports make next to no cyclic garbage; `resume_gc` turns it back on
+    before any data is read.
+    """
+    global _gc_paused
+    if gc.isenabled():
+        gc.disable()
+        _gc_paused = True
+
+
+def resume_gc() -> None:
+    """Undo `pause_gc` (nothing if it paused nothing, or was undone already)."""
+    global _gc_paused
+    if _gc_paused:
+        gc.enable()
+        _gc_paused = False
 
 
 def default_data_dir() -> Path:

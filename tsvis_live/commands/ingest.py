@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tsvis_live.commands.common import common_options, default_data_dir
+from tsvis_live.commands.common import common_options, default_data_dir, resume_gc
 from tsvis_live.ingest.progress import Progress
 
 
@@ -115,6 +115,7 @@ def _ingest_once(args: argparse.Namespace, db, logdir: Path) -> dict:  # type: i
     from tsvis_live.ingest.ingester import Ingester
     from tsvis_live.store.provider import Store
 
+    resume_gc()  # the imports are done (see `pause_gc`)
     store = Store(db)
     bar = ProgressBar(enabled=not args.quiet and not args.json)
     prog = Ingester(store, logdir).pass_once(progress=bar)
