@@ -1,7 +1,5 @@
 """`python -m tsvis_live`: the same command as `tsvis-live`."""
 
-import sys
+from tsvis_live.cli import entry
 
-from tsvis_live.cli import main
-
-sys.exit(main())
+entry()

@@ -240,5 +240,20 @@ def _run(argv: list[str]) -> int:
     return serve_main(argv)
 
 
+def entry() -> None:
+    """The `tsvis-live` command: `main`, then exit. After `ingest` the process ends without
+    tearing the interpreter down: its store is closed, its lock released and its output
+    written by then, and freeing every module and array one by one took 60-110 ms of a run
+    (an empty logdir: 0.32 -> 0.26 s)."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv[:1] != ["ingest"]:
+        sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
