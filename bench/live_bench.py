@@ -289,12 +289,15 @@ def run_backlog(quick: bool, baseline: str | None = None, log=print, steps: int 
 
 
 def baseline_tree(rev: str) -> Path:
-    """A worktree of `rev` under bench/out (kept between runs)."""
+    """A worktree of `rev` under bench/out (kept between runs), named by its commit: a name
+    like HEAD would otherwise keep measuring the commit it meant when the tree was made."""
     import subprocess
 
-    path = OUT / f"baseline-{rev[:12]}"
+    commit = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=REPO, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    path = OUT / f"baseline-{commit[:12]}"
     if not path.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=REPO, check=True,
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), commit], cwd=REPO, check=True,
                        capture_output=True)
     return path
 
