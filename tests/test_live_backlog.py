@@ -20,7 +20,7 @@ from tests.eventfiles import scalar_records
 from tests.serverproc import ServerProcess
 
 NAME = "events.out.tfevents.1700000000.host"
-BACKLOG_FILES = 25
+BACKLOG_FILES = 40  # 8M events: the first pass must outlast the live run's first second (~2.5 s here)
 BACKLOG_STEPS = 200_000
 LIVE_POINTS = 100
 LATENCY_BOUND = 0.5  # s: a point flushed this long before the pass ends must arrive before it ends

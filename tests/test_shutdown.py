@@ -17,12 +17,12 @@ from tsvis_live.store import reader
 from tsvis_live.store.database import Database
 
 NAME = "events.out.tfevents.1700000000.host"
-RUNS = 8
+RUNS = 20  # 5M events, ~225 MB: a first pass of ~2 s here, long enough to be interrupted
 
 
 def test_ctrl_c_mid_ingest_is_prompt_and_loses_nothing(tmp_path: Path) -> None:
     logdir = tmp_path / "logs"
-    for r in range(RUNS):  # ~120 MB: a bulk pass of a few seconds on this machine
+    for r in range(RUNS):
         path = logdir / f"run{r}" / NAME
         path.parent.mkdir(parents=True)
         path.write_bytes(b"".join(scalar_records("loss", range(250_000))))

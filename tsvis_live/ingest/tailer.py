@@ -34,7 +34,7 @@ from tsvis_live.store.filestate import FileState
 log = logging.getLogger(__name__)
 
 __all__ = ["HEAD_SIZE", "STALLED", "Span", "Tailer"]
-WINDOW = 1 << 20  # bytes read per step and per transaction: bounds memory, and how long a live commit waits behind a backlog one
+WINDOW = 2 << 20  # bytes read per step and per transaction: bounds memory, and how long a live commit waits behind a backlog one
 STALL_SECONDS = 600.0  # a file unmodified this long ends where its writer stopped
 STALLED = "the file ends inside a record"  # start of the error of a stalled file
 
