@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tsvis_live.formats import _native, tfrecord
-from tsvis_live.formats.events import DecodeError, EventDecoder
 from tsvis_live.records import Batch, HistogramRecord, ScalarColumns
+
+if TYPE_CHECKING:  # protobuf and the event protos load on the first record that needs them
+    from tsvis_live.formats.events import EventDecoder
 
 log = logging.getLogger(__name__)
 _DTYPES = ("<i8", "<f8", "<f8")  # steps, wall times, values
@@ -179,6 +181,8 @@ def _decode_all(window: bytes, base: int, rows: Any, decoder: EventDecoder, batc
     Histograms already computed by `_native.histograms` (`hists`) are taken as they are when
     the decoder would take them so; everything else goes to `decoder.decode`.
     """
+    from tsvis_live.formats.events import DecodeError
+
     scalars = batch.scalars
     for i, a, b in rows:
         if live is not None:

@@ -22,14 +22,16 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tsvis_live.formats import fastpath, tfrecord
 from tsvis_live.formats.detect import TAILED_FORMATS, LogFile
-from tsvis_live.formats.events import EventDecoder
 from tsvis_live.ingest.source import HEAD_SIZE, LOCAL, FileIO, OpenedFile, Source
 from tsvis_live.records import Batch
 from tsvis_live.store.filestate import FileState
+
+if TYPE_CHECKING:  # protobuf and the event protos load when a file first needs a decoder
+    from tsvis_live.formats.events import EventDecoder
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ class Tailer:
     def _decoder(self, state: FileState) -> EventDecoder:
         dec = self._decoders.get(state.path)
         if dec is None:
+            from tsvis_live.formats.events import EventDecoder
+
             dec = self._decoders[state.path] = EventDecoder(dict(self._known.get(state.run, {})))
             self._runs[state.path] = state.run
         return dec
