@@ -41,7 +41,7 @@ from tsvis_live.ingest.source import HEAD_SIZE, LogdirError
 from tsvis_live.records import Batch
 from tsvis_live.store.filestate import FileState
 
-FIRST_WINDOW = 1 << 20  # a new object's first range: its head and its first window at once
+FIRST_WINDOW = 2 << 20  # a new object's first range: its head and its first window (tailer.WINDOW) at once
 JSON_PEEK = 64 << 10
 _EXTRAS = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"), "gs": ("gcsfs", "gcs"), "gcs": ("gcsfs", "gcs")}
 _VERSION_KEYS = ("ETag", "etag", "generation", "md5Hash", "crc32c", "version_id", "VersionId")
@@ -324,9 +324,10 @@ class FsspecRoot:
         if offset >= end:
             return b""
         first = self._first.pop(key, None)
-        if offset == 0 and first is not None and st is not None and first[0] == st.st_ino \
-                and len(first[1]) >= end:
+        if offset == 0 and first is not None and st is not None and first[0] == st.st_ino:
             data = first[1][:end]
+            if len(data) < end:  # a window longer than the prefetch: only the rest is fetched
+                data += self._get(key, len(data), end)
         else:
             data = self._get(key, offset, end)
         need = tfrecord.pending_length(data)
