@@ -279,3 +279,33 @@ def test_a_pool_that_breaks_at_submit_falls_back_in_process(
     assert KilledBetweenSubmits.submits >= 3
     assert "handle is closed" in str(health.get("ingest", "workers"))
     assert_every_step_once(db)
+
+
+def test_a_worker_killed_while_writing_its_result_cannot_hang_the_pool() -> None:
+    """The pool's reader can be inside `recv`, half a result read, when the workers are killed
+    (a large window's result is written in pieces): the write end this process also holds must
+    be closed, or the reader never sees the end of the pipe and the pool's join waits forever
+    (seen in CI: `test_a_pool_that_breaks_at_submit_falls_back_in_process` timed out)."""
+    import threading
+    import time
+    from concurrent.futures.process import BrokenProcessPool
+
+    from tests.pool_workers import write_half_a_result
+    from tsvis_live.ingest.pool import decoding_pool
+
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with decoding_pool(1) as pool:
+                pool.submit(write_half_a_result)
+                time.sleep(2.0)  # the worker has written its half message; the reader waits in recv
+                raise BrokenProcessPool("the pool broke")  # as the ingester raises it
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            outcome.append(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout=60)
+    assert not t.is_alive(), "the pool's shutdown hung on a worker killed mid-result"
+    assert len(outcome) == 1 and isinstance(outcome[0], BrokenProcessPool)
