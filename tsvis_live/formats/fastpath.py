@@ -101,18 +101,11 @@ def _fast_notes(fast: _Fast, fast_idx: dict[str, np.ndarray], plugins: dict[str,
         by_tag.setdefault(tag, []).append((i, plugin))
     out = []
     for tag, idx in fast_idx.items():  # the first fast record after each note decides
-        noted = by_tag.get(tag)
-        if noted is None:  # the common case, no slow record noted a plugin: the first decides
-            state = plugins.get(tag)
-            if state == "scalars":
-                continue
-            if state and fast.kind[fast.tags[tag][0]] == _native.TENSOR:
-                return None
-            out.append((int(idx[0]), tag, "scalars"))
-            continue
-        bounds = [(-1, plugins.get(tag)), *noted, (1 << 62, None)]
+        bounds = [(-1, plugins.get(tag)), *by_tag.get(tag, []), (1 << 62, None)]
         for (i, state), (nxt, _) in zip(bounds, bounds[1:]):
-            k = int(np.searchsorted(idx, i, side="right"))
+            # record numbers are >= 0: before any note the first fast record decides (no search:
+            # a window of 1,500 files x 50 tags made 75,000 of them)
+            k = 0 if i < 0 else int(np.searchsorted(idx, i, side="right"))
             if k == len(idx) or idx[k] > nxt or state == "scalars":
                 continue
             if state and fast.kind[fast.tags[tag][0] + k] == _native.TENSOR:

@@ -38,10 +38,11 @@ from tsvis_live.formats.wholefile import decode_whole_file
 from tsvis_live.health import Health
 from tsvis_live.ingest import discover as walk
 from tsvis_live.ingest.source import HEAD_SIZE, LogdirError
+from tsvis_live.ingest.tailer import WINDOW
 from tsvis_live.records import Batch
 from tsvis_live.store.filestate import FileState
 
-FIRST_WINDOW = 2 << 20  # a new object's first range: its head and its first window (tailer.WINDOW) at once
+FIRST_WINDOW = WINDOW  # a new object's first range: its head and its first window at once
 JSON_PEEK = 64 << 10
 _EXTRAS = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"), "gs": ("gcsfs", "gcs"), "gcs": ("gcsfs", "gcs")}
 _VERSION_KEYS = ("ETag", "etag", "generation", "md5Hash", "crc32c", "version_id", "VersionId")
