@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.serverproc import ServerProcess
 
@@ -310,6 +311,28 @@ def seen_text(page: Page) -> str:
     return page.evaluate("() => document.body.textContent + '\\n' + window.__texts.join('\\n')")
 
 
+def hover_until_tooltip(page: Page, card, attempts: int = 4) -> None:
+    """Hover a scalar card's plot until its tooltip shows a run.
+
+    A run or a point arriving late rebuilds the plot under the pointer (the hover lands on a
+    plot that is gone, or the new one is drawn after the pointer stopped), so the hover is
+    made again on the current plot, from outside it, a few times before the test fails.
+    """
+    for attempt in range(attempts):
+        box = None
+        while box is None:  # take the current plot
+            box = card.wait_for_selector(".u-over", timeout=10000).bounding_box()
+        page.mouse.move(0, 0)
+        for fx in (0.3, 0.7):
+            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * 0.5)
+        try:
+            card.wait_for_selector(".tooltip:not([hidden]) .tip-run", timeout=3000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+
+
 def test_every_view_renders_names_as_text(page: Page, server) -> None:
     page.goto(f"{server.url}/#scalars")
     page.wait_for_selector("body[data-ready]", timeout=30000)
@@ -323,12 +346,7 @@ def test_every_view_renders_names_as_text(page: Page, server) -> None:
     for card in page.query_selector_all(".scalar-card")[:6]:
         card.scroll_into_view_if_needed()
         page.wait_for_function("el => el.dataset.rendered", arg=card, timeout=15000)
-        box = None
-        while box is None:  # a run arriving late rebuilds the plot: take the current one
-            box = card.wait_for_selector(".u-over", timeout=10000).bounding_box()
-        for fx in (0.3, 0.7):
-            page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * 0.5)
-        page.wait_for_selector(".scalar-card .tooltip:not([hidden]) .tip-run", timeout=5000)
+        hover_until_tooltip(page, card)
     titles = page.eval_on_selector_all(".scalar-card .card-title", "els => els.map(e => e.textContent)")
     assert IMG in titles and SVG in titles and SCRIPT in titles, titles
     assert_clean(page, "scalars")
