@@ -68,3 +68,30 @@ def test_ingest_exits_at_once_with_everything_written(tmp_path: Path, command: l
     again = subprocess.run([*exe, "ingest", "--logdir", str(tmp_path / "missing")], capture_output=True, text=True,
                            timeout=120)
     assert again.returncode == 2 and "does not exist" in again.stderr
+
+
+CHECK_NUMPY = """
+import sys
+from tsvis_live import cli
+from tsvis_live.deferred import is_loaded
+code = cli.main(sys.argv[1:])
+print("numpy loaded:", is_loaded("numpy"), "code:", code)
+"""
+
+
+@pytest.mark.parametrize("files", [0, 1, 2])
+def test_ingest_loads_numpy_only_when_there_is_something_to_read(tmp_path: Path, files: int) -> None:
+    """numpy is a quarter of an empty logdir's run: `ingest` loads it on first use, which a
+    logdir with nothing (new) to read never makes; one with files reads them all the same."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    for i in range(files):
+        write_scalars(logdir / f"run{i}" / NAME, "loss", range(5))
+    args = ["ingest", "--logdir", str(logdir), "--data-dir", str(tmp_path / "data"), "--json"]
+    for attempt in ("first", "again"):  # again: a restart with nothing new
+        r = subprocess.run([sys.executable, "-c", CHECK_NUMPY, *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        summary, verdict = r.stdout.splitlines()[-2:]
+        assert json.loads(summary)["stored_events"] == 6 * files
+        loaded = files > 0 and attempt == "first"
+        assert verdict == f"numpy loaded: {loaded} code: 0", (attempt, r.stdout, r.stderr)

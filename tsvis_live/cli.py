@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tsvis_live.commands.common import common_options, default_data_dir, pause_gc, resume_gc
+from tsvis_live.deferred import defer
 
 # Heavy modules (SQLAlchemy, the web stack) are imported inside the commands: ingest worker
 # processes are spawned and re-import this module, and should stay small.
@@ -224,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     if argv and argv[0] == "ingest":
+        defer("numpy")  # a logdir with nothing new to read never loads it (see `deferred`)
         from tsvis_live.commands.ingest import ingest_main
 
         return ingest_main(argv[1:])

@@ -33,6 +33,7 @@ within `resolution` points (the item size, `ScalarRead.resolution`) of the bucke
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -50,8 +51,20 @@ LEVELS = t.SUMMARY_LEVELS  # 64 .. 262,144 points per item
 RAW_PER_BUCKET = 64  # read raw (exact) while the range holds at most this many points per output bucket
 ITEMS_PER_BUCKET = 16  # the finest level with at most this many items per output bucket is read
 
-POINT = np.dtype([("cursor", "<i8"), ("step", "<i8"), ("wall", "<f8"), ("value", "<f8")])
-ITEM = np.dtype([("count", "<i8"), ("first", POINT), ("last", POINT), ("min", POINT), ("max", POINT)])
+POINT_FIELDS = ("cursor", "step", "wall", "value")
+
+
+@cache
+def point_dtype() -> np.dtype:
+    """One point of an item (a function, not a constant: numpy loads when data first needs it)."""
+    return np.dtype(list(zip(POINT_FIELDS, ("<i8", "<i8", "<f8", "<f8"))))
+
+
+@cache
+def item_dtype() -> np.dtype:
+    """One summary item: its count and its first, last, lowest and highest points."""
+    point = point_dtype()
+    return np.dtype([("count", "<i8"), ("first", point), ("last", point), ("min", point), ("max", point)])
 ROLES = ("first", "last", "min", "max")
 LEVEL_COLUMNS = [f"level{k}" for k in range(LEVELS)]
 
@@ -96,7 +109,7 @@ def _level0(steps: np.ndarray, walls: np.ndarray, values: np.ndarray, lens: np.n
     starts, per = _segments(lens, BASE)
     ends = np.append(starts[1:], len(steps)) - 1
     imin, imax = _extremes(values, values, starts)
-    items = np.empty(len(starts), ITEM)
+    items = np.empty(len(starts), item_dtype())
     items["count"] = ends - starts + 1
     shift = None if cursors is not None else np.repeat(bases - (np.cumsum(lens) - lens), per)
     for role, index in zip(ROLES, (starts, ends, imin, imax)):
@@ -109,7 +122,7 @@ def _level0(steps: np.ndarray, walls: np.ndarray, values: np.ndarray, lens: np.n
 def _coarser(items: np.ndarray, per: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The next level: every FACTOR items of a part merged into one."""
     starts, per_next = _segments(per, FACTOR)
-    out = np.empty(len(starts), ITEM)
+    out = np.empty(len(starts), item_dtype())
     out["count"] = np.add.reduceat(items["count"], starts)
     out["first"] = items["first"][starts]
     out["last"] = items["last"][np.append(starts[1:], len(items)) - 1]
@@ -119,7 +132,7 @@ def _coarser(items: np.ndarray, per: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return out, per_next
 
 
-Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # cursors, steps, wall times, values
+Columns = tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]  # cursors, steps, wall times, values
 
 
 def items_at(cols: Columns, level: int) -> np.ndarray:
@@ -158,10 +171,10 @@ def summary_rows(chunks: list[dict[str, Any]], steps: list[np.ndarray], walls: l
     for k in range(LEVELS):
         if k:
             items, per = _coarser(items, per)
-        data, ends = items.tobytes(), np.cumsum(per) * ITEM.itemsize
+        data, ends = items.tobytes(), np.cumsum(per) * item_dtype().itemsize
         name, still = LEVEL_COLUMNS[k], []
         for i in open_rows:
-            rows[i][name] = data[ends[i] - per[i] * ITEM.itemsize : ends[i]]
+            rows[i][name] = data[ends[i] - per[i] * item_dtype().itemsize : ends[i]]
             if per[i] > 1:
                 still.append(i)
         if not still:
@@ -220,7 +233,7 @@ def _candidates(items: np.ndarray) -> dict[str, np.ndarray]:
     after them: ordering min and max within each item orders them all."""
     swap = items["max"]["step"] < items["min"]["step"]
     cand = {}
-    for field in POINT.names:
+    for field in POINT_FIELDS:
         first, last, low, high = (items[role][field] for role in ROLES)
         cand[field] = np.stack([first, np.where(swap, high, low), np.where(swap, low, high), last], axis=1).ravel()
     keep = np.ones(len(cand["step"]), dtype=bool)
@@ -307,7 +320,7 @@ def select_stored(conn: Connection, run: str, tag: str, *, cursors: bool, every:
     parts = [items_at(p, level).tobytes() for is_last, p in edges if not is_last and len(p[1])]
     parts += _stored_items(conn, sid, lo, hi, level)
     parts += [items_at(p, level).tobytes() for is_last, p in edges if is_last and len(p[1])]
-    items = np.frombuffer(b"".join(parts), ITEM)  # bytes: a nested struct array concatenates slowly
+    items = np.frombuffer(b"".join(parts), item_dtype())  # bytes: a nested struct array concatenates slowly
     cand = _candidates(items)
     keep = downsample(cand["step"], None, cand["value"], max_points)
     points = ScalarSeries(cand["step"][keep], cand["wall"][keep], cand["value"][keep],

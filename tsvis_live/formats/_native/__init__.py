@@ -15,10 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from tsvis_live.formats._native import pure as _pure
-
 log = logging.getLogger(__name__)
-SIMPLE, TENSOR, TENSOR_SCALARS = _pure.SIMPLE, _pure.TENSOR, _pure.TENSOR_SCALARS
+SIMPLE, TENSOR, TENSOR_SCALARS = 1, 2, 3  # record kinds, as `pure` and `_decode.c` number them
+
+
+def _pure() -> ModuleType:
+    """The numpy fallback, loaded when first asked for (its tables are built at import)."""
+    from tsvis_live.formats._native import pure
+
+    return pure
 
 
 def _load() -> ModuleType | None:
@@ -38,7 +43,7 @@ compiled: ModuleType | None = _load()
 def frame(window: bytes, base: int, pure: bool = False) -> tuple[int, Any, np.ndarray, np.ndarray, int]:
     """(end offset, broken, data starts, data lengths, skipped): see `pure.frame`."""
     if pure or compiled is None:
-        return _pure.frame(window, base)
+        return _pure().frame(window, base)
     end, broken, starts, lengths, skipped = compiled.frame(window, base)
     return end, broken, np.frombuffer(starts, "<i8"), np.frombuffer(lengths, "<i8"), skipped
 
@@ -47,7 +52,7 @@ def fast_scalars(window: bytes, starts: np.ndarray, lengths: np.ndarray, tensors
                  pure: bool = False) -> tuple[Any, ...]:
     """(index, kind, wall, step, value, tags, ends) grouped by tag: see `pure.fast_scalars`."""
     if pure or compiled is None:
-        return _pure.fast_scalars(window, starts, lengths, tensors)
+        return _pure().fast_scalars(window, starts, lengths, tensors)
     index, kind, wall, step, value, tags, ends = compiled.fast_scalars(
         window, np.ascontiguousarray(starts, "<i8"), np.ascontiguousarray(lengths, "<i8"), tensors)
     return (np.frombuffer(index, "<i8"), np.frombuffer(kind, "i1"), np.frombuffer(wall, "<f8"),

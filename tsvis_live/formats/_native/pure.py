@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from tsvis_live.formats import tfrecord
+from tsvis_live.formats._native import SIMPLE, TENSOR, TENSOR_SCALARS
 
 _U8 = np.uint64
 PAD = 64  # zero bytes after the window: layout probes may read a little past a record
 _HI, _LO7 = _U8(0x8080808080808080), _U8(0x7F7F7F7F7F7F7F7F)  # varint continuation / payload bits
 _MASK_DELTA = np.uint32(tfrecord._MASK_DELTA)
-SIMPLE, TENSOR, TENSOR_SCALARS = 1, 2, 3  # TENSOR_SCALARS: a tensor with the "scalars" metadata
 # value bytes after the tag -> (length, template bytes, offset of the number, dtype, kind)
 _TEMPLATES = [
     (5, b"\x15", 1, "<f4", SIMPLE),
