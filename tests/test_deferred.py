@@ -103,3 +103,22 @@ def test_nothing_is_deferred_that_is_imported_or_does_not_exist() -> None:
     assert not defer("json")  # imported by pytest already
     assert not defer(f"missing_{uuid.uuid4().hex}")
     assert is_loaded("json")
+
+
+def test_a_body_runs_with_the_collector_paused_and_what_it_built_is_frozen(module_dir: Path) -> None:
+    """As the CLI's own imports (`commands.common.pause_gc`): a deferred body loaded mid-pass
+    made one more full collection, and every later one scanned its objects."""
+    import gc
+
+    name = f"built_{uuid.uuid4().hex}"
+    (module_dir / f"{name}.py").write_text("import gc\ncollector_on = gc.isenabled()\nbuilt = [[i] for i in range(1000)]  # lists: tracked by the collector\n")
+    importlib.invalidate_caches()
+    defer(name)
+    frozen = gc.get_freeze_count()
+    try:
+        assert gc.isenabled()
+        assert sys.modules[name].collector_on is False
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + 1000
+    finally:
+        gc.unfreeze()
