@@ -29,7 +29,7 @@ from tsvis_live.records import (
     HparamsRecord,
     TensorRecord,
 )
-from tsvis_live.store import codec, reader
+from tsvis_live.store import codec, histochunks, reader
 from tsvis_live.store import schema as t
 from tsvis_live.store.database import Database
 from tsvis_live.store.filestate import FileState
@@ -75,15 +75,22 @@ def rich_batch(seed: int, tags: list[str], tag_plugins: bool = True) -> Batch:
 
 def one_record_per_window(b: Batch) -> list[Batch]:
     """The same records split so that each window holds one record (one row per statement),
-    in the order a window hands out cursors; the plugins go with the last window (the batched
-    writer adds a window's plugin rows last)."""
+    in the order a window hands out cursors (histograms tag by tag); the plugins go with the
+    last window (the batched writer adds a window's plugin rows last)."""
     parts: list[Batch] = []
     for tag, cols in b.scalars.items():
         for step, wall, value in zip(cols.steps, cols.wall_times, cols.values):
             part = Batch()
             part.scalar(tag, step, wall, value)
             parts.append(part)
-    for name in ("histograms", "blobs", "tensors", "graphs", "hparams", "layouts"):
+    by_tag: dict[str, list[HistogramRecord]] = {}  # the writer takes a window's histograms tag by tag
+    for h in b.histograms:
+        by_tag.setdefault(h.tag, []).append(h)
+    for h in [h for hists in by_tag.values() for h in hists]:
+        part = Batch()
+        part.histograms.append(h)
+        parts.append(part)
+    for name in ("blobs", "tensors", "graphs", "hparams", "layouts"):
         for rec in getattr(b, name):
             part = Batch()
             getattr(part, name).append(rec)
@@ -116,7 +123,7 @@ def dump(db: Database) -> dict[str, object]:
     def read(conn):
         out: dict[str, object] = {}
         for table in t.metadata.sorted_tables:
-            if table.name in ("files", "scalar_chunks", "scalar_summaries", "computed"):
+            if table.name in ("files", "scalar_chunks", "scalar_summaries", "histogram_chunks", "computed"):
                 continue
             out[table.name] = [tuple(r) for r in conn.execute(select(table).order_by(*table.primary_key.columns))]
         out["scalars"] = {
@@ -124,6 +131,9 @@ def dump(db: Database) -> dict[str, object]:
             for run, kind, tag, _c in reader.list_series(conn) if kind == "scalar"
             for s in [reader.scalar_series(conn, run, tag)]
         }
+        got = histochunks.read(conn)
+        out["histograms"] = list(zip(got.series_ids.tolist(), got.cursors.tolist(), got.steps.tolist(),
+                                     got.wall_times.tolist(), got.stats.tolist(), [b.tolist() for b in got.buckets]))
         return out
     return db.read_sync(read)
 

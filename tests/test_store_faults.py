@@ -70,13 +70,11 @@ def test_nan_histogram_sums_are_stored_not_nulled(tmp_path: Path, db: Database) 
     logdir = tmp_path / "logs"
     write_nan_histograms(logdir)
     Ingester(db, logdir).pass_once()
-    from tsvis_live.store import schema as t
+    from tsvis_live.store import histochunks
 
     def sums(conn):
-        h = t.histograms.c
-        return conn.execute(
-            t.histograms.select().with_only_columns(h.step, h.sum, h.sum_squares).order_by(h.step)
-        ).all()
+        got = histochunks.read(conn)
+        return sorted((h for h in got.records("w")), key=lambda h: h.step)
 
     rows = db.read_sync(sums)
     assert math.isnan(rows[0].sum) and rows[0].sum_squares == 1.0

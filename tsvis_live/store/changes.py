@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import Connection, select
 
-from tsvis_live.records import HistogramRecord, ScalarColumns
-from tsvis_live.store import codec
+from tsvis_live.records import ScalarColumns
+from tsvis_live.store import codec, histochunks
 from tsvis_live.store import schema as t
 from tsvis_live.store.reader import max_cursor
 from tsvis_live.store.writer import CategoryUpdate, Commit, SeriesUpdate
@@ -72,16 +72,12 @@ def _scalar_updates(conn, after, until, runs, series) -> list[SeriesUpdate]:  # 
 
 
 def _histogram_updates(conn, after, until, runs, series) -> list[SeriesUpdate]:  # type: ignore[no-untyped-def]
-    h = t.histograms.c
-    q = (select(h.cursor, h.series_id, h.step, h.wall_time, h.min, h.max, h.num, h.sum, h.sum_squares, h.buckets)
-         .where(h.cursor > after, h.cursor <= until).order_by(h.cursor))
-    by_series: dict[int, SeriesUpdate] = {}
-    for row in conn.execute(q):
-        upd = by_series.get(row.series_id)
-        if upd is None:
-            run_id, _kind, tag = series[row.series_id]
-            upd = by_series[row.series_id] = SeriesUpdate("histogram", runs[run_id], tag, [])
-        upd.cursors.append(row.cursor)
-        upd.histograms.append(HistogramRecord(upd.tag, row.step, row.wall_time, codec.unpack_buckets(row.buckets),
-                                              row.min, row.max, row.num, row.sum, row.sum_squares))
-    return list(by_series.values())
+    got = histochunks.read(conn, after, until)
+    updates = []
+    for sid in dict.fromkeys(got.series_ids.tolist()):  # in order of each series' first cursor
+        where = np.flatnonzero(got.series_ids == sid)
+        run_id, _kind, tag = series[sid]
+        part = histochunks.Stored(got.series_ids[where], got.cursors[where], got.steps[where],
+                                  got.wall_times[where], got.stats[where], [got.buckets[i] for i in where.tolist()])
+        updates.append(SeriesUpdate("histogram", runs[run_id], tag, part.cursors.tolist(), histograms=part.records(tag)))
+    return updates

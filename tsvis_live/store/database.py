@@ -123,8 +123,8 @@ def _read_only_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-SCHEMA_REVISION = "0003"  # the newest migration; a test keeps it equal to Alembic's head
-KNOWN_REVISIONS = ("0001", "0002", "0003")  # every migration, oldest first
+SCHEMA_REVISION = "0004"  # the newest migration; a test keeps it equal to Alembic's head
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")  # every migration, oldest first
 
 
 class DatabaseUnusable(RuntimeError):

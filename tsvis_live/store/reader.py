@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, and_, func, select
 
-from tsvis_live.store import codec
+from tsvis_live.store import codec, histochunks
 from tsvis_live.store import schema as t
 from tsvis_live.store.filestate import FileState
 
@@ -194,16 +194,10 @@ def histogram_series(
     conn: Connection, run: str, tag: str, since: int | None = None, until: int | None = None
 ) -> list[HistogramPoint]:
     sid = series_id(conn, run, "histogram", tag)
-    h = t.histograms.c
-    q = select(h.cursor, h.step, h.wall_time, h.min, h.max, h.num, h.buckets).where(h.series_id == sid)
-    if since is not None:
-        q = q.where(h.cursor > since)
-    if until is not None:
-        q = q.where(h.cursor <= until)
-    return [
-        HistogramPoint(r.cursor, r.step, r.wall_time, r.min, r.max, r.num, codec.unpack_buckets(r.buckets))
-        for r in conn.execute(q.order_by(h.cursor))
-    ]
+    got = histochunks.read(conn, since, until, sid)
+    cursors, steps, walls = got.cursors.tolist(), got.steps.tolist(), got.wall_times.tolist()
+    return [HistogramPoint(c, s, w, lo, hi, num, b)
+            for c, s, w, (lo, hi, num), b in zip(cursors, steps, walls, got.stats[:, :3].tolist(), got.buckets)]
 
 
 def visible_histograms(points: list[HistogramPoint]) -> list[HistogramPoint]:

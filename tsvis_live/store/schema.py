@@ -3,8 +3,8 @@
 On SQLite one file holds one session (one logdir); on PostgreSQL one database holds every
 session, each in its own schema (`store.backend`), so the tables are the same everywhere. Every point gets a cursor: an integer that
 grows with every commit, so live clients can ask for "everything after C". Scalars, the bulk,
-are stored as per-series columnar chunks (numpy arrays as blobs); everything else is a row per
-point. Every point row names the file it came from, so a replaced file's points can be dropped.
+and histograms are stored as per-series columnar chunks (numpy arrays as blobs); everything else
+is a row per point. Every point row names the file it came from, so a replaced file's points can be dropped.
 """
 
 from __future__ import annotations
@@ -189,19 +189,27 @@ scalar_summaries = Table(  # one row per scalar chunk, written with it; see stor
 )
 Index("ix_scalar_summaries_file", scalar_summaries.c.file_id)
 
-histograms = Table(
-    "histograms",
+histogram_chunks = Table(  # histograms as per-series chunks, like scalars; see store.histochunks
+    "histogram_chunks",
     metadata,
-    *_point_columns(),
-    Column("min", Real, nullable=False),
-    Column("max", Real, nullable=False),
-    Column("num", Real, nullable=False),
-    Column("sum", Real, nullable=False),
-    Column("sum_squares", Real, nullable=False),
-    Column("buckets", LargeBinary, nullable=False),  # see store.codec.pack_buckets
+    Column("id", BigInt, primary_key=True),
+    Column("series_id", BigInt, ForeignKey("series.id"), nullable=False),
+    Column("file_id", BigInt, ForeignKey("files.id"), nullable=False),
+    Column("first_cursor", BigInt, nullable=False),
+    Column("last_cursor", BigInt, nullable=False),
+    Column("count", BigInt, nullable=False),
+    Column("min_step", BigInt, nullable=False),
+    Column("max_step", BigInt, nullable=False),
+    Column("steps", LargeBinary, nullable=False),  # int64
+    Column("wall_times", LargeBinary, nullable=False),  # float64
+    Column("stats", LargeBinary, nullable=False),  # float64 (count, 5): min max num sum sum_squares
+    Column("bucket_ends", LargeBinary, nullable=False),  # int64: each histogram's end row in `buckets`
+    Column("buckets", LargeBinary, nullable=False),  # every bucket row of the chunk, see histochunks
+    Column("cursors", LargeBinary),  # int64, only when not first_cursor..last_cursor contiguous
 )
-Index("ix_histograms_series", histograms.c.series_id, histograms.c.cursor)
-Index("ix_histograms_file", histograms.c.file_id)
+Index("ix_histogram_chunks_series", histogram_chunks.c.series_id, histogram_chunks.c.last_cursor)
+Index("ix_histogram_chunks_file", histogram_chunks.c.file_id)
+Index("ix_histogram_chunks_cursor", histogram_chunks.c.last_cursor)  # changes after a cursor
 
 blobs = Table(
     "blobs",
@@ -277,4 +285,4 @@ computed = Table(
     Column("created", Real, nullable=False),
 )
 
-POINT_TABLES = (scalar_chunks, scalar_summaries, histograms, media, tensors, graphs, hparams, layouts)
+POINT_TABLES = (scalar_chunks, scalar_summaries, histogram_chunks, media, tensors, graphs, hparams, layouts)

@@ -12,7 +12,6 @@ from functools import cache
 from operator import itemgetter
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Dialect
@@ -27,7 +26,7 @@ _PLAIN = (sqltypes.Integer, sqltypes.String, sqltypes.LargeBinary)  # bound as t
 class DriverInsert:
     """A Core INSERT compiled once and run as one driver executemany of plain tuples.
 
-    For the bulk tables (a series and a chunk row per tag and window, a row per histogram):
+    For the bulk tables (a series and a scalar and histogram chunk row per tag and window):
     SQLAlchemy's per-row parameter processing cost about as much as SQLite's insert. Values the
     driver takes as they are go straight through; the others get their column type's own bind
     processor, as Core would apply it (schema.Real turns NaN into 'NaN'). On PostgreSQL a plain
@@ -50,13 +49,10 @@ class DriverInsert:
             return
         else:
             self.sql = str(compiled)
-        self._keys = keys
         self._row = itemgetter(*keys)
         types = [stmt.table.c[name].type for name in keys]
         self._convert = [(i, proc) for i, typ in enumerate(types) if not isinstance(typ, _PLAIN)
                          and (proc := typ.dialect_impl(dialect).bind_processor(dialect)) is not None]
-        # t.Real's processor changes only NaN: a float array without one goes through as it is
-        self._nan_only = {i for i, typ in enumerate(types) if isinstance(typ, t.Real)}
 
     def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         if self.copy:
@@ -67,27 +63,6 @@ class DriverInsert:
             return
         conn.exec_driver_sql(self.sql, [self._values(r) for r in rows] if self._convert else
                              [self._row(r) for r in rows])
-
-    def insert_columns(self, conn: Connection, columns: dict[str, Sequence[Any] | np.ndarray]) -> None:
-        """Insert rows given as columns of equal length (numpy arrays or lists): no dict and no
-        bind-processor call per row (the histogram rows of a window: ~2 us a row saved)."""
-        if not self.positional and not self.copy:
-            n = len(next(iter(columns.values())))
-            lists = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in columns.items()}
-            conn.execute(self.stmt, [{k: v[i] for k, v in lists.items()} for i in range(n)])
-            return
-        cols = [columns[k] for k in self._keys]
-        for i, convert in self._convert:
-            col = cols[i]
-            if i in self._nan_only and isinstance(col, np.ndarray) and col.dtype.kind == "f" \
-                    and not np.isnan(col).any():
-                continue
-            cols[i] = [convert(v) for v in (col.tolist() if isinstance(col, np.ndarray) else col)]
-        values = list(zip(*(c.tolist() if isinstance(c, np.ndarray) else c for c in cols)))
-        if self.copy:
-            self._copy(conn, values)
-            return
-        conn.exec_driver_sql(self.sql, values)
 
     def _copy(self, conn: Connection, values: Sequence[Sequence[Any]]) -> None:
         """PostgreSQL: the rows through one binary COPY."""
@@ -145,8 +120,8 @@ class Statements:
             insert(t.scalar_chunks), [c.name for c in t.scalar_chunks.columns if c.name != "id"], dialect)
         self.INSERT_SUMMARIES = DriverInsert(
             insert(t.scalar_summaries), [c.name for c in t.scalar_summaries.columns], dialect)
-        self.INSERT_HISTOGRAMS = DriverInsert(insert(t.histograms), [c.name for c in t.histograms.columns],
-                                              dialect)
+        self.INSERT_HISTOGRAMS = DriverInsert(
+            insert(t.histogram_chunks), [c.name for c in t.histogram_chunks.columns if c.name != "id"], dialect)
         self.INSERT_RUN = insert(t.runs)
         self.INSERT_FILE = insert(t.files)
         self.UPDATE_FILE = update(t.files).where(t.files.c.id == bindparam("file_row_id"))

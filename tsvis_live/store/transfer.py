@@ -25,7 +25,7 @@ from tsvis_live.store.database import Database
 
 log = logging.getLogger(__name__)
 BATCH = 2_000  # rows per read and per insert (blobs can be megabytes each)
-ORDER = (t.settings, t.runs, t.files, t.series, t.blobs, t.scalar_chunks, t.scalar_summaries, t.histograms,
+ORDER = (t.settings, t.runs, t.files, t.series, t.blobs, t.scalar_chunks, t.scalar_summaries, t.histogram_chunks,
          t.media, t.tensors, t.graphs, t.hparams, t.layouts, t.computed)  # parents before children
 
 

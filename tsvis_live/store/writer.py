@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import Connection, delete, insert, select
 
 from tsvis_live.records import Batch, HistogramRecord, ScalarColumns
-from tsvis_live.store import codec, statements, summaries
+from tsvis_live.store import codec, histochunks, statements, summaries
 from tsvis_live.store import schema as t
 from tsvis_live.store.filestate import FileState
 from tsvis_live.store.schema import storable
@@ -273,7 +273,7 @@ class StoreWriter:
         """Gather every row of the window (ids and cursors in record order), then write each
         table once. Rows with a blob hold its place in the window until the blobs are stored."""
         chunks, summary_rows = self._scalar_rows(win, batch)
-        hist_rows, n_hists = self._histogram_rows(win, batch)
+        hist_chunks, n_hists = self._histogram_rows(win, batch)
         rows: dict[str, list[dict[str, Any]]] = {"media": [], "tensors": []}
         for b in batch.blobs:
             rows["media"].append({
@@ -294,9 +294,12 @@ class StoreWriter:
             _sql(conn).INSERT_SUMMARIES(conn, summary_rows)  # in the chunks' transaction
             for chunk in chunks:
                 if chunk["count"] < SMALL_CHUNK and win.at_end:
-                    self._note_small_chunk(conn, chunk["series_id"], win.file_id)
-        if hist_rows:
-            _sql(conn).INSERT_HISTOGRAMS.insert_columns(conn, hist_rows)
+                    self._note_small_chunk(conn, chunk["series_id"], win.file_id, compact_scalars)
+        if hist_chunks:
+            _sql(conn).INSERT_HISTOGRAMS(conn, hist_chunks)
+            for chunk in hist_chunks:
+                if chunk["count"] < histochunks.SMALL and win.at_end:
+                    self._note_small_chunk(conn, chunk["series_id"], win.file_id, histochunks.compact)
         blob_ids = self._blob_ids(conn, win.blobs)
         for row in rows["media"] + rows["tensors"] + rows["graphs"]:
             row["blob_id"] = blob_ids[row["blob_id"]]
@@ -330,43 +333,23 @@ class StoreWriter:
             chunk["min_step"], chunk["max_step"] = low, high
         return chunks, summaries.summary_rows(chunks, steps, walls, values)
 
-    def _histogram_rows(self, win: _Window, batch: Batch) -> tuple[dict[str, Any], int]:
-        """The window's histogram rows as columns (`DriverInsert.insert_columns`).
-
-        Cursors and new series ids are handed out as a record-at-a-time writer would: each
-        record takes the next cursor, and a record of a tag without a series makes the series
-        right after it (taking the cursor after the record's). Only a tag's first record can
-        do that, so the cursors are ranges cut at those records."""
-        hists = batch.histograms
-        n = len(hists)
-        if not n:
-            return {}, 0
-        order: dict[str, int] = {}  # tag -> its number, in order of first appearance
-        ids = np.fromiter((order.setdefault(h.tag, len(order)) for h in hists), np.int64, n)
-        firsts = np.unique(ids, return_index=True)[1].tolist() if len(order) > 1 else [0]
-        cursors = np.empty(n, np.int64)
-        done, series = 0, []
-        for tag, p in zip(order, firsts):
-            sid = self.series.get((win.run_id, "histogram", storable(tag, self._dialect)))
-            if sid is None:  # records up to this one take their cursors, then the new series
-                first = self._take(p + 1 - done)
-                cursors[done : p + 1] = np.arange(first, first + p + 1 - done)
-                done = p + 1
-                sid = self._series_id(win, "histogram", tag)
-            series.append(sid)
-        first = self._take(n - done)
-        cursors[done:] = np.arange(first, first + n - done)
-        stats = np.array([(h.wall_time, h.min, h.max, h.num, h.sum, h.sum_squares) for h in hists],
-                         dtype=np.float64).reshape(n, 6)
-        sids = np.array(series, dtype=np.int64)
-        for tag, k in order.items():
-            where = np.flatnonzero(ids == k) if len(order) > 1 else np.arange(n)
-            win.commit.updates.append(SeriesUpdate("histogram", win.run, tag, cursors[where].tolist(),
-                                                   histograms=[hists[i] for i in where.tolist()]))
-        return {"cursor": cursors, "series_id": sids[ids], "file_id": [win.file_id] * n,
-                "step": [h.step for h in hists], "wall_time": stats[:, 0], "min": stats[:, 1],
-                "max": stats[:, 2], "num": stats[:, 3], "sum": stats[:, 4], "sum_squares": stats[:, 5],
-                "buckets": codec.pack_buckets_many([h.buckets for h in hists])}, n
+    def _histogram_rows(self, win: _Window, batch: Batch) -> tuple[list[dict[str, Any]], int]:
+        """The window's histograms as one chunk row per tag (`store.histochunks`), tags in order
+        of first appearance; like a scalar tag, a new series takes its cursor before its points,
+        so each chunk's cursors are one contiguous range."""
+        if not batch.histograms:
+            return [], 0
+        tags, hists = histochunks.by_tag(batch.histograms)
+        cols = histochunks.Columns.of(hists)
+        chunks, start = [], 0
+        for tag, n in tags.items():
+            sid = self._series_id(win, "histogram", tag)
+            first = self._take(n)
+            chunks.append(cols.chunk(start, start + n, sid, win.file_id, first))
+            win.commit.updates.append(SeriesUpdate("histogram", win.run, tag, list(range(first, first + n)),
+                                                   histograms=hists[start : start + n]))
+            start += n
+        return chunks, start
 
     def _run_record_rows(self, win: _Window, batch: Batch) -> dict[str, list[dict[str, Any]]]:
         """Graphs, hparams and layouts: each makes sure its series exists, then takes a cursor."""
@@ -388,12 +371,13 @@ class StoreWriter:
             layouts.append(base | {"layout": layout, "cursor": self._take(1)})
         return {"graphs": graphs, "hparams": hparams, "layouts": layouts}
 
-    def _note_small_chunk(self, conn: Connection, series_id: int, file_id: int) -> None:
-        key = (series_id, file_id)
+    def _note_small_chunk(self, conn: Connection, series_id: int, file_id: int,
+                          compact: Callable[[Connection, int, int], None]) -> None:
+        key = (series_id, file_id)  # a series is scalars or histograms: its id tells them apart
         self._small[key] = self._small.get(key, 0) + 1
         if self._small[key] >= COMPACT_AFTER:
             self._small[key] = 0
-            compact_scalars(conn, series_id, file_id)
+            compact(conn, series_id, file_id)
 
 
 def compact_scalars(conn: Connection, series_id: int, file_id: int) -> None:
