@@ -22,7 +22,7 @@ from tsvis_live.store import codec
 from tsvis_live.store import schema as t
 
 _RAW, _CONTIGUOUS = b"\x00", b"\x01"
-_F8 = np.dtype("<f8")
+_F8 = "<f8"  # a string: numpy is loaded on first use (tsvis_live.deferred)
 
 
 def by_tag(hists: list[HistogramRecord]) -> tuple[dict[str, int], list[HistogramRecord]]:
