@@ -29,7 +29,7 @@ from tsvis_live.records import (
     HparamsRecord,
     TensorRecord,
 )
-from tsvis_live.store import codec, histochunks, reader
+from tsvis_live.store import histochunks, reader
 from tsvis_live.store import schema as t
 from tsvis_live.store.database import Database
 from tsvis_live.store.filestate import FileState
@@ -260,30 +260,6 @@ def test_failed_batched_window_leaves_nothing_behind(tmp_path: Path, where: str)
     assert a.keys() == b.keys()
     for key in a:
         assert same(a[key], b[key]), key
-
-
-def test_histogram_buckets_packed_together_are_the_same_bytes() -> None:
-    """A window's histograms are packed in one pass; each must come out as `pack_buckets`
-    alone makes it (contiguous edges stored once, anything else raw), wherever it sits."""
-    rng = np.random.default_rng(7)
-    cases: list = [np.zeros((0, 3)), [[0.0, 1.0, 2.0], [1.0, 2.0, 3.0]], [[-0.0, 0.0, 1.0], [0.0, 1.0, 2.0]]]
-    for k in (1, 2, 3, 30):
-        edges = np.cumsum(rng.random(k + 1))
-        b = np.stack([edges[:-1], edges[1:], rng.integers(0, 9, k).astype(float)], axis=1)
-        cases += [b, b.astype(np.float32), b.ravel()]
-        if k > 1:
-            gap, nan_edge, nan_left = b.copy(), b.copy(), b.copy()
-            gap[1, 0] += 1e-9
-            nan_edge[0, 1] = nan_edge[1, 0] = np.nan  # NaN != NaN: stored raw, as before
-            nan_left[-1, 0] = np.nan
-            cases += [gap, nan_edge, nan_left]
-    for _ in range(200):
-        picked = [cases[i] for i in rng.choice(len(cases), rng.integers(0, 3 * len(cases)))]
-        assert codec.pack_buckets_many(picked) == [codec.pack_buckets(b) for b in picked]
-    packed = codec.pack_buckets_many(cases)
-    assert {p[:1] for p in packed} == {b"\x00", b"\x01"}
-    for b, p in zip(cases, packed):
-        np.testing.assert_array_equal(codec.unpack_buckets(p), np.asarray(b, dtype="<f8").reshape(-1, 3))
 
 
 # -- histograms are written as columns (StoreWriter._histogram_rows) -------------------------

@@ -43,35 +43,13 @@ def bounds(arrays: list[np.ndarray]) -> tuple[list[int], list[int]]:
 
 
 def pack_buckets(buckets: np.ndarray) -> bytes:
-    """(k, 3) left/right/count -> bytes; contiguous edges are stored once."""
+    """(k, 3) left/right/count -> bytes; contiguous edges are stored once. The one-row-per-
+    histogram format of schema 0003, which migration 0004 reads (and its downgrade writes)."""
     b = np.asarray(buckets, dtype="<f8").reshape(-1, 3)
     if len(b) and np.array_equal(b[1:, 0], b[:-1, 1]):
         edges = np.concatenate([b[:, 0], b[-1:, 1]])
         return _CONTIGUOUS + edges.tobytes() + b[:, 2].tobytes()
     return _RAW + b.tobytes()
-
-
-def pack_buckets_many(buckets: list[np.ndarray]) -> list[bytes]:
-    """`pack_buckets` of each, byte for byte, with the edge test done once for all of them (a
-    window holds thousands of small histograms; one test each cost more than their insert)."""
-    arrays = [np.asarray(b, dtype="<f8").reshape(-1, 3) for b in buckets]
-    if not arrays:
-        return []
-    ends = np.cumsum([len(a) for a in arrays]).tolist()
-    flat = np.concatenate(arrays)
-    # broken[i]: how many of rows 1..i do not start where the row before them ends
-    broken = np.zeros(len(flat), dtype=np.intp)
-    np.cumsum(flat[1:, 0] != flat[:-1, 1], out=broken[1:])
-    rows, lefts, rights, counts = flat.tobytes(), flat[:, 0].tobytes(), flat[:, 1].tobytes(), flat[:, 2].tobytes()
-    packed, start = [], 0
-    for end in ends:
-        if end > start and broken[end - 1] == broken[start]:
-            packed.append(_CONTIGUOUS + lefts[8 * start : 8 * end] + rights[8 * end - 8 : 8 * end]
-                          + counts[8 * start : 8 * end])
-        else:
-            packed.append(_RAW + rows[24 * start : 24 * end])
-        start = end
-    return packed
 
 
 def unpack_buckets(data: bytes) -> np.ndarray:
