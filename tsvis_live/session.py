@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tsvis_live.health import Health
+from tsvis_live.identity import database_path, session_id_for
 from tsvis_live.ingest.progress import Progress
 from tsvis_live.ingest.source import Source, as_source
 from tsvis_live.store import backend
@@ -40,18 +39,6 @@ LOCK_CHECK = 2.0  # seconds between an ingester's checks that it still holds a P
 
 class PathRefused(ValueError):
     """A requested id/trainJobName would leave the log root."""
-
-
-def session_id_for(logdir: Path | Source) -> str:
-    if isinstance(logdir, Source):  # a remote root (its URL) or several roots (the whole spec)
-        return logdir.id
-    return hashlib.sha256(str(Path(logdir).resolve()).encode()).hexdigest()[:16]
-
-
-def database_path(data_dir: Path, logdir: Path | Source) -> Path:
-    name = logdir.name if isinstance(logdir, Source) else Path(logdir).resolve().name
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:40] or "root"
-    return Path(data_dir) / f"{slug}-{session_id_for(logdir)}.sqlite"
 
 
 class Session:

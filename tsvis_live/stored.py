@@ -32,7 +32,7 @@ def database_for(path: str | Path, data_dir: str | Path | None = None) -> Path:
     if path.is_file():
         return path
     from tsvis_live.commands.common import default_data_dir
-    from tsvis_live.session import database_path
+    from tsvis_live.identity import database_path
 
     db = database_path(Path(data_dir) if data_dir else default_data_dir(), path)
     if not db.is_file():

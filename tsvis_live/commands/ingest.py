@@ -68,8 +68,8 @@ def ingest_main(argv: list[str]) -> int:
     args = _ingest_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from tsvis_live.identity import database_path, session_id_for
     from tsvis_live.ingest.source import LogdirError, from_args
-    from tsvis_live.session import database_path, session_id_for
     from tsvis_live.store.database import Database, DatabaseUnusable, set_aside
     from tsvis_live.store.lock import IngestLock, ReadOnlyDataDir
 
@@ -132,7 +132,7 @@ def _ingest_once(args: argparse.Namespace, db, logdir: Path) -> dict:  # type: i
 def _ingest_postgres(args: argparse.Namespace, logdir: Path) -> int:
     """`tsvis-live ingest --database postgresql://...`: the same one pass, elected and fenced
     like a serving ingester, so it never runs beside one."""
-    from tsvis_live.session import session_id_for
+    from tsvis_live.identity import session_id_for
     from tsvis_live.store import backend
     from tsvis_live.store.database import Database, DatabaseUnusable
     from tsvis_live.store.election import PgIngestLock
