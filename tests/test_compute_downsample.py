@@ -74,7 +74,7 @@ def brute_m4(steps, values, max_points):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 500), st.floats(-100, 100) | st.just(float("nan"))),
+@given(st.lists(st.tuples(st.integers(0, 500), st.floats(-100, 100) | st.sampled_from([math.nan, math.inf, -math.inf])),
                 min_size=1, max_size=200),
        st.integers(4, 60))
 def test_downsample_keeps_extremes_first_last(points, max_points):
@@ -99,6 +99,16 @@ def test_downsample_unsorted_and_tiny_budget():
     assert set(keep.tolist()) == {5, 1, 2, 0}  # first(0), max(1), min(3), last(5)
     assert downsample(steps, None, values, 1).tolist() == [0]  # last by step is index 0
     assert len(downsample(steps, None, values, 2)) == 2
+
+
+def test_an_infinite_extreme_is_kept_when_another_bucket_is_all_nan():
+    """An all-NaN bucket once made every NaN count as +inf when extremes were looked for, so a
+    bucket whose maximum is +inf kept its first NaN instead (the +inf point was lost)."""
+    nan, inf = math.nan, math.inf
+    values = np.array([nan] * 10 + [nan, nan, inf, nan, -inf, nan, 1.0, nan, 2.0, nan])
+    keep = downsample(np.arange(20), None, values, 8).tolist()  # 2 buckets: 0-9 and 10-19
+    assert 12 in keep and 14 in keep, keep
+    assert keep == brute_m4(list(range(20)), values.tolist(), 8)
 
 
 def test_spike_survives():

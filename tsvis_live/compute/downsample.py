@@ -62,21 +62,13 @@ def _m4(values: np.ndarray, starts: np.ndarray):
     ends = starts + sizes - 1
     bmax = np.fmax.reduceat(v, starts)
     bmin = np.fmin.reduceat(v, starts)
-    allnan = np.isnan(bmax)
-    if allnan.any():
-        fill = v[starts]
-        bmax = np.where(allnan, fill, bmax)
-        bmin = np.where(allnan, fill, bmin)
-        v = np.where(np.isnan(v), np.inf, v)
-        bmax_f = np.where(allnan, np.inf, bmax)
-        bmin_f = np.where(allnan, np.inf, bmin)
-    else:
-        bmax_f, bmin_f = bmax, bmin
-    imax = _first_hit(v == np.repeat(bmax_f, sizes), starts)
-    imin = _first_hit(v == np.repeat(bmin_f, sizes), starts)
-    if allnan.any():
-        bmax = np.where(allnan, np.nan, bmax)
-        bmin = np.where(allnan, np.nan, bmin)
+    # NaN equals nothing, so each hit below is a bucket's real extreme (+-inf included); an
+    # all-NaN bucket has none and takes its first point. (Turning NaN into +inf to make that
+    # first point a hit also made a NaN the "maximum" of every bucket whose maximum is +inf.)
+    first = np.zeros(n, dtype=bool)
+    first[starts[np.isnan(bmax)]] = True
+    imax = _first_hit((v == np.repeat(bmax, sizes)) | first, starts)
+    imin = _first_hit((v == np.repeat(bmin, sizes)) | first, starts)
     return ends, imin, imax, bmin, bmax
 
 
