@@ -6,8 +6,9 @@ in Python, while nearly all events of real logs are one scalar each, laid out th
 `_native` walks the framing (both CRCs checked) and picks out the records of exactly that
 layout, column-wise and grouped by tag, in C (or in numpy when the extension is missing). Any
 record that does not match exactly (histograms, metadata, several values, odd encodings, bad
-UTF-8...) goes to `EventDecoder.decode` as before. Scalar columns of fast tags come back as
-numpy arrays (int64 steps, float64 wall times and values).
+UTF-8...) goes to `EventDecoder.decode` as before, except the plain histograms the compiled scan
+computes (`fasthist`: kept as columns, `HistogramColumns`). Scalar columns of fast tags come
+back as numpy arrays (int64 steps, float64 wall times and values).
 
 The result is identical to `scan` + `decode` per record: same points in file order per tag,
 same `events` / `skipped`, same plugin notes in the same order, same offset and framing error.
@@ -28,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tsvis_live.formats import _native, tfrecord
-from tsvis_live.records import Batch, HistogramRecord, ScalarColumns
+from tsvis_live.formats import _native, fasthist, tfrecord
+from tsvis_live.records import Batch, ScalarColumns
 
 if TYPE_CHECKING:  # protobuf and the event protos load on the first record that needs them
     from tsvis_live.formats.events import EventDecoder
@@ -53,7 +54,7 @@ class _Fast:
     def scan(cls, window: bytes, starts: np.ndarray, lengths: np.ndarray, tensors: bool,
              pure: bool) -> _Fast:
         *cols, raw, ends = _native.fast_scalars(window, starts, lengths, tensors, pure)
-        names = [_utf8(t) for t in raw]
+        names = [fasthist.utf8(t) for t in raw]
         bounds = [0, *ends.tolist()]
         if None in names:  # protobuf rejects bad UTF-8 too: those records take the slow path
             valid, counts = np.array([t is not None for t in names]), np.diff(bounds)
@@ -62,13 +63,6 @@ class _Fast:
             names = [t for t in names if t is not None]
         tags = dict(zip(names, zip(bounds, bounds[1:])))
         return cls(*cols, tags)
-
-
-def _utf8(data: bytes) -> str | None:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:  # protobuf rejects it too: the record takes the slow path
-        return None
 
 
 class _Plugins(dict):
@@ -138,18 +132,16 @@ def decode_window(window: bytes, base: int, decoder: EventDecoder, batch: Batch,
         slow = np.ones(len(starts), dtype=bool)
         slow[fast.index] = False
         numbers = np.flatnonzero(slow)
-        rows = zip(*(x.tolist() for x in (numbers, starts[slow], ends[slow])))
-        hists = None if pure else _native.histograms(window, starts[slow], lengths[slow])
-        if hists:  # numbered among the slow records: renumber
-            hists = dict(zip(numbers[list(hists)].tolist(), hists.values()))
+        slow_at = (numbers, starts[slow], ends[slow])
+        hits = None if pure else _native.histograms(window, starts[slow], lengths[slow])
         if not fast_idx:  # nothing to interleave with
-            _decode_all(window, base, rows, decoder, batch, None, hists)
+            fasthist.decode_slow(window, base, *slow_at, decoder, batch, None, hits)
             return end, err
         sb = Batch(scalars=_Scalars(fast_idx))
         plugins = decoder.plugins
         decoder.plugins = live = _Plugins(plugins, fast_idx)
         try:
-            _decode_all(window, base, rows, decoder, sb, live, hists)
+            fasthist.decode_slow(window, base, *slow_at, decoder, sb, live, hits)
         finally:
             decoder.plugins = plugins
         notes = _fast_notes(fast, fast_idx, plugins, live.notes)
@@ -160,52 +152,12 @@ def decode_window(window: bytes, base: int, decoder: EventDecoder, batch: Batch,
         plugins[tag] = plugin
         batch.plugins[tag] = plugin
     _merge_scalars(batch, fast, fast_idx, sb.scalars)
-    for name in ("histograms", "blobs", "tensors", "graphs", "hparams", "layouts", "problems"):
+    fasthist.add_histograms(batch, sb.histograms)
+    for name in ("blobs", "tensors", "graphs", "hparams", "layouts", "problems"):
         getattr(batch, name).extend(getattr(sb, name))
     batch.events += len(fast.index) + sb.events
     batch.skipped += sb.skipped
     return end, err
-
-
-def _decode_all(window: bytes, base: int, rows: Any, decoder: EventDecoder, batch: Batch,
-                live: _Plugins | None, hists: dict[int, tuple] | None = None) -> None:
-    """The old loop over the records `rows` (index, data start, data end) that are not fast.
-
-    Histograms already computed by `_native.histograms` (`hists`) are taken as they are when
-    the decoder would take them so; everything else goes to `decoder.decode`.
-    """
-    from tsvis_live.formats.events import DecodeError
-
-    scalars = batch.scalars
-    for i, a, b in rows:
-        if live is not None:
-            live.cur = scalars.cur = i
-        if hists and (h := hists.get(i)) is not None and _histogram(decoder, batch, *h):
-            continue
-        try:
-            decoder.decode(window[a:b], batch)
-        except DecodeError as exc:
-            log.debug("skipping record at byte %d: %s", base + a - 12, exc)
-            batch.skipped += 1
-
-
-def _histogram(decoder: EventDecoder, batch: Batch, raw: bytes, step: int, wall: float,
-               stats: list[float], buckets: np.ndarray, tensor: int, meta: int) -> bool:
-    """What `decoder.decode` does with this one-histogram record, if that is a histogram.
-
-    A legacy `histo` (or a value whose metadata names "histograms") is one whatever the tag's
-    plugin; a bare tensor only if its tag is known as "histograms" (else decode decides).
-    """
-    tag = _utf8(raw)
-    plugin = decoder.plugins.get(tag)
-    if tag is None or (tensor and (tag == "custom_scalars__config__" or
-                                   (not meta and plugin != "histograms"))):
-        return False
-    if plugin != "histograms":
-        decoder._note(tag, "histograms", batch)
-    batch.histograms.append(HistogramRecord(tag, step, wall, buckets, *stats))
-    batch.events += 1
-    return True
 
 
 class _Scalars(dict):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tsvis_live.formats.detect import LogFile
+from tsvis_live.histcolumns import HistogramColumns
 from tsvis_live.ingest.tailer import Span, Tailer
 from tsvis_live.records import HistogramRecord
 from tsvis_live.store.filestate import FileState
@@ -20,8 +21,9 @@ def read_span(logfile: LogFile, state: FileState, plugins: dict[str, str]) -> Sp
     """Worker-process entry: decode the next window of one file (decoders are per call).
 
     The result crosses to the parent as numpy buffers: scalar columns as one array each, and
-    all histograms of the span as a handful of arrays (`PackedHistograms`), since pickling an
-    object and an array per histogram costs far more than the bytes themselves.
+    all histograms of the span as a handful of arrays (`HistogramColumns` as the fast path
+    found them, else `PackedHistograms`), since pickling an object and an array per histogram
+    costs far more than the bytes themselves.
     """
     span = Tailer({state.run: plugins}).read(logfile, state)
     if span is not None:
@@ -30,7 +32,8 @@ def read_span(logfile: LogFile, state: FileState, plugins: dict[str, str]) -> Sp
             cols.wall_times = np.asarray(cols.wall_times, dtype="<f8")
             cols.values = np.asarray(cols.values, dtype="<f8")
         hists = span.batch.histograms
-        if hists and all(h.buckets.dtype == np.float64 and h.buckets.shape[1:] == (3,) for h in hists):
+        columnar = isinstance(hists, HistogramColumns) and hists.columns() is not None  # pickles as such
+        if hists and not columnar and all(h.buckets.dtype == np.float64 and h.buckets.shape[1:] == (3,) for h in hists):
             span.batch.histograms = PackedHistograms(hists)
     return span
 

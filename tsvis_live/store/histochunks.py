@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, delete, insert, select
 
+from tsvis_live.histcolumns import HistogramColumns
 from tsvis_live.records import HistogramRecord
 from tsvis_live.store import codec
 from tsvis_live.store import schema as t
@@ -28,6 +29,8 @@ _F8 = "<f8"  # a string: numpy is loaded on first use (tsvis_live.deferred)
 def by_tag(hists: list[HistogramRecord]) -> tuple[dict[str, int], list[HistogramRecord]]:
     """{tag: how many}, tags in order of first appearance, and the records in that order (each
     tag's in file order): a window's histograms as its chunks take them."""
+    if isinstance(hists, HistogramColumns) and (cols := hists.columns()) is not None:
+        return _by_tag_columns(cols)
     order: dict[str, int] = {}
     for h in hists:
         order[h.tag] = order.get(h.tag, 0) + 1
@@ -36,6 +39,19 @@ def by_tag(hists: list[HistogramRecord]) -> tuple[dict[str, int], list[Histogram
         ids = np.fromiter((number[h.tag] for h in hists), np.int64, len(hists))
         hists = [hists[i] for i in np.argsort(ids, kind="stable").tolist()]
     return order, hists
+
+
+def _by_tag_columns(cols: HistogramColumns) -> tuple[dict[str, int], HistogramColumns]:
+    """`by_tag` of columns, in numpy: no record is built."""
+    ids = cols.ids
+    uniq, first, counts = np.unique(ids, return_index=True, return_counts=True)
+    seen = np.argsort(first, kind="stable")  # tags in order of first appearance
+    order = {cols.tags[t]: n for t, n in zip(uniq[seen].tolist(), counts[seen].tolist())}
+    if len(order) > 1:
+        rank = np.empty(len(cols.tags), dtype=np.int64)
+        rank[uniq[seen]] = np.arange(len(uniq))
+        return order, cols.take(np.argsort(rank[ids], kind="stable"))
+    return order, cols
 
 
 @dataclass
@@ -51,6 +67,10 @@ class Columns:
     @classmethod
     def of(cls, hists: Sequence[HistogramRecord]) -> Columns:
         """The records' columns, in their order (one pass over them; the rest is numpy)."""
+        if isinstance(hists, HistogramColumns) and (hc := hists.columns()) is not None:
+            ends, rows = hc.flat()
+            return cls(hc.steps, np.ascontiguousarray(hc.stats[:, 0]), np.ascontiguousarray(hc.stats[:, 1:]), ends,
+                       np.ascontiguousarray(rows, dtype=_F8))
         n = len(hists)
         steps = np.fromiter((h.step for h in hists), np.int64, n)
         values = np.array([(h.wall_time, h.min, h.max, h.num, h.sum, h.sum_squares) for h in hists],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -60,22 +61,38 @@ def fast_scalars(window: bytes, starts: np.ndarray, lengths: np.ndarray, tensors
             np.frombuffer(ends, "<i8"))
 
 
-def histograms(window: bytes, starts: np.ndarray, lengths: np.ndarray) -> dict[int, tuple] | None:
+@dataclass(frozen=True, slots=True)
+class Hits:
+    """The plain-layout histogram records among the records asked about, as `_decode.c` finds
+    them; histogram i's bucket rows are buckets[rows[i]:rows[i + 1]]. Its length: how many."""
+
+    index: np.ndarray  # int64 record numbers, increasing
+    step: np.ndarray  # int64
+    stats: np.ndarray  # float64 (n, 6): wall time, min, max, num, sum, sum_squares
+    rows: np.ndarray  # int64 (n + 1,)
+    tag_ids: np.ndarray  # int32 into `tags`
+    tags: list[bytes]  # each distinct tag once
+    flags: np.ndarray  # uint8: HIST_TENSOR (a tensor, not a legacy `histo`) | HIST_META
+    buckets: np.ndarray  # float64 (K, 3)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+HIST_TENSOR, HIST_META = 1, 2  # Hits.flags, as histograms.c sets them
+
+
+def histograms(window: bytes, starts: np.ndarray, lengths: np.ndarray) -> Hits | None:
     """Histogram records among `starts`, computed as `events` computes them; None if pure.
 
-    Record number -> (tag bytes, step, wall time, stats [min, max, num, sum, sum_squares],
-    (k, 3) buckets, is a tensor, carries histogram metadata). Only plain layouts are listed;
-    whether a record is used as such depends on the plugin state (see `fastpath`).
+    Only plain layouts are listed (a legacy `histo` or a (k, 3) float tensor, with histogram
+    metadata or none); whether a record is used as such depends on the plugin state (see
+    `fasthist`). Arrays only: nothing is built per histogram.
     """
     if compiled is None:
         return None
     index, step, stats, rows, tag_ids, tags, flags, buckets = compiled.histograms(
         window, np.ascontiguousarray(starts, "<i8"), np.ascontiguousarray(lengths, "<i8"))
-    if not index:
-        return {}
-    rows = np.frombuffer(rows, "<i8").tolist()
-    table = np.frombuffer(stats, "<f8").reshape(-1, 6).tolist()
-    allb = np.frombuffer(buckets, "<f8").reshape(-1, 3)
-    return {i: (tags[t], s, st[0], st[1:], allb[a:b], f & 1, f & 2) for i, s, st, t, f, a, b in zip(
-        np.frombuffer(index, "<i8").tolist(), np.frombuffer(step, "<i8").tolist(), table,
-        np.frombuffer(tag_ids, "<i4").tolist(), flags, rows, rows[1:])}
+    return Hits(np.frombuffer(index, "<i8"), np.frombuffer(step, "<i8"), np.frombuffer(stats, "<f8").reshape(-1, 6),
+                np.frombuffer(rows, "<i8"), np.frombuffer(tag_ids, "<i4"), tags, np.frombuffer(flags, "u1"),
+                np.frombuffer(buckets, "<f8").reshape(-1, 3))
