@@ -9,19 +9,18 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import replace
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
-from alembic import command
-from alembic.config import Config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, inspect, select, text
 
+from tests import either_store
+from tests.either_store import migrate_to, open_db
 from tsvis_live.records import Batch, HistogramRecord
-from tsvis_live.store import backend, histochunks, reader
+from tsvis_live.store import histochunks, reader
 from tsvis_live.store import schema as t
 from tsvis_live.store.changes import changes_between
 from tsvis_live.store.database import Database
@@ -30,25 +29,7 @@ from tsvis_live.store.writer import COMPACT_AFTER, Commit, StoreWriter
 
 ODD = [0.0, -0.0, 1.5, -2.0, math.inf, -math.inf, math.nan]
 
-
-def open_db(engine: str, tmp_path: Path, pg_url: str | None, schema: str | None = None) -> Database:
-    if engine == "sqlite":
-        return Database(tmp_path / "s.sqlite")
-    assert pg_url is not None
-    target = backend.PostgresTarget(backend.normalize_url(pg_url), schema or f"tsvis_hc_{uuid.uuid4().hex[:12]}")
-    return Database(None, postgres=target, session_id=target.schema, logdir="")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def db(engine: str, tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    d = open_db(engine, tmp_path, request.getfixturevalue("pg_url") if engine == "postgresql" else None)
-    yield d
-    d.close()
+engine, db = either_store.engine, either_store.db  # every test below runs on SQLite and PostgreSQL
 
 
 class Writer:
@@ -210,15 +191,6 @@ def test_bucket_rows_pack_and_unpack_bit_for_bit(hists: list) -> None:
         assert len(packed) <= 1 + rows.nbytes + 8 * len(ends)
 
 
-def _alembic(db: Database, action: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(resources.files("tsvis_live.migrations")))
-    with db.engine.connect() as conn:
-        config.attributes["connection"] = conn
-        getattr(command, action)(config, revision)
-        conn.commit()
-
-
 def test_a_0003_database_upgrades_with_the_same_histograms(engine: str, tmp_path: Path,
                                                            request: pytest.FixtureRequest) -> None:
     """Histograms written, the database taken back to 0003 (a row per histogram, NaN stored as
@@ -236,7 +208,7 @@ def test_a_0003_database_upgrades_with_the_same_histograms(engine: str, tmp_path
         want = written(commits)
         n = sum(len(v) for v in want.values())
         before = db.read_sync(lambda c: changes_between(c, 0))
-        _alembic(db, "downgrade", "0003")
+        migrate_to(db, "downgrade", "0003")
         assert not db.read_sync(lambda c: inspect(c).has_table("histogram_chunks"))
         assert db.read_sync(lambda c: c.execute(text("SELECT count(*) FROM histograms")).scalar()) == n
     finally:

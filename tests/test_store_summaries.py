@@ -13,23 +13,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 import pytest
-from alembic import command
-from alembic.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
+from tests import either_store
+from tests.either_store import migrate_to, open_db
 from tsvis_live.compute.downsample import _bucket_starts
 from tsvis_live.records import Batch, ScalarColumns
-from tsvis_live.store import backend, codec, reader, summaries
+from tsvis_live.store import codec, reader, summaries
 from tsvis_live.store import schema as t
 from tsvis_live.store.database import Database
 from tsvis_live.store.filestate import FileState
@@ -39,25 +38,7 @@ from tsvis_live.store.writer import StoreWriter
 
 NAMES = itertools.count()
 
-
-def open_db(engine: str, tmp_path: Path, pg_url: str | None, schema: str | None = None) -> Database:
-    if engine == "sqlite":
-        return Database(tmp_path / "s.sqlite")
-    assert pg_url is not None
-    target = backend.PostgresTarget(backend.normalize_url(pg_url), schema or f"tsvis_sum_{uuid.uuid4().hex[:12]}")
-    return Database(None, postgres=target, session_id=target.schema, logdir="")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def db(engine: str, tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    d = open_db(engine, tmp_path, request.getfixturevalue("pg_url") if engine == "postgresql" else None)
-    yield d
-    d.close()
+engine, db = either_store.engine, either_store.db  # every test below runs on SQLite and PostgreSQL
 
 
 class Writer:
@@ -324,15 +305,6 @@ def test_series_that_go_back_smoothing_and_missing_summaries_read_everything(db:
             assert same(got.smoothed, full.smoothed)
 
 
-def _alembic(db: Database, action: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(resources.files("tsvis_live.migrations")))
-    with db.engine.connect() as conn:
-        config.attributes["connection"] = conn
-        getattr(command, action)(config, revision)
-        conn.commit()
-
-
 def test_a_0002_database_upgrades_with_the_same_summaries(engine: str, tmp_path: Path,
                                                           request: pytest.FixtureRequest) -> None:
     pg_url = request.getfixturevalue("pg_url") if engine == "postgresql" else None
@@ -348,7 +320,7 @@ def test_a_0002_database_upgrades_with_the_same_summaries(engine: str, tmp_path:
         written = db.read_sync(stored_summaries)
         answers = [db.read_sync(lambda c, r=r: summaries.select_stored(c, r, "v", cursors=True, max_points=400))
                    for r in ("live", "big")]
-        _alembic(db, "downgrade", "0002")
+        migrate_to(db, "downgrade", "0002")
         assert not db.read_sync(lambda c: inspect(c).has_table("scalar_summaries"))
     finally:
         db.close()

@@ -156,25 +156,33 @@ series = Table(
     UniqueConstraint("run_id", "kind", "tag"),
 )
 
-scalar_chunks = Table(
-    "scalar_chunks",
-    metadata,
-    Column("id", BigInt, primary_key=True),
-    Column("series_id", BigInt, ForeignKey("series.id"), nullable=False),
-    Column("file_id", BigInt, ForeignKey("files.id"), nullable=False),
-    Column("first_cursor", BigInt, nullable=False),
-    Column("last_cursor", BigInt, nullable=False),
-    Column("count", BigInt, nullable=False),
-    Column("min_step", BigInt, nullable=False),
-    Column("max_step", BigInt, nullable=False),
-    Column("steps", LargeBinary, nullable=False),  # int64
-    Column("wall_times", LargeBinary, nullable=False),  # float64
-    Column("values", LargeBinary, nullable=False),  # float64
-    Column("cursors", LargeBinary),  # int64, only when not first_cursor..last_cursor contiguous
-)
-Index("ix_scalar_chunks_series", scalar_chunks.c.series_id, scalar_chunks.c.last_cursor)
-Index("ix_scalar_chunks_file", scalar_chunks.c.file_id)
-Index("ix_scalar_chunks_cursor", scalar_chunks.c.last_cursor)  # changes after a cursor
+def _chunk_table(name: str, *payload: Column) -> Table:
+    """A per-series chunk table: a tag's points of one commit (or merged commits) in one row,
+    as packed columns after the cursor range, count and step range every reader selects on;
+    `cursors` only when they are not first_cursor..last_cursor contiguous."""
+    table = Table(
+        name,
+        metadata,
+        Column("id", BigInt, primary_key=True),
+        Column("series_id", BigInt, ForeignKey("series.id"), nullable=False),
+        Column("file_id", BigInt, ForeignKey("files.id"), nullable=False),
+        Column("first_cursor", BigInt, nullable=False),
+        Column("last_cursor", BigInt, nullable=False),
+        Column("count", BigInt, nullable=False),
+        Column("min_step", BigInt, nullable=False),
+        Column("max_step", BigInt, nullable=False),
+        Column("steps", LargeBinary, nullable=False),  # int64
+        Column("wall_times", LargeBinary, nullable=False),  # float64
+        *payload,
+        Column("cursors", LargeBinary),  # int64
+    )
+    Index(f"ix_{name}_series", table.c.series_id, table.c.last_cursor)
+    Index(f"ix_{name}_file", table.c.file_id)
+    Index(f"ix_{name}_cursor", table.c.last_cursor)  # changes after a cursor
+    return table
+
+
+scalar_chunks = _chunk_table("scalar_chunks", Column("values", LargeBinary, nullable=False))  # float64
 
 SUMMARY_LEVELS = 7  # store.summaries: 64, 256, ... 262,144 points per item
 scalar_summaries = Table(  # one row per scalar chunk, written with it; see store.summaries
@@ -189,27 +197,12 @@ scalar_summaries = Table(  # one row per scalar chunk, written with it; see stor
 )
 Index("ix_scalar_summaries_file", scalar_summaries.c.file_id)
 
-histogram_chunks = Table(  # histograms as per-series chunks, like scalars; see store.histochunks
+histogram_chunks = _chunk_table(  # histograms, like scalars; see store.histochunks
     "histogram_chunks",
-    metadata,
-    Column("id", BigInt, primary_key=True),
-    Column("series_id", BigInt, ForeignKey("series.id"), nullable=False),
-    Column("file_id", BigInt, ForeignKey("files.id"), nullable=False),
-    Column("first_cursor", BigInt, nullable=False),
-    Column("last_cursor", BigInt, nullable=False),
-    Column("count", BigInt, nullable=False),
-    Column("min_step", BigInt, nullable=False),
-    Column("max_step", BigInt, nullable=False),
-    Column("steps", LargeBinary, nullable=False),  # int64
-    Column("wall_times", LargeBinary, nullable=False),  # float64
     Column("stats", LargeBinary, nullable=False),  # float64 (count, 5): min max num sum sum_squares
     Column("bucket_ends", LargeBinary, nullable=False),  # int64: each histogram's end row in `buckets`
     Column("buckets", LargeBinary, nullable=False),  # every bucket row of the chunk, see histochunks
-    Column("cursors", LargeBinary),  # int64, only when not first_cursor..last_cursor contiguous
 )
-Index("ix_histogram_chunks_series", histogram_chunks.c.series_id, histogram_chunks.c.last_cursor)
-Index("ix_histogram_chunks_file", histogram_chunks.c.file_id)
-Index("ix_histogram_chunks_cursor", histogram_chunks.c.last_cursor)  # changes after a cursor
 
 blobs = Table(
     "blobs",
