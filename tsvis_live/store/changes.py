@@ -53,8 +53,7 @@ def _scalar_updates(conn, after, until, runs, series) -> list[SeriesUpdate]:  # 
          .where(c.last_cursor > after, c.first_cursor <= until).order_by(c.first_cursor))
     parts: dict[int, list[tuple[np.ndarray, ...]]] = {}
     for row in conn.execute(q):
-        cursors = (codec.unpack_i64(row.cursors) if row.cursors is not None
-                   else np.arange(row.first_cursor, row.first_cursor + row.count, dtype="<i8"))
+        cursors = codec.chunk_cursors(row)
         keep = (cursors > after) & (cursors <= until)
         parts.setdefault(row.series_id, []).append((
             cursors[keep], codec.unpack_i64(row.steps)[keep], codec.unpack_f64(row.wall_times)[keep],

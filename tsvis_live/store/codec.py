@@ -8,6 +8,7 @@ counts, which keeps the database smaller than the event files they came from.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,14 @@ def bounds(arrays: list[np.ndarray]) -> tuple[list[int], list[int]]:
     np.cumsum([len(a) for a in arrays[:-1]], out=starts[1:])
     flat = np.concatenate(arrays)
     return np.minimum.reduceat(flat, starts).tolist(), np.maximum.reduceat(flat, starts).tolist()
+
+
+def chunk_cursors(row: Any) -> np.ndarray:
+    """A chunk row's cursors (scalar or histogram chunks): its explicit `cursors` when they are
+    not one contiguous range, else first_cursor..first_cursor + count - 1."""
+    if row.cursors is not None:
+        return unpack_i64(row.cursors)
+    return np.arange(row.first_cursor, row.first_cursor + row.count, dtype="<i8")
 
 
 def pack_buckets(buckets: np.ndarray) -> bytes:

@@ -174,8 +174,7 @@ def read(conn: Connection, after: int | None = None, until: int | None = None,
     lo = np.iinfo(np.int64).min if after is None else after
     hi = np.iinfo(np.int64).max if until is None else until
     for row in conn.execute(q.order_by(c.first_cursor)):
-        cursors = (codec.unpack_i64(row.cursors) if row.cursors is not None
-                   else np.arange(row.first_cursor, row.first_cursor + row.count, dtype=np.int64))
+        cursors = codec.chunk_cursors(row)
         keep = np.flatnonzero((cursors > lo) & (cursors <= hi))
         if not len(keep):
             continue
@@ -231,7 +230,5 @@ def read_chunks(conn: Connection, ids: list[int]) -> tuple[Columns, np.ndarray]:
                    np.concatenate([codec.unpack_f64(r.wall_times) for r in rows]),
                    np.concatenate([codec.unpack_f64(r.stats).reshape(-1, 5) for r in rows]),
                    np.concatenate(ends), np.concatenate(buckets))
-    cursors = np.concatenate([codec.unpack_i64(r.cursors) if r.cursors is not None
-                              else np.arange(r.first_cursor, r.first_cursor + r.count, dtype=np.int64)
-                              for r in rows])
+    cursors = np.concatenate([codec.chunk_cursors(r) for r in rows])
     return cols, cursors

@@ -174,11 +174,7 @@ def scalar_series(
     if not with_cursors and since is None and until is None and all(r.cursors is None for r in rows):
         # contiguous per-chunk cursor ranges, disjoint, in last_cursor order: in cursor order
         return ScalarSeries(steps, walls, values, None, newest)
-    cursors = np.concatenate([
-        codec.unpack_i64(r.cursors) if r.cursors is not None
-        else np.arange(r.first_cursor, r.first_cursor + r.count, dtype="<i8")
-        for r in rows
-    ])
+    cursors = np.concatenate([codec.chunk_cursors(r) for r in rows])
     series = ScalarSeries(steps, walls, values, cursors, newest)
     if since is not None or until is not None:
         lo = -1 if since is None else since

@@ -348,8 +348,7 @@ def build_missing(conn: Connection, batch: int = 32) -> int:
             return done
         after = rows[-1].id
         chunks = [{"first_cursor": r.first_cursor, "series_id": r.series_id, "file_id": r.file_id} for r in rows]
-        cursors = [codec.unpack_i64(r.cursors) if r.cursors is not None
-                   else np.arange(r.first_cursor, r.first_cursor + r.count, dtype="<i8") for r in rows]
+        cursors = [codec.chunk_cursors(r) for r in rows]
         out = summary_rows(chunks, [codec.unpack_i64(r.steps) for r in rows],
                            [codec.unpack_f64(r.wall_times) for r in rows],
                            [codec.unpack_f64(r._mapping["values"]) for r in rows], cursors)

@@ -395,11 +395,7 @@ def compact_scalars(conn: Connection, series_id: int, file_id: int) -> None:
     ).all()
     if len(rows) < 2:
         return
-    cursors = np.concatenate([
-        codec.unpack_i64(r.cursors) if r.cursors is not None
-        else np.arange(r.first_cursor, r.first_cursor + r.count, dtype="<i8")
-        for r in rows
-    ])
+    cursors = np.concatenate([codec.chunk_cursors(r) for r in rows])
     steps = np.concatenate([codec.unpack_i64(r.steps) for r in rows])
     walls, values = b"".join(r.wall_times for r in rows), b"".join(r.values for r in rows)
     conn.execute(delete(t.scalar_chunks).where(c.id.in_([r.id for r in rows])))
